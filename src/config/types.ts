@@ -1,0 +1,142 @@
+// The configuration users write (YAML file + flags), after validation and defaults.
+// Validation lives in validate.ts; this file is only the shape and the defaults.
+import type { Signal } from '../signals.js';
+
+export type ProfileName = 'default' | 'forensic' | 'airgap';
+export const PROFILES: readonly ProfileName[] = ['default', 'forensic', 'airgap'];
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface GrpcReceiverConfig {
+  enabled: boolean;
+  endpoint: HostPort;
+  /** Largest accepted message after decompression. */
+  maxMessageBytes: number;
+}
+
+export interface HttpReceiverConfig {
+  enabled: boolean;
+  endpoint: HostPort;
+  /** Largest accepted body after decompression (a gzip bomb gets 413). */
+  maxBodyBytes: number;
+}
+
+export interface AdminConfig {
+  endpoint: HostPort;
+}
+
+export interface ProcessConfig {
+  /** Worker threads; 0 = one per core, at least 1. */
+  workers: number;
+  /** Tasks waiting for a worker before requests are refused with OVERLOADED. */
+  maxQueue: number;
+  /** A task running longer than this is refused with PROCESSING_TIMEOUT. */
+  taskTimeoutMs: number;
+}
+
+export interface AdmitConfig {
+  /** Request bytes admitted but not yet acknowledged, across all receivers. */
+  maxInflightBytes: number;
+}
+
+export type ExporterKind = 'otlp-grpc' | 'otlp-http' | 'file';
+
+export interface BatchConfig {
+  maxBytes: number;
+  maxItems: number;
+  flushIntervalMs: number;
+}
+
+export interface RetryConfig {
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Give up on a batch (drop, counted) after retrying this long. */
+  maxElapsedMs: number;
+}
+
+export interface FileExporterOptions {
+  /** Rotate a segment when it reaches this size. */
+  maxSegmentBytes: number;
+  /** Rotate a segment when it is this old. */
+  maxSegmentAgeMs: number;
+}
+
+export interface ExporterConfig {
+  name: string;
+  kind: ExporterKind;
+  /** host:port for otlp-grpc; a base URL (http://host:port[/prefix]) for otlp-http; a directory for file. */
+  endpoint: string;
+  signals: Signal[];
+  /** Extra headers (HTTP) or metadata (gRPC) on every export request. */
+  headers: Record<string, string>;
+  /** gzip-compress export requests. */
+  compression: 'none' | 'gzip';
+  timeoutMs: number;
+  /** Export requests in flight at once. */
+  concurrency: number;
+  batch: BatchConfig;
+  /** Bytes queued (batched, not yet acknowledged by the backend) before new data is refused. */
+  queueMaxBytes: number;
+  retry: RetryConfig;
+  file: FileExporterOptions;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface GatewayConfig {
+  profile: ProfileName;
+  dataDir: string;
+  policiesDir: string;
+  receivers: { grpc: GrpcReceiverConfig; http: HttpReceiverConfig };
+  admin: AdminConfig;
+  process: ProcessConfig;
+  admit: AdmitConfig;
+  /** Empty = a file exporter under `${dataDir}/export` (the gateway runs with nothing else installed). */
+  exporters: ExporterConfig[];
+  /** Tenant for unauthenticated requests on plain loopback listeners (until the tenancy stage lands). */
+  defaultTenant: string;
+  log: { level: LogLevel };
+  /** Deadline for draining everything on SIGTERM. */
+  shutdownTimeoutMs: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_BATCH: BatchConfig = { maxBytes: 4 * MiB, maxItems: 8192, flushIntervalMs: 200 };
+export const DEFAULT_RETRY: RetryConfig = { initialBackoffMs: 250, maxBackoffMs: 30_000, maxElapsedMs: 300_000 };
+export const DEFAULT_FILE: FileExporterOptions = { maxSegmentBytes: 64 * MiB, maxSegmentAgeMs: 3_600_000 };
+
+export const DEFAULT_CONFIG: GatewayConfig = {
+  profile: 'default',
+  dataDir: './data',
+  policiesDir: './policies',
+  receivers: {
+    grpc: { enabled: true, endpoint: { host: '127.0.0.1', port: 4317 }, maxMessageBytes: 16 * MiB },
+    http: { enabled: true, endpoint: { host: '127.0.0.1', port: 4318 }, maxBodyBytes: 16 * MiB },
+  },
+  admin: { endpoint: { host: '127.0.0.1', port: 8888 } },
+  process: { workers: 0, maxQueue: 512, taskTimeoutMs: 10_000 },
+  admit: { maxInflightBytes: 256 * MiB },
+  exporters: [],
+  defaultTenant: 'default',
+  log: { level: 'info' },
+  shutdownTimeoutMs: 15_000,
+};
+
+/** Defaults for one exporter entry; `name`, `kind` and `endpoint` come from the user. */
+export function exporterDefaults(kind: ExporterKind): Omit<ExporterConfig, 'name' | 'kind' | 'endpoint'> {
+  return {
+    signals: ['traces', 'metrics', 'logs'],
+    headers: {},
+    compression: 'none',
+    timeoutMs: 10_000,
+    concurrency: kind === 'file' ? 1 : 4,
+    batch: { ...DEFAULT_BATCH },
+    queueMaxBytes: 128 * MiB,
+    retry: { ...DEFAULT_RETRY },
+    file: { ...DEFAULT_FILE },
+  };
+}

@@ -1,0 +1,36 @@
+// What the rest of the gateway sees of the export stage.
+import type { Outcome } from '../errors.js';
+import type { Signal } from '../signals.js';
+
+/** One processed request for one tenant: encoded resource_* fields, ready to concatenate into a batch. */
+export interface ExportItem {
+  signal: Signal;
+  tenant: string;
+  /** Encoded Export*ServiceRequest whose top level holds only repeated resource_* fields (field 1). */
+  body: Uint8Array;
+  /** Spans, data points or log records in body. */
+  items: number;
+}
+
+export interface Exporter {
+  readonly name: string;
+  readonly signals: readonly Signal[];
+  /** Bytes this exporter could take now without exceeding its queue bound. */
+  hasRoomFor(bytes: number): boolean;
+  /**
+   * Enqueue (batch) the item. 'ok' means it is in the exporter's memory queue and will be sent or
+   * counted as dropped; 'retryable' (OVERLOADED) means the queue is full and nothing was taken.
+   */
+  offer(item: ExportItem): Outcome;
+  start(): Promise<void>;
+  /** Flush batches and send what is queued until the deadline; then drop (counted) what is left. */
+  shutdown(deadlineMs: number): Promise<void>;
+}
+
+/** Fans items out to every exporter that takes the signal; all or none. */
+export interface ExportRouter {
+  offer(item: ExportItem): Outcome;
+  start(): Promise<void>;
+  shutdown(deadlineMs: number): Promise<void>;
+  readonly exporters: readonly Exporter[];
+}

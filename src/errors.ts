@@ -129,11 +129,14 @@ export type Outcome =
   | { status: 'retryable'; code: ErrorCode; message: string; retryAfterMs: number }
   | { status: 'rejected'; code: ErrorCode; message: string };
 
-export function rejected(code: ErrorCode, message?: string): Outcome {
+/** An Outcome that is not ok: what every refusal in the gateway is. */
+export type Refusal = Exclude<Outcome, { status: 'ok' }>;
+
+export function rejected(code: ErrorCode, message?: string): Refusal {
   return { status: 'rejected', code, message: message ?? ERRORS[code].message };
 }
 
-export function retryable(code: ErrorCode, retryAfterMs = DEFAULT_RETRY_AFTER_MS, message?: string): Outcome {
+export function retryable(code: ErrorCode, retryAfterMs = DEFAULT_RETRY_AFTER_MS, message?: string): Refusal {
   return { status: 'retryable', code, message: message ?? ERRORS[code].message, retryAfterMs };
 }
 

@@ -4,6 +4,8 @@
 import type { Outcome } from '../errors.js';
 import type { PayloadEncoding } from '../process/protocol.js';
 import type { Signal } from '../signals.js';
+import type { Logger } from '../telemetry/logger-types.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
 
 export type Protocol = 'grpc' | 'http';
 
@@ -23,3 +25,17 @@ export interface IngestDeps {
   /** Runs identify → admit → process → export for one request body (already decompressed). */
   ingest(signal: Signal, encoding: PayloadEncoding, body: Buffer, ctx: RequestContext): Promise<IngestOutcome>;
 }
+
+/** A listener (OTLP/gRPC or OTLP/HTTP) in front of `ingest`. */
+export interface Receiver {
+  /** Bind and listen; resolves with the bound address (port 0 gives the port the OS chose). */
+  start(): Promise<{ host: string; port: number }>;
+  /**
+   * Stop taking new requests, let requests in flight finish for up to `deadlineMs` (a duration),
+   * then cut the remaining connections.
+   */
+  stop(deadlineMs: number): Promise<void>;
+}
+
+/** What a receiver is given: the pipeline, its self-metrics and a logger. */
+export type ReceiverDeps = IngestDeps & { metrics: GatewayMetrics; logger: Logger };

@@ -1,0 +1,233 @@
+// OTLP/gRPC receiver: the three collector services' unary Export, served by grpc-js with identity
+// (Buffer) serializers so grpc-js does no protobuf work: the request bytes go to `ingest` untouched.
+// https://opentelemetry.io/docs/specs/otlp/#otlpgrpc
+//
+// grpc-js itself decompresses gzip/deflate requests (grpc-encoding) and enforces
+// `grpc.max_receive_message_length` on the decompressed message, answering RESOURCE_EXHAUSTED without
+// calling the handler; an OTLP client treats that as not retryable because it carries no RetryInfo
+// (https://opentelemetry.io/docs/specs/otlp/#otlpgrpc-request). Those refusals are counted by
+// `observeTransportRefusals` below.
+import * as grpc from '@grpc/grpc-js';
+import type { GrpcReceiverConfig } from '../config/types.js';
+import { rejected, type ErrorCode, type Refusal } from '../errors.js';
+import { encodeRpcStatus } from '../rpc-status.js';
+import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
+import { encodeExportResponse, refusalAnswer, rpcStatusOf } from './responses.js';
+import type { IngestOutcome, Receiver, ReceiverDeps, RequestContext } from './types.js';
+
+const MiB = 1024 * 1024;
+
+/** Responses are at most a partial_success message; anything bigger is a bug, not a reply. */
+const MAX_SEND_MESSAGE_BYTES = 4 * MiB;
+
+/**
+ * Keepalive: ping an idle connection every 5 minutes and drop it when the ping is not answered in
+ * 20 s, so connections of crashed or partitioned clients do not pile up (gRPC's own default waits
+ * two hours). Streams per connection are bounded; admission bounds the bytes in flight overall.
+ */
+const SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.max_send_message_length': MAX_SEND_MESSAGE_BYTES,
+  'grpc.keepalive_time_ms': 300_000,
+  'grpc.keepalive_timeout_ms': 20_000,
+  'grpc.max_concurrent_streams': 1000,
+};
+
+const identity = (b: Buffer): Buffer => b;
+
+/** The one place server credentials are made (TLS / mTLS arrives with the tenancy stage). */
+function serverCredentials(_config: GrpcReceiverConfig): grpc.ServerCredentials {
+  return grpc.ServerCredentials.createInsecure();
+}
+
+function exportService(signal: Signal): grpc.ServiceDefinition {
+  return {
+    Export: {
+      path: SIGNAL_WIRE[signal].grpcPath,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+      originalName: 'export',
+    },
+  };
+}
+
+const SIGNAL_BY_PATH = new Map<string, Signal>(SIGNALS.map((s) => [SIGNAL_WIRE[s].grpcPath, s]));
+
+/** What grpc-js answers on its own, before our handler runs, in the catalogue's terms. */
+function transportRefusalCode(code: grpc.status): ErrorCode | undefined {
+  switch (code) {
+    case grpc.status.RESOURCE_EXHAUSTED: // message over max_receive_message_length (before or after inflating)
+      return 'PAYLOAD_TOO_LARGE';
+    case grpc.status.UNIMPLEMENTED: // unsupported grpc-encoding
+      return 'UNSUPPORTED_ENCODING';
+    case grpc.status.INTERNAL: // "Failed to decompress message"
+      return 'MALFORMED_PAYLOAD';
+    default:
+      // DEADLINE_EXCEEDED / CANCELLED: the handler (if it runs) still counts its own outcome.
+      return undefined;
+  }
+}
+
+/**
+ * A server interceptor that sees the statuses grpc-js sends without our handler (message too large,
+ * bad compression). Statuses from the handler pass through this interceptor's responder first, which
+ * marks them; grpc-js's own refusals go straight to the base call's `sendStatus`, which is wrapped
+ * here. If a grpc-js version stopped routing them through `sendStatus`, only this counting would be
+ * lost (the test "too large" checks it).
+ */
+function observeTransportRefusals(onRefusal: (signal: Signal, code: ErrorCode) => void): grpc.ServerInterceptor {
+  return (method, call) => {
+    const signal = SIGNAL_BY_PATH.get(method.path);
+    let fromHandler = false;
+    if (signal !== undefined) {
+      const send = call.sendStatus.bind(call);
+      let counted = false;
+      call.sendStatus = (status) => {
+        if (!fromHandler && !counted) {
+          const code = transportRefusalCode(status.code);
+          if (code !== undefined) {
+            counted = true;
+            onRefusal(signal, code);
+          }
+        }
+        send(status);
+      };
+    }
+    return new grpc.ServerInterceptingCall(call, {
+      sendStatus(status, next) {
+        fromHandler = true;
+        next(status);
+      },
+    });
+  };
+}
+
+/** grpc-js reports the peer as "host:port" ("::1:4711" for IPv6); keep the address. */
+function peerAddress(peer: string): string | undefined {
+  if (!peer || peer === 'unknown') return undefined;
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(peer);
+  return m ? m[1] : peer;
+}
+
+/** Metadata as lower-cased string headers (binary `-bin` entries are left out). */
+function metadataHeaders(metadata: grpc.Metadata): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (typeof value === 'string') headers[key.toLowerCase()] = value;
+  }
+  return headers;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDeps): Receiver {
+  const { metrics, logger } = deps;
+  const protocol = 'grpc' as const;
+
+  const server = new grpc.Server({
+    ...SERVER_OPTIONS,
+    // Applies to the message after grpc-js has decompressed it (checked chunk by chunk while inflating).
+    'grpc.max_receive_message_length': config.maxMessageBytes,
+    interceptors: [
+      observeTransportRefusals((signal, code) => {
+        metrics.receiverRequests.inc({ signal, protocol, outcome: code });
+        metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
+      }),
+    ],
+  });
+
+  for (const signal of SIGNALS) {
+    server.addService(exportService(signal), {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        void handleExport(signal, call, callback);
+      },
+    });
+  }
+
+  async function handleExport(
+    signal: Signal,
+    call: grpc.ServerUnaryCall<Buffer, Buffer>,
+    callback: grpc.sendUnaryData<Buffer>,
+  ): Promise<void> {
+    const started = performance.now();
+    let outcome: IngestOutcome;
+    try {
+      const body = call.request;
+      metrics.receiverRequestBytes.inc({ signal, protocol }, body.length);
+      const ctx: RequestContext = {
+        protocol,
+        remoteAddress: peerAddress(call.getPeer()),
+        headers: metadataHeaders(call.metadata),
+        peerCertificate: call.getAuthContext().sslPeerCertificate,
+      };
+      outcome = await deps.ingest(signal, 'protobuf', body, ctx);
+    } catch (err) {
+      // Never crash on a request: a throwing stage is a bug, answered as INTERNAL and logged.
+      logger.error({ err, signal, protocol }, 'ingest failed');
+      outcome = rejected('INTERNAL');
+    }
+    try {
+      if (outcome.status === 'ok') {
+        metrics.receiverRequests.inc({ signal, protocol, outcome: 'ok' });
+        callback(null, encodeExportResponse(outcome));
+      } else {
+        metrics.receiverRequests.inc({ signal, protocol, outcome: outcome.code });
+        callback(grpcError(outcome));
+      }
+    } catch (err) {
+      logger.error({ err, signal, protocol }, 'cannot send the gRPC answer');
+    } finally {
+      metrics.receiverLatency.observe({ signal, protocol }, (performance.now() - started) / 1000);
+    }
+  }
+
+  let address: { host: string; port: number } | undefined;
+  let stopped: Promise<void> | undefined;
+
+  return {
+    async start() {
+      if (address) return address;
+      const { host, port } = config.endpoint;
+      const bound = await new Promise<number>((resolve, reject) => {
+        server.bindAsync(hostPort(host, port), serverCredentials(config), (err, p) => (err ? reject(err) : resolve(p)));
+      });
+      address = { host, port: bound };
+      logger.info({ protocol, address: hostPort(host, bound) }, 'OTLP/gRPC receiver listening');
+      return address;
+    },
+
+    stop(deadlineMs) {
+      stopped ??= new Promise<void>((resolve) => {
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          resolve();
+        };
+        // Past the deadline, cut what is still open (in-flight calls see CANCELLED / UNAVAILABLE).
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          finish();
+        }, Math.max(0, deadlineMs));
+        server.tryShutdown(() => finish());
+      });
+      return stopped;
+    },
+  };
+}
+
+/** The error a unary handler returns: code and message from the catalogue, Status in the trailer. */
+function grpcError(outcome: Refusal): grpc.ServerErrorResponse | grpc.StatusObject {
+  const answer = refusalAnswer(outcome);
+  const metadata = new grpc.Metadata();
+  // google.rpc.Status with RetryInfo for retryable codes: OTLP clients read the delay from here, and
+  // RESOURCE_EXHAUSTED counts as retryable only when RetryInfo is present.
+  metadata.set('grpc-status-details-bin', encodeRpcStatus(rpcStatusOf(answer)));
+  return { code: answer.grpc, details: answer.message, metadata };
+}

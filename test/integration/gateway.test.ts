@@ -103,9 +103,10 @@ t.test('with no exporter configured, the gateway writes to files under the data 
   const res = await post(`${baseUrl(gw, 'http')}/v1/logs`, json, 'application/json');
   t.equal(res.status, 200);
   await gw.stop(5000);
-  const records: Uint8Array[] = [];
-  for await (const r of readFileSegments(join(config.dataDir, 'export'), 'logs')) records.push(r);
-  t.same(flattenRequests('logs', records), flattenRequests('logs', [toProtobuf('logs', json)]), 'the file holds the logs');
+  const { records, truncated } = readFileSegments(join(config.dataDir, 'export'), 'logs');
+  t.same(truncated, [], 'no truncated records');
+  t.equal(records[0]?.tenant, 'default', 'written under the request\'s tenant');
+  t.same(flattenRequests('logs', records.map((r) => r.body)), flattenRequests('logs', [toProtobuf('logs', json)]), 'the file holds the logs');
 });
 
 t.test('shutdown drains what was acknowledged', async (t) => {

@@ -1,0 +1,128 @@
+// Fans each processed item out to every exporter that takes its signal, all or none: either every
+// target accepted the item, or none did and the client gets a retryable refusal (so a retry never
+// duplicates data into the exporters that had room).
+import type { ExporterConfig, ExporterKind } from '../config/types.js';
+import { ConfigError, type Outcome } from '../errors.js';
+import type { Logger } from '../telemetry/logger-types.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { createExporter, type ExporterDeps } from './exporter.js';
+import type { Transport } from './transport.js';
+import type { Exporter, ExportItem, ExportRouter } from './types.js';
+
+export interface ExportRouterDeps extends Omit<ExporterDeps, 'transport'> {
+  /** Transports by exporter name, overriding the kind's own (tests). */
+  transports?: Record<string, Transport>;
+}
+
+export function createExportRouter(configs: ExporterConfig[], deps: ExportRouterDeps): ExportRouter {
+  const seen = new Set<string>();
+  for (const c of configs) {
+    if (seen.has(c.name)) throw new ConfigError(`exporters: duplicate exporter name "${c.name}"`);
+    seen.add(c.name);
+  }
+  const exporters = configs.map((c) => {
+    const { transports, ...exporterDeps } = deps;
+    const transport = transports?.[c.name];
+    return createExporter(c, transport ? { ...exporterDeps, transport } : exporterDeps);
+  });
+  return createExportRouterFor(exporters, deps);
+}
+
+/** A router over exporters built elsewhere. */
+export function createExportRouterFor(
+  exporters: readonly Exporter[],
+  deps: { metrics: GatewayMetrics; logger: Logger },
+): ExportRouter {
+  function offer(item: ExportItem): Outcome {
+    const targets = exporters.filter((e) => e.signals.includes(item.signal));
+    if (targets.length === 0) {
+      // Nobody exports this signal: acknowledged and dropped, but counted.
+      deps.metrics.exporterDroppedItems.inc({ exporter: '_none', signal: item.signal, reason: 'no_exporter' }, item.items);
+      return { status: 'ok' };
+    }
+    const full = targets.filter((e) => !e.hasRoomFor(item.body.length));
+    if (full.length > 0) {
+      // Let each full exporter refuse (and count the refusal) itself; the others take nothing.
+      let refusal: Outcome | undefined;
+      for (const e of full) {
+        const o = e.offer(item);
+        if (o.status !== 'ok') refusal ??= o;
+      }
+      if (refusal) return refusal;
+      // Unreachable unless hasRoomFor and offer disagree; fall through to offering the rest.
+      return offerAll(targets.filter((e) => !full.includes(e)), item);
+    }
+    return offerAll(targets, item);
+  }
+
+  function offerAll(targets: readonly Exporter[], item: ExportItem): Outcome {
+    let first: Outcome | undefined;
+    for (const e of targets) {
+      const o = e.offer(item);
+      if (o.status !== 'ok') {
+        deps.logger.error({ exporter: e.name, code: o.code }, 'exporter refused an item after reporting room');
+        first ??= o;
+      }
+    }
+    return first ?? { status: 'ok' };
+  }
+
+  return {
+    exporters,
+    offer,
+    async start() {
+      await Promise.all(exporters.map((e) => e.start()));
+    },
+    async shutdown(deadlineMs: number) {
+      const results = await Promise.allSettled(exporters.map((e) => e.shutdown(deadlineMs)));
+      for (const [i, r] of results.entries()) {
+        if (r.status === 'rejected') deps.logger.error({ exporter: exporters[i]!.name, err: String(r.reason) }, 'exporter shutdown failed');
+      }
+    },
+  };
+}
+
+export type ParsedExportUrl = { kind: ExporterKind; endpoint: string } | { error: string };
+
+const URL_FORMS = 'otlp-grpc://host:port, otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR';
+
+/**
+ * Parse the CLI's `--export URL`:
+ * - `otlp-grpc://host:port` → kind otlp-grpc, endpoint `host:port`
+ * - `otlp-http://host[:port][/path]` → kind otlp-http, endpoint `http://host[:port][/path]`
+ * - `otlp-https://host[:port][/path]` → kind otlp-http, endpoint `https://…`
+ * - `file://DIR` (relative `file://out`, `file://./out`, absolute `file:///var/out`) → kind file, endpoint DIR
+ */
+export function parseExportUrl(url: string): ParsedExportUrl {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/.exec(url);
+  if (!m) return { error: `expected ${URL_FORMS} (got "${url}")` };
+  const scheme = m[1]!.toLowerCase();
+  const rest = m[2]!;
+  if (scheme === 'file') {
+    if (rest === '') return { error: `file://: expected a directory, as in file://./data/export or file:///var/export (got "${url}")` };
+    if (/[?#]/.test(rest)) return { error: `file://: a directory cannot contain "?" or "#" (got "${url}")` };
+    return { kind: 'file', endpoint: rest };
+  }
+  if (scheme !== 'otlp-grpc' && scheme !== 'otlp-http' && scheme !== 'otlp-https') {
+    return { error: `unsupported export scheme "${m[1]}://" (expected ${URL_FORMS}; got "${url}")` };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { error: `${scheme}://: expected host:port with a port from 1 to 65535 (got "${url}")` };
+  }
+  if (parsed.hostname === '') return { error: `${scheme}://: missing host (got "${url}")` };
+  if (parsed.username || parsed.password) return { error: `${scheme}://: credentials in the URL are not supported; use exporter headers (got "${url}")` };
+  if (parsed.search || parsed.hash) return { error: `${scheme}://: a query or fragment is not allowed (got "${url}")` };
+  if (parsed.port === '0') return { error: `${scheme}://: port 0 is not a backend port (got "${url}")` };
+  if (scheme === 'otlp-grpc') {
+    if (parsed.port === '') return { error: `otlp-grpc://: expected host:port, the port is missing (got "${url}")` };
+    if (parsed.pathname !== '' && parsed.pathname !== '/') return { error: `otlp-grpc://: expected host:port without a path (got "${url}")` };
+    return { kind: 'otlp-grpc', endpoint: `${parsed.hostname}:${parsed.port}` };
+  }
+  const path = parsed.pathname.replace(/\/+$/, '');
+  const port = parsed.port ? `:${parsed.port}` : '';
+  const httpScheme = scheme === 'otlp-https' ? 'https' : 'http';
+  return { kind: 'otlp-http', endpoint: `${httpScheme}://${parsed.hostname}${port}${path}` };
+}

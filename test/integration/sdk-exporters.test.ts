@@ -45,7 +45,7 @@ const attrs: Attributes = {
 
 async function makeSpans(): Promise<ReadableSpan[]> {
   const memory = new InMemorySpanExporter();
-  const provider = new TracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const provider = new TracerProvider({ resource, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
   const tracer = provider.getTracer('conformance.tracer', '2.0.1', { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' });
   const root = tracer.startSpan('GET /cart', { kind: SpanKind.SERVER, attributes: attrs, startTime: [1_700_000_000, 123_456_789] });
   const other = tracer.startSpan('background', { kind: SpanKind.INTERNAL, startTime: [1_700_000_001, 5] });
@@ -66,8 +66,10 @@ async function makeSpans(): Promise<ReadableSpan[]> {
   root.setStatus({ code: SpanStatusCode.OK });
   root.end([1_700_000_001, 0]);
   other.end([1_700_000_002, 999_999_999]);
+  await provider.forceFlush();
+  const finished = memory.getFinishedSpans(); // before shutdown, which empties the memory exporter
   await provider.shutdown();
-  return memory.getFinishedSpans();
+  return finished;
 }
 
 async function makeMetrics(): Promise<ResourceMetrics> {
@@ -89,7 +91,7 @@ async function makeMetrics(): Promise<ResourceMetrics> {
 
 async function makeLogs(): Promise<ReadableLogRecord[]> {
   const memory = new InMemoryLogRecordExporter();
-  const provider = new LoggerProvider({ resource, processors: [new SimpleLogRecordProcessor(memory)] });
+  const provider = new LoggerProvider({ resource, processors: [new SimpleLogRecordProcessor({ exporter: memory })] });
   const logger = provider.getLogger('conformance.logger', '1.0.0');
   logger.emit({ severityNumber: SeverityNumber.WARN, severityText: 'WARN', body: 'disk almost full', attributes: attrs, timestamp: [1_700_000_000, 1] });
   logger.emit({
@@ -128,7 +130,7 @@ const logs = await makeLogs();
 
 const expected: Record<Signal, Uint8Array> = {
   traces: ProtobufTraceSerializer.serializeRequest(spans)!,
-  metrics: ProtobufMetricsSerializer.serializeRequest([metrics])!,
+  metrics: ProtobufMetricsSerializer.serializeRequest(metrics)!,
   logs: ProtobufLogsSerializer.serializeRequest(logs)!,
 };
 

@@ -1,0 +1,319 @@
+// The load drivers (OTLP/gRPC and OTLP/HTTP protobuf clients that do no protobuf work: the requests
+// are pre-encoded) and the closed-loop load: N concurrent loops, each sending the next request of the
+// pool as soon as its previous one is acknowledged. After a warm-up the measured window opens (the
+// caller snapshots the target's CPU there) and closes `duration` later (second snapshot) while the
+// loops are still running, so both edges see steady state; then the loops stop and drain.
+import * as grpc from '@grpc/grpc-js';
+import * as http from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { SIGNAL_WIRE } from '../src/signals.js';
+
+export type LoadProtocol = 'grpc' | 'http';
+
+/** The answer to one export: acknowledged, or a short error code (`grpc_unavailable`, `http_503`, `ECONNRESET`). */
+export type SendResult = { ok: true } | { ok: false; code: string };
+
+export interface Driver {
+  readonly protocol: LoadProtocol;
+  /** Send one encoded ExportTraceServiceRequest (already gzipped for HTTP with gzip; see prepareBodies). */
+  send(body: Buffer): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
+/** Deadline of one export call: far above any healthy answer; a stuck target shows as errors, not a hang. */
+const CALL_TIMEOUT_MS = 30_000;
+
+const identity = (b: Buffer): Buffer => b;
+
+export interface GrpcDriverOptions {
+  /** host:port */
+  address: string;
+  /** Compress every request with gzip (grpc-js does it per message, in this process). */
+  gzip?: boolean;
+  /** HTTP/2 connections to spread the calls over (default 1). */
+  connections?: number;
+}
+
+export function createGrpcDriver(options: GrpcDriverOptions): Driver {
+  const n = Math.max(1, options.connections ?? 1);
+  const channelOptions: grpc.ChannelOptions = { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 };
+  if (options.gzip) channelOptions['grpc.default_compression_algorithm'] = grpc.compressionAlgorithms.gzip;
+  // grpc-js shares one connection between clients with equal options unless each has its own pool.
+  if (n > 1) channelOptions['grpc.use_local_subchannel_pool'] = 1;
+  const clients = Array.from({ length: n }, () => new grpc.Client(options.address, grpc.credentials.createInsecure(), channelOptions));
+  const path = SIGNAL_WIRE.traces.grpcPath;
+  let next = 0;
+  return {
+    protocol: 'grpc',
+    send(body) {
+      const client = clients[next++ % n]!;
+      return new Promise<SendResult>((resolve) => {
+        client.makeUnaryRequest(path, identity, identity, body, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err) => {
+          if (!err) resolve({ ok: true });
+          else resolve({ ok: false, code: `grpc_${(grpc.status[err.code] ?? String(err.code)).toLowerCase()}` });
+        });
+      });
+    },
+    async close() {
+      for (const c of clients) c.close();
+    },
+  };
+}
+
+export interface HttpDriverOptions {
+  /** Base URL, e.g. http://127.0.0.1:4318; requests go to `${baseUrl}/v1/traces`. */
+  baseUrl: string;
+  /** The bodies are gzipped (send Content-Encoding: gzip). */
+  gzip?: boolean;
+  /** Sockets to keep open: one per request in flight (HTTP/1.1 has no multiplexing). */
+  maxSockets: number;
+}
+
+export function createHttpDriver(options: HttpDriverOptions): Driver {
+  const url = new URL(SIGNAL_WIRE.traces.httpPath, options.baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, keepAliveMsecs: 10_000 });
+  const baseHeaders: Record<string, string> = { 'content-type': 'application/x-protobuf' };
+  if (options.gzip) baseHeaders['content-encoding'] = 'gzip';
+  return {
+    protocol: 'http',
+    send(body) {
+      return new Promise<SendResult>((resolve) => {
+        let settled = false;
+        const settle = (r: SendResult): void => {
+          if (!settled) {
+            settled = true;
+            resolve(r);
+          }
+        };
+        const req = http.request(
+          { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...baseHeaders, 'content-length': String(body.length) } },
+          (res) => {
+            res.on('data', () => {}); // the answer is empty (or a small google.rpc.Status): read and drop
+            res.on('end', () => settle(res.statusCode === 200 ? { ok: true } : { ok: false, code: `http_${res.statusCode}` }));
+            res.on('error', (e: NodeJS.ErrnoException) => settle({ ok: false, code: e.code ?? 'response_error' }));
+          },
+        );
+        req.setTimeout(CALL_TIMEOUT_MS, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+        req.on('error', (e: NodeJS.ErrnoException) => settle({ ok: false, code: e.code ?? 'request_error' }));
+        req.end(body);
+      });
+    },
+    async close() {
+      agent.destroy();
+    },
+  };
+}
+
+/**
+ * The bodies a driver sends: for HTTP with gzip, the pool gzipped once here (a real client compresses
+ * too, but that cost belongs to the client, not to what is measured); otherwise the pool itself
+ * (gRPC compresses per message inside grpc-js).
+ */
+export function prepareBodies(pool: readonly Buffer[], protocol: LoadProtocol, gzip: boolean): Buffer[] {
+  if (protocol === 'http' && gzip) return pool.map((b) => gzipSync(b));
+  return [...pool];
+}
+
+/**
+ * Latency histogram with bounded memory: log-spaced buckets 1% wide from 1 µs to ~100 s (1,853
+ * counters), so percentiles are within 1% whatever the run length.
+ */
+export interface LatencyHistogram {
+  record(micros: number): void;
+  readonly count: number;
+  /** The value at quantile q (0..1), in microseconds (the upper edge of its bucket); 0 when empty. */
+  quantile(q: number): number;
+  readonly maxMicros: number;
+  readonly meanMicros: number;
+}
+
+const GROWTH = 1.01;
+const LOG_GROWTH = Math.log(GROWTH);
+const BUCKETS = Math.ceil(Math.log(1e8) / LOG_GROWTH) + 2;
+
+export function createLatencyHistogram(): LatencyHistogram {
+  const counts = new Uint32Array(BUCKETS);
+  let count = 0;
+  let sum = 0;
+  let max = 0;
+  return {
+    record(micros) {
+      const v = micros < 1 ? 1 : micros;
+      const i = Math.min(BUCKETS - 1, Math.ceil(Math.log(v) / LOG_GROWTH));
+      counts[i]!++;
+      count++;
+      sum += micros;
+      if (micros > max) max = micros;
+    },
+    get count() {
+      return count;
+    },
+    quantile(q) {
+      if (count === 0) return 0;
+      const rank = Math.max(1, Math.ceil(q * count));
+      let seen = 0;
+      for (let i = 0; i < BUCKETS; i++) {
+        seen += counts[i]!;
+        if (seen >= rank) return Math.min(max, GROWTH ** i);
+      }
+      return max;
+    },
+    get maxMicros() {
+      return max;
+    },
+    get meanMicros() {
+      return count === 0 ? 0 : sum / count;
+    },
+  };
+}
+
+export interface LoadOptions {
+  driver: Driver;
+  /** Cycled through in order by all loops together. */
+  bodies: readonly Buffer[];
+  spansPerRequest: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  /** Called when the warm-up ends; the window opens when it resolves (snapshot the target's CPU here). */
+  onWindowStart?: () => Promise<void>;
+  /** Called when the window's duration has passed, load still running (second snapshot). */
+  onWindowEnd?: () => Promise<void>;
+  /** Called about every `tickMs` from start to end (e.g. to poll the target's RSS). */
+  onTick?: () => void | Promise<void>;
+  tickMs?: number;
+  /** Stops the load early (SIGINT); the result covers what was measured so far. */
+  signal?: AbortSignal;
+}
+
+export interface LoadResult {
+  /** Length of the measured window (between the two snapshots). */
+  windowSeconds: number;
+  /** Requests and spans acknowledged inside the window. */
+  requests: number;
+  spans: number;
+  spansPerSecond: number;
+  /** Acknowledgement latency of the requests acknowledged inside the window, ms. */
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** Non-acknowledged answers inside the window, by code. */
+  errors: Record<string, number>;
+  /** Whole run (warm-up and drain included). */
+  totalRequests: number;
+  totalFailed: number;
+  /** CPU time of this (load generating) process over the window, seconds. */
+  clientCpuSeconds: number;
+  /** True when stopped by the abort signal. */
+  aborted: boolean;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const nowMs = (): number => performance.now();
+
+/** Run the closed-loop load; resolves when the window has closed and every loop has drained. */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const { driver, bodies, concurrency, spansPerRequest } = options;
+  if (bodies.length === 0) throw new Error('runLoad: no request bodies');
+  const hist = createLatencyHistogram();
+  const errors: Record<string, number> = {};
+  let cursor = 0;
+  let stopping = false;
+  /** Window edges in performance.now() ms; an acknowledgement counts when it lands inside. */
+  let windowStart = Infinity;
+  let windowEnd = Infinity;
+  let requests = 0;
+  let totalRequests = 0;
+  let totalFailed = 0;
+  const aborted = (): boolean => options.signal?.aborted === true;
+
+  const loop = async (): Promise<void> => {
+    while (!stopping && !aborted()) {
+      const body = bodies[cursor++ % bodies.length]!;
+      const t0 = nowMs();
+      const r = await driver.send(body);
+      const t1 = nowMs();
+      totalRequests++;
+      const inWindow = t1 >= windowStart && t1 <= windowEnd;
+      if (r.ok) {
+        if (inWindow) {
+          requests++;
+          hist.record((t1 - t0) * 1000);
+        }
+      } else {
+        totalFailed++;
+        if (inWindow) errors[r.code] = (errors[r.code] ?? 0) + 1;
+        // A refusing or unreachable target answers at once: do not spin the CPU we are measuring with.
+        await sleep(5);
+      }
+    }
+  };
+
+  const tickMs = options.tickMs ?? 250;
+  const ticker = options.onTick
+    ? setInterval(() => {
+        void Promise.resolve(options.onTick!()).catch(() => {});
+      }, tickMs)
+    : undefined;
+  ticker?.unref();
+
+  const loops = Array.from({ length: Math.max(1, concurrency) }, loop);
+  const abortable = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (aborted()) return resolve();
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        options.signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      options.signal?.addEventListener('abort', done, { once: true });
+    });
+
+  let clientCpu0 = process.cpuUsage();
+  let clientCpu: NodeJS.CpuUsage | undefined;
+  let tStart = nowMs();
+  let tEnd = tStart;
+  try {
+    await abortable(options.warmupMs);
+    // Window edges are the midpoints of the snapshot calls: the counter is read somewhere inside them.
+    const a0 = nowMs();
+    await options.onWindowStart?.();
+    tStart = (a0 + nowMs()) / 2;
+    windowStart = tStart;
+    clientCpu0 = process.cpuUsage();
+    await abortable(Math.max(0, options.durationMs - (nowMs() - tStart)));
+    const b0 = nowMs();
+    await options.onWindowEnd?.();
+    tEnd = (b0 + nowMs()) / 2;
+    windowEnd = tEnd;
+    clientCpu = process.cpuUsage(clientCpu0);
+  } finally {
+    stopping = true;
+    if (windowEnd === Infinity) windowEnd = tEnd = nowMs();
+    clientCpu ??= process.cpuUsage(clientCpu0);
+    await Promise.all(loops);
+    if (ticker) clearInterval(ticker);
+  }
+  const cpu = clientCpu;
+  const windowSeconds = Math.max(1e-9, (tEnd - tStart) / 1000);
+  const spans = requests * spansPerRequest;
+  const ms = (micros: number): number => micros / 1000;
+  return {
+    windowSeconds,
+    requests,
+    spans,
+    spansPerSecond: spans / windowSeconds,
+    latencyMs: {
+      p50: ms(hist.quantile(0.5)),
+      p90: ms(hist.quantile(0.9)),
+      p99: ms(hist.quantile(0.99)),
+      max: ms(hist.maxMicros),
+      mean: ms(hist.meanMicros),
+    },
+    errors,
+    totalRequests,
+    totalFailed,
+    clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    aborted: aborted(),
+  };
+}

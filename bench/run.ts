@@ -1,0 +1,427 @@
+// The bench CLI: `npm run bench -- [flags]` (builds, then runs node dist/bench/run.js).
+// Generates a deterministic pool of realistic trace requests, then for each run starts the target as a
+// child process (the gateway with a null-sink exporter, or the raw acknowledge-only baseline), drives it
+// with N concurrent requests for a warm-up and a measured window, reads the target's CPU at both edges
+// of the window and its peak RSS, stops it, and finally prints medians and writes bench/results/*.json.
+// See bench/README.md for the flags and for what each figure means.
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../src/paths.js';
+import { defaultPoolSize, generateRequestPool, type RequestPool } from './generate.js';
+import { killAllChildren, readProcMemory, startGatewayProcess, startRawServerProcess, type GatewayProcess } from './gateway-process.js';
+import { createGrpcDriver, createHttpDriver, prepareBodies, runLoad, type Driver, type LoadResult } from './load.js';
+import type { RawServerStats } from './raw-server.js';
+import { buildSummary, environment, formatReport, formatRunLine, writeReport, type BenchOptionsRecord, type BenchReport, type RunRecord } from './report.js';
+
+export interface BenchOptions extends BenchOptionsRecord {
+  name: string;
+  resultsDir: string;
+  poolSize: number;
+  quiet: boolean;
+}
+
+const USAGE = `usage: npm run bench -- [flags]
+  --protocol grpc|http     OTLP protocol the load uses (default grpc)
+  --concurrency N          requests in flight (default 8)
+  --spans M                spans per request (default 500)
+  --duration D             measured window, e.g. 10s, 500ms, 1m (default 10s)
+  --warmup D               load before the window opens (default 2s)
+  --gzip                   gzip-compress the requests
+  --runs K                 runs per target; medians are reported (default 3)
+  --baseline               also run the raw acknowledge-only server, alternating with the gateway
+  --only-baseline          run only the raw server (no gateway needed)
+  --workers N              gateway worker threads (--workers of stella telemetry serve)
+  --export grpc|http|none  gateway → null sink protocol (default: same as --protocol; none = the
+                           gateway's own default exporter, files under its data dir)
+  --config FILE            gateway config file (--config of stella telemetry serve)
+  --connections N          gRPC connections the load is spread over (default 1)
+  --seed S                 PRNG seed of the generated traces (default 1)
+  --pool P                 distinct requests to cycle through (default 64, fewer for large --spans)
+  --name NAME              result name (default from the flags)
+  --results-dir DIR        where the JSON goes (default bench/results)
+  --quick                  CI smoke preset: 2s window, 0.5s warm-up, 1 run (explicit flags win)
+  --quiet                  no per-run progress lines`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** `10s`, `500ms`, `1m`, `1.5s`, or a bare number of seconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`${flag}: expected a duration such as 10s or 500ms (got "${text}")`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+}
+
+function positiveInt(flag: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer ≥ ${min} (got "${text}")`);
+  return n;
+}
+
+/** Parse the command line; throws UsageError with a message naming the flag. Returns undefined for --help. */
+export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        protocol: { type: 'string' },
+        concurrency: { type: 'string' },
+        spans: { type: 'string' },
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        gzip: { type: 'boolean' },
+        runs: { type: 'string' },
+        baseline: { type: 'boolean' },
+        'only-baseline': { type: 'boolean' },
+        workers: { type: 'string' },
+        export: { type: 'string' },
+        config: { type: 'string' },
+        connections: { type: 'string' },
+        seed: { type: 'string' },
+        pool: { type: 'string' },
+        name: { type: 'string' },
+        'results-dir': { type: 'string' },
+        quick: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const v = parsed.values;
+  if (v.help) return undefined;
+  const protocol = v.protocol ?? 'grpc';
+  if (protocol !== 'grpc' && protocol !== 'http') throw new UsageError(`--protocol: expected grpc or http (got "${protocol}")`);
+  const exp = v.export ?? protocol;
+  if (exp !== 'grpc' && exp !== 'http' && exp !== 'none') throw new UsageError(`--export: expected grpc, http or none (got "${exp}")`);
+  if (v.baseline && v['only-baseline']) throw new UsageError('--baseline and --only-baseline exclude each other');
+  const quick = v.quick === true;
+  const concurrency = positiveInt('--concurrency', v.concurrency ?? '8');
+  const spansPerRequest = positiveInt('--spans', v.spans ?? '500');
+  const durationMs = parseDuration('--duration', v.duration ?? (quick ? '2s' : '10s'));
+  if (durationMs < 100) throw new UsageError('--duration: at least 100ms');
+  const warmupMs = parseDuration('--warmup', v.warmup ?? (quick ? '0.5s' : '2s'));
+  const runs = positiveInt('--runs', v.runs ?? (quick ? '1' : '3'));
+  const gzip = v.gzip === true;
+  const mode: BenchOptions['mode'] = v['only-baseline'] ? 'baseline' : v.baseline ? 'gateway+baseline' : 'gateway';
+  const defaultName = quick ? `quick-${protocol}` : `${protocol}${gzip ? '-gzip' : ''}-c${concurrency}-s${spansPerRequest}`;
+  return {
+    protocol,
+    concurrency,
+    spansPerRequest,
+    durationMs,
+    warmupMs,
+    gzip,
+    runs,
+    mode,
+    workers: v.workers === undefined ? null : positiveInt('--workers', v.workers, 0),
+    export: exp,
+    config: v.config ?? null,
+    connections: positiveInt('--connections', v.connections ?? '1'),
+    seed: positiveInt('--seed', v.seed ?? '1', 0),
+    name: v.name ?? (mode === 'baseline' ? `baseline-${defaultName}` : defaultName),
+    resultsDir: v['results-dir'] ?? join(packageRoot, 'bench', 'results'),
+    poolSize: v.pool === undefined ? defaultPoolSize(spansPerRequest) : positiveInt('--pool', v.pool),
+    quiet: v.quiet === true,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+interface RunContext {
+  options: BenchOptions;
+  bodies: Buffer[];
+  signal: AbortSignal;
+  gatewayCommand?: string[];
+}
+
+function makeDriver(o: BenchOptions, grpcAddress: string, httpUrl: string): Driver {
+  return o.protocol === 'grpc'
+    ? createGrpcDriver({ address: grpcAddress, gzip: o.gzip, connections: o.connections })
+    : createHttpDriver({ baseUrl: httpUrl, gzip: o.gzip, maxSockets: o.concurrency });
+}
+
+/** Peak RSS of a child: the kernel's high-water mark, else the largest sample polled during the run. */
+function rssTracker(pid: number, fallback?: () => Promise<number | undefined>) {
+  let polled = 0;
+  return {
+    async tick(): Promise<void> {
+      const m = readProcMemory(pid);
+      const v = m ? m.rssBytes : await fallback?.();
+      if (v !== undefined && v > polled) polled = v;
+    },
+    peak(extra?: number): number | null {
+      const hwm = readProcMemory(pid)?.hwmBytes ?? 0;
+      const p = Math.max(hwm, polled, extra ?? 0);
+      return p > 0 ? p : null;
+    },
+  };
+}
+
+function record(target: RunRecord['target'], run: number, load: LoadResult, cpuSeconds: number, peakRssBytes: number | null): RunRecord {
+  return {
+    target,
+    run,
+    windowSeconds: load.windowSeconds,
+    requests: load.requests,
+    spans: load.spans,
+    spansPerSecond: load.spansPerSecond,
+    latencyMs: load.latencyMs,
+    cpuSeconds,
+    cpuSecondsPerMillionSpans: load.spans > 0 ? (cpuSeconds / load.spans) * 1e6 : NaN,
+    peakRssBytes,
+    clientCpuSeconds: load.clientCpuSeconds,
+    errors: load.errors,
+    failedRequests: load.totalFailed,
+  };
+}
+
+const cpuOf = (s: RawServerStats): number => (s.cpuUserMicros + s.cpuSystemMicros) / 1e6;
+
+async function baselineRun(ctx: RunContext, run: number): Promise<RunRecord | undefined> {
+  const o = ctx.options;
+  const server = await startRawServerProcess(o.protocol);
+  try {
+    const driver = makeDriver(o, server.address, server.address);
+    let s0: RawServerStats | undefined;
+    let s1: RawServerStats | undefined;
+    const rss = rssTracker(server.pid, async () => (await server.stats()).rssBytes);
+    let load: LoadResult;
+    try {
+      load = await runLoad({
+        driver,
+        bodies: ctx.bodies,
+        spansPerRequest: o.spansPerRequest,
+        concurrency: o.concurrency,
+        warmupMs: o.warmupMs,
+        durationMs: o.durationMs,
+        signal: ctx.signal,
+        onWindowStart: async () => void (s0 = await server.stats()),
+        onWindowEnd: async () => void (s1 = await server.stats()),
+        onTick: () => rss.tick(),
+      });
+    } finally {
+      await driver.close();
+    }
+    if (load.aborted) return undefined; // an interrupted run measured an arbitrary stretch: not a sample
+    const final = await server.stats();
+    const cpu = s0 && s1 ? cpuOf(s1) - cpuOf(s0) : NaN;
+    return record('baseline', run, load, cpu, rss.peak(final.maxRssBytes));
+  } finally {
+    await server.stop();
+  }
+}
+
+const sumOf = (m: Map<string, number>, name: string): number => m.get(name) ?? 0;
+
+/** Wait (up to `ms`) until the gateway's exporters hold nothing, so the exported count is final. */
+async function settleExports(gw: GatewayProcess, ms: number): Promise<Map<string, number>> {
+  const deadline = Date.now() + ms;
+  let m = await gw.metrics();
+  while (Date.now() < deadline && m.has('exporter_queue_size_bytes') && sumOf(m, 'exporter_queue_size_bytes') > 0) {
+    await new Promise((r) => setTimeout(r, 100));
+    m = await gw.metrics();
+  }
+  return m;
+}
+
+async function gatewayRun(ctx: RunContext, run: number): Promise<RunRecord | undefined> {
+  const o = ctx.options;
+  const sink = o.export === 'none' ? undefined : await startRawServerProcess(o.export);
+  try {
+    const exportUrl = sink ? `${o.export === 'grpc' ? 'otlp-grpc' : 'otlp-http'}://127.0.0.1:${sink.port}` : undefined;
+    const gw = await startGatewayProcess({
+      ...(exportUrl ? { exportUrl } : {}),
+      ...(o.workers !== null ? { workers: o.workers } : {}),
+      ...(o.config ? { configFile: o.config } : {}),
+    });
+    ctx.gatewayCommand ??= gw.argv;
+    try {
+      const driver = makeDriver(o, gw.grpcAddress, gw.httpUrl);
+      let cpu0 = NaN;
+      let cpu1 = NaN;
+      let sink0: RawServerStats | undefined;
+      let sink1: RawServerStats | undefined;
+      const cpuFrom = (m: Map<string, number>): number => {
+        const v = m.get('process_cpu_seconds_total');
+        if (v === undefined) throw new Error(`the gateway's /metrics has no process_cpu_seconds_total`);
+        return v;
+      };
+      const rss = rssTracker(gw.pid, async () => (await gw.metrics()).get('process_resident_memory_bytes'));
+      let load: LoadResult;
+      try {
+        load = await runLoad({
+          driver,
+          bodies: ctx.bodies,
+          spansPerRequest: o.spansPerRequest,
+          concurrency: o.concurrency,
+          warmupMs: o.warmupMs,
+          durationMs: o.durationMs,
+          signal: ctx.signal,
+          onWindowStart: async () => {
+            const [m, s] = await Promise.all([gw.metrics(), sink?.stats()]);
+            cpu0 = cpuFrom(m);
+            sink0 = s;
+          },
+          onWindowEnd: async () => {
+            const [m, s] = await Promise.all([gw.metrics(), sink?.stats()]);
+            cpu1 = cpuFrom(m);
+            sink1 = s;
+          },
+          onTick: () => rss.tick(),
+        });
+      } finally {
+        await driver.close();
+      }
+      if (load.aborted) return undefined;
+      const m = await settleExports(gw, 5000);
+      const peak = rss.peak(m.get('process_resident_memory_bytes'));
+      const r = record('gateway', run, load, cpu1 - cpu0, peak);
+      const refusedRequests = sumOf(m, 'receiver_refused_requests_total');
+      const exporterDroppedItems = sumOf(m, 'exporter_dropped_items_total');
+      const exporterRefusedItems = sumOf(m, 'exporter_refused_items_total');
+      r.gateway = {
+        acceptedSpans: sumOf(m, 'receiver_accepted_items_total'),
+        exportedSpans: sumOf(m, 'exporter_sent_items_total'),
+        refusedRequests,
+        refusedItems: sumOf(m, 'receiver_refused_items_total'),
+        exporterDroppedItems,
+        exporterRefusedItems,
+        refusedAndDropped: refusedRequests + exporterDroppedItems + exporterRefusedItems,
+      };
+      if (sink && sink0 && sink1) {
+        // Requests and bytes over the whole run (after the exports settled); CPU over the window.
+        const final = await sink.stats();
+        const c = cpuOf(sink1) - cpuOf(sink0);
+        r.sink = { requests: final.requests, bytes: final.bytes, cpuSeconds: c, cpuSecondsPerMillionSpans: load.spans > 0 ? (c / load.spans) * 1e6 : NaN };
+      }
+      return r;
+    } finally {
+      await gw.stop();
+    }
+  } finally {
+    await sink?.stop();
+  }
+}
+
+export interface BenchOutcome {
+  report: BenchReport;
+  /** The JSON file written; undefined when no run finished (interrupted during the first). */
+  path?: string;
+  /** False when a run acknowledged no span at all (a broken target). */
+  ok: boolean;
+}
+
+/** Run the whole bench; progress lines go to `log`. */
+export async function runBench(options: BenchOptions, signal: AbortSignal, log: (line: string) => void = () => {}): Promise<BenchOutcome> {
+  const startedAt = new Date();
+  log(`generating ${options.poolSize} requests × ${options.spansPerRequest} spans (seed ${options.seed}) …`);
+  const pool: RequestPool = generateRequestPool({ count: options.poolSize, spansPerRequest: options.spansPerRequest, seed: options.seed });
+  const ctx: RunContext = { options, bodies: prepareBodies(pool.requests, options.protocol, options.gzip), signal };
+
+  const plan: Array<RunRecord['target']> = [];
+  for (let i = 0; i < options.runs; i++) {
+    if (options.mode !== 'gateway') plan.push('baseline');
+    if (options.mode !== 'baseline') plan.push('gateway');
+  }
+  const runs: RunRecord[] = [];
+  const counts = { gateway: 0, baseline: 0 };
+  let error: string | undefined;
+  for (const target of plan) {
+    if (signal.aborted) break;
+    const n = ++counts[target];
+    log(`${target} #${n}: ${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s …`);
+    try {
+      const r = target === 'baseline' ? await baselineRun(ctx, n) : await gatewayRun(ctx, n);
+      if (!r) break; // interrupted
+      runs.push(r);
+      log(formatRunLine(r));
+    } catch (err) {
+      // Nothing measured: nothing to report. Otherwise keep the runs done so far, and say why it stopped.
+      if (runs.length === 0) throw err;
+      error = `${target} #${n}: ${err instanceof Error ? err.message : String(err)}`;
+      log(`bench: ${error}`);
+      break;
+    }
+  }
+
+  const { name, resultsDir: _d, poolSize: _p, quiet: _q, ...recorded } = options;
+  const report: BenchReport = {
+    version: 1,
+    name,
+    startedAt: startedAt.toISOString(),
+    options: recorded,
+    environment: environment(),
+    pool: { requests: pool.requests.length, spansPerRequest: pool.spansPerRequest, avgRequestBytes: pool.totalBytes / pool.requests.length, bytesPerSpan: pool.bytesPerSpan },
+    ...(ctx.gatewayCommand ? { gatewayCommand: ctx.gatewayCommand } : {}),
+    runs,
+    summary: buildSummary(runs),
+    ...(error ? { error } : {}),
+    ...(signal.aborted ? { interrupted: true } : {}),
+  };
+  const path = runs.length > 0 ? writeReport(report, options.resultsDir) : undefined;
+  return { report, ...(path ? { path } : {}), ok: error === undefined && runs.length > 0 && runs.every((r) => r.spans > 0) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions | undefined;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (!options) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    // First signal: stop the load, write what was measured, stop the children. Second: leave now.
+    if (++interrupts > 1) {
+      killAllChildren();
+      process.exit(130);
+    }
+    process.stderr.write(`\nbench: ${sig}, stopping …\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const log = options.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  const outcome = await runBench(options, controller.signal, log);
+  if (outcome.path) process.stdout.write(`\n${formatReport(outcome.report, outcome.path)}\n`);
+  if (controller.signal.aborted) {
+    if (!outcome.path) process.stderr.write('bench: interrupted before any run finished; nothing written\n');
+    return 130;
+  }
+  if (!outcome.ok) {
+    process.stderr.write(outcome.report.error ? `bench: stopped early: ${outcome.report.error}\n` : 'bench: a run acknowledged no spans (see the errors above)\n');
+    return 1;
+  }
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      killAllChildren();
+      process.exit(code);
+    },
+    (err: unknown) => {
+      process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      killAllChildren();
+      process.exit(1);
+    },
+  );
+}

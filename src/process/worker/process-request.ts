@@ -1,0 +1,76 @@
+// One task of the worker pool: bytes in, bytes out plus a small summary (DESIGN.md decisions 1-2).
+// JSON is converted to protobuf first (the reference codec), then everything takes the same fast path:
+// the validating wire walk. With no policies yet the output is the input, untouched; the rewriting
+// pass (redaction, tenant stamping) will slot in between the walk and the output.
+import type { ProcessResult, ProcessTask } from '../protocol.js';
+import { otlpJsonToProtobuf } from './otlp-json.js';
+import { walkRequest } from './walk.js';
+import { WireType, readLength, readTag, skipVarint, wire } from './wire-reader.js';
+
+/** Processes one request. Never throws on any input: malformed bodies come back as rejections. */
+export function processRequest(task: ProcessTask): ProcessResult {
+  let body = task.body;
+  if (task.encoding === 'json') {
+    const converted = otlpJsonToProtobuf(task.signal, body);
+    if (!converted.ok) return { status: 'rejected', code: 'MALFORMED_PAYLOAD', message: converted.message };
+    body = converted.bytes;
+  }
+  const walked = walkRequest(task.signal, body);
+  if (!walked.ok) return { status: 'rejected', code: 'MALFORMED_PAYLOAD', message: walked.message };
+  const result: ProcessResult = {
+    status: 'ok',
+    body: walked.foreignTopLevel ? keepResourceFields(body) : body,
+    items: walked.items,
+    rejectedItems: 0,
+  };
+  if (walked.traces) result.traces = walked.traces;
+  return result;
+}
+
+/**
+ * The request with only its top-level field 1 entries (resource_spans / _metrics / _logs), copied
+ * verbatim in order, so that outputs concatenate into valid batches. Only called on a request the walk
+ * accepted, whose top-level fields are therefore well-formed.
+ */
+export function keepResourceFields(body: Uint8Array): Uint8Array {
+  let size = 0;
+  scanTopLevel(body, (start, end) => {
+    size += end - start;
+  });
+  const out = new Uint8Array(size);
+  let at = 0;
+  scanTopLevel(body, (start, end) => {
+    out.set(body.subarray(start, end), at);
+    at += end - start;
+  });
+  return out;
+}
+
+function scanTopLevel(body: Uint8Array, onResourceField: (start: number, end: number) => void): void {
+  let pos = 0;
+  while (pos < body.length) {
+    const start = pos;
+    pos = readTag(body, pos, body.length);
+    if (pos < 0) throw new Error(`keepResourceFields: bad tag at ${start}`);
+    const tag = wire.tag;
+    switch (tag & 7) {
+      case WireType.VARINT:
+        pos = skipVarint(body, pos, body.length);
+        break;
+      case WireType.I64:
+        pos += 8;
+        break;
+      case WireType.LEN:
+        pos = readLength(body, pos, body.length);
+        if (pos >= 0) pos += wire.lo;
+        break;
+      case WireType.I32:
+        pos += 4;
+        break;
+      default:
+        pos = -1;
+    }
+    if (pos < 0 || pos > body.length) throw new Error(`keepResourceFields: bad field at ${start}`);
+    if (tag === ((1 << 3) | WireType.LEN)) onResourceField(start, pos);
+  }
+}

@@ -91,7 +91,7 @@ export async function startGateway(
 
   const receivers: Receiver[] = [];
   const addresses: Partial<RunningGateway['addresses']> = {};
-  const admin = createAdminServer(config.admin, { metrics, logger, isReady: () => state === 'ready' });
+  const admin = createAdminServer(config.admin, { metrics, logger, isReady: () => state === 'ready', phase: () => state });
   try {
     addresses.admin = await admin.start();
     if (config.receivers.grpc.enabled) {

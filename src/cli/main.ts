@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// `stella telemetry <command>`: the command table and dispatch. A command is a small module under
+// commands/ (see command.ts); adding one is adding a line to COMMANDS. Modules load only when their
+// command runs, so `--help` and `config validate` do not pay for the whole gateway.
+// Exit codes: 0 ok, 1 the command failed, 2 the command line was wrong.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { didYouMean } from '../config/suggest.js';
+import { packageRoot } from '../paths.js';
+import { stdio, UsageError, type CommandEntry } from './command.js';
+
+const COMMANDS: readonly CommandEntry[] = [
+  { path: ['serve'], summary: 'run the gateway', load: async () => (await import('./commands/serve.js')).serveCommand },
+  {
+    path: ['config', 'validate'],
+    summary: 'check a config file offline and summarise it',
+    load: async () => (await import('./commands/config-validate.js')).configValidateCommand,
+  },
+];
+
+function commandName(c: CommandEntry): string {
+  return `stella telemetry ${c.path.join(' ')}`;
+}
+
+function telemetryHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
+  return [
+    'Usage: stella telemetry <command> [options]',
+    '',
+    'Stella Telemetry Gateway: an OTLP ingest gateway (gRPC :4317, HTTP :4318, admin :8888).',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`),
+    '',
+    'Run "stella telemetry <command> --help" for the options of a command.',
+  ].join('\n');
+}
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Finds the command whose words start `words` (the longest match), or explains why none does. */
+function findCommand(words: string[]): { entry: CommandEntry; args: string[] } | { error: string } {
+  let best: CommandEntry | undefined;
+  for (const c of COMMANDS) {
+    if (c.path.every((w, i) => words[i] === w) && (!best || c.path.length > best.path.length)) best = c;
+  }
+  if (best) return { entry: best, args: words.slice(best.path.length) };
+  const first = words[0]!;
+  if (first.startsWith('-')) return { error: `stella telemetry: unknown option "${first}"` };
+  // A group such as `config` without (or with a wrong) subcommand.
+  const group = COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === first);
+  if (group.length > 0) {
+    const subs = group.map((c) => c.path[1]!);
+    const second = words[1];
+    return {
+      error:
+        second === undefined || second.startsWith('-')
+          ? `stella telemetry ${first}: expected a subcommand: ${subs.join(', ')}`
+          : `stella telemetry ${first}: unknown command "${second}"${didYouMean(second, subs)}`,
+    };
+  }
+  const firstWords = [...new Set(COMMANDS.map((c) => c.path[0]!))];
+  return { error: `stella telemetry: unknown command "${first}"${didYouMean(first, firstWords)}` };
+}
+
+async function main(argv: string[]): Promise<{ code: number; forceExit?: boolean }> {
+  const [top, ...rest] = argv;
+  if (top === '--version' || top === '-v') {
+    stdio.out(version());
+    return { code: 0 };
+  }
+  if (top === undefined || top === '--help' || top === '-h') {
+    (top === undefined ? stdio.err : stdio.out)(telemetryHelp());
+    return { code: top === undefined ? 2 : 0 };
+  }
+  if (top !== 'telemetry') {
+    stdio.err(`stella: unknown command "${top}"${didYouMean(top, ['telemetry'])}; run "stella telemetry --help"`);
+    return { code: 2 };
+  }
+  if (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h' || rest[0] === 'help') {
+    (rest.length === 0 ? stdio.err : stdio.out)(telemetryHelp());
+    return { code: rest.length === 0 ? 2 : 0 };
+  }
+  const found = findCommand(rest);
+  if ('error' in found) {
+    stdio.err(found.error);
+    stdio.err('Run "stella telemetry --help" for the list of commands.');
+    return { code: 2 };
+  }
+  const { entry, args } = found;
+  const command = await entry.load();
+  try {
+    return { code: await command.run(args), forceExit: command.forceExit };
+  } catch (err) {
+    if (err instanceof UsageError) {
+      stdio.err(`${commandName(entry)}: ${err.message}`);
+      stdio.err(`Run "${commandName(entry)} --help" for its options.`);
+      return { code: 2 };
+    }
+    throw err;
+  }
+}
+
+// `stella … | head` closes the pipe early; that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+main(process.argv.slice(2)).then(
+  ({ code, forceExit }) => {
+    if (forceExit) process.exit(code);
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`stella: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

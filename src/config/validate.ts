@@ -1,0 +1,554 @@
+// Turns what users write (the YAML object, profile overlays, flags) into a GatewayConfig with defaults,
+// or into a list of errors that each name the path and the bad value:
+//   exporters[1].endpoint: expected host:port (got "x")
+//   receivers.http.maxBodyBytes: expected a size such as 16MiB (got "lots")
+//   unknown key "recievers" (did you mean "receivers"?)
+// All errors are collected (not just the first), so one `config validate` run shows everything to fix.
+//
+// The YAML shape follows types.ts in camelCase, except that durations drop the `Ms` suffix because they
+// take units (`timeout: 10s`, `flushInterval: 200ms`), listener endpoints are `host:port` strings, and an
+// exporter's queue limit is `queue.maxBytes`. Three keys exist only in the YAML:
+// - `profiles`: overlays per profile name (see profiles.ts);
+// - `exporterDefaults`: exporter settings merged under every exporter entry (the entry wins);
+// - `allowNetworkExporters`: false refuses otlp-grpc/otlp-http exporters (the airgap profile sets it).
+// A null value means "not set" (the default applies), as YAML writes a key whose children are all
+// commented out.
+import { join } from 'node:path';
+import { parseExportUrl } from '../export/router.js';
+import { SIGNALS, type Signal } from '../signals.js';
+import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
+import { didYouMean } from './suggest.js';
+import {
+  DEFAULT_CONFIG,
+  PROFILES,
+  exporterDefaults,
+  type ExporterConfig,
+  type ExporterKind,
+  type GatewayConfig,
+  type HostPort,
+  type LogLevel,
+  type ProfileName,
+} from './types.js';
+import { formatSize, parseDuration, parseSize } from './units.js';
+
+export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; errors: string[] };
+
+export interface ValidateOptions {
+  /** The profile to apply; wins over the file's `profile` key (the CLI's --profile). */
+  profile?: string;
+  /** Applied after the profile overlay, in the YAML shape (the CLI's flags); lists replace. */
+  overrides?: RawConfig;
+}
+
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const EXPORTER_KINDS: readonly ExporterKind[] = ['otlp-grpc', 'otlp-http', 'file'];
+
+const TOP_KEYS = [
+  'profile',
+  'profiles',
+  'dataDir',
+  'policiesDir',
+  'receivers',
+  'admin',
+  'process',
+  'admit',
+  'exporters',
+  'exporterDefaults',
+  'allowNetworkExporters',
+  'defaultTenant',
+  'log',
+  'shutdownTimeout',
+] as const;
+const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
+const EXPORTER_KEYS = ['name', 'kind', 'endpoint', ...EXPORTER_SETTING_KEYS] as const;
+
+/** Exporter names become metric labels and file names. */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Tenant ids become header values (X-Scope-OrgID) and directory names. */
+const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** RFC 9110 token: a valid HTTP header name (gRPC metadata keys are a subset once lower-cased). */
+const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** How a value is shown inside `(got …)`. */
+export function show(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}
+
+/** `a.b`, `a[3]`, `headers["x y"]`. */
+function at(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  if (/^[A-Za-z_$][\w$-]*$/.test(key)) return path ? `${path}.${key}` : key;
+  return `${path}[${JSON.stringify(key)}]`;
+}
+
+interface HostPortRules {
+  minPort: number;
+}
+
+/** Parses `host:port` / `[v6]:port`; the host is returned without brackets (as node and grpc-js take it). */
+export function parseHostPort(value: string, rules: HostPortRules = { minPort: 0 }): HostPort | { error: string } {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(value) ?? /^([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?):(\d{1,5})$/.exec(value);
+  if (!m) return { error: `expected host:port (got ${show(value)})` };
+  const port = Number(m[2]);
+  if (port < rules.minPort || port > 65535) return { error: `port must be ${rules.minPort}..65535 (got ${show(value)})` };
+  return { host: m[1]!, port };
+}
+
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+/** Collects errors and reads typed values with defaults; a bad value records an error and yields the default. */
+class Reader {
+  readonly errors: string[] = [];
+
+  fail(path: string, message: string): void {
+    this.errors.push(path ? `${path}: ${message}` : message);
+  }
+
+  /** A mapping with only `keys`; absent or null is an empty mapping; anything else is an error (and empty). */
+  section(path: string, value: unknown, keys: readonly string[]): RawConfig {
+    if (value === undefined || value === null) return {};
+    if (!isPlainObject(value)) {
+      this.fail(path, `expected a mapping (got ${show(value)})`);
+      return {};
+    }
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key)) this.fail(path, `unknown key ${JSON.stringify(key)}${didYouMean(key, keys)}`);
+    }
+    return value;
+  }
+
+  size(path: string, value: unknown, fallback: number, min = 1): number {
+    if (value === undefined || value === null) return fallback;
+    const bytes = parseSize(value);
+    if (bytes === undefined) {
+      this.fail(path, `expected a size such as 16MiB (got ${show(value)})`);
+      return fallback;
+    }
+    if (bytes < min) {
+      this.fail(path, `must be at least ${formatSize(min)} (got ${show(value)})`);
+      return fallback;
+    }
+    return bytes;
+  }
+
+  duration(path: string, value: unknown, fallback: number, min = 1): number {
+    if (value === undefined || value === null) return fallback;
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      this.fail(path, `expected a duration such as 30s, 200ms or 5m (got ${show(value)})`);
+      return fallback;
+    }
+    if (ms < min) {
+      this.fail(path, `must be at least ${min}ms (got ${show(value)})`);
+      return fallback;
+    }
+    return ms;
+  }
+
+  int(path: string, value: unknown, fallback: number, min: number, max: number): number {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.fail(path, `expected an integer from ${min} to ${max} (got ${show(value)})`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(path: string, value: unknown, fallback: boolean): boolean {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'boolean') {
+      this.fail(path, `expected true or false (got ${show(value)})`);
+      return fallback;
+    }
+    return value;
+  }
+
+  string(path: string, value: unknown, fallback: string, pattern?: { re: RegExp; what: string }): string {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'string' || value === '') {
+      this.fail(path, `expected ${pattern?.what ?? 'a non-empty string'} (got ${show(value)})`);
+      return fallback;
+    }
+    if (pattern && !pattern.re.test(value)) {
+      this.fail(path, `expected ${pattern.what} (got ${show(value)})`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(path: string, value: unknown, fallback: T, choices: readonly T[]): T {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+      const hint = typeof value === 'string' ? didYouMean(value, choices) : '';
+      this.fail(path, `expected one of ${choices.join(', ')} (got ${show(value)})${hint}`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  /** A listener address: `host:port` or `{host, port}`; port 0 lets the OS choose (tests). */
+  hostPort(path: string, value: unknown, fallback: HostPort): HostPort {
+    if (value === undefined || value === null) return fallback;
+    if (isPlainObject(value)) {
+      const o = this.section(path, value, ['host', 'port']);
+      const host = this.string(at(path, 'host'), o.host, fallback.host);
+      const port = this.int(at(path, 'port'), o.port, fallback.port, 0, 65535);
+      return { host, port };
+    }
+    if (typeof value !== 'string') {
+      this.fail(path, `expected host:port (got ${show(value)})`);
+      return fallback;
+    }
+    const parsed = parseHostPort(value, { minPort: 0 });
+    if ('error' in parsed) {
+      this.fail(path, parsed.error);
+      return fallback;
+    }
+    return parsed;
+  }
+}
+
+/**
+ * Validates a config object (the parsed YAML; null or undefined is the empty config) and applies the
+ * profile overlay, `options.overrides` and the defaults. `source` (a file name) prefixes every error.
+ */
+export function validateConfig(raw: unknown, source?: string, options: ValidateOptions = {}): ConfigResult {
+  const prefix = (errors: string[]): string[] => (source ? errors.map((e) => `${source}: ${e}`) : errors);
+  const r = new Reader();
+  if (raw === undefined || raw === null) raw = {};
+  if (!isPlainObject(raw)) return { ok: false, errors: prefix([`expected a mapping of settings at the top level (got ${show(raw)})`]) };
+
+  const fileProfiles = readProfiles(r, raw.profiles);
+  const profileValue = options.profile ?? raw.profile;
+  // A bad profile name or `profiles` section does not stop the rest from being checked (with the
+  // default overlay in place of an unknown one).
+  const profile = r.oneOf(options.profile !== undefined ? '--profile' : 'profile', profileValue, 'default', PROFILES);
+  if (options.profile !== undefined) r.oneOf('profile', raw.profile, 'default', PROFILES);
+
+  const build = (name: ProfileName): { config: GatewayConfig; errors: string[] } => {
+    const file: RawConfig = { ...(raw as RawConfig) };
+    delete file.profiles;
+    let merged = deepMerge(file, profileOverlay(name, fileProfiles[name])) as RawConfig;
+    merged = deepMerge(merged, options.overrides ?? {}) as RawConfig;
+    const reader = new Reader();
+    const config = readConfig(reader, { ...merged, profile: name });
+    return { config, errors: reader.errors };
+  };
+
+  const selected = build(profile);
+  const errors = [...r.errors, ...selected.errors];
+  // Overlays the file defines for other profiles are checked too, so a typo there surfaces now rather
+  // than on the day someone starts the gateway with that profile.
+  for (const name of Object.keys(fileProfiles) as ProfileName[]) {
+    if (name === profile) continue;
+    const seen = new Set(selected.errors);
+    for (const e of build(name).errors) if (!seen.has(e)) errors.push(`with profile ${name}: ${e}`);
+  }
+  if (errors.length > 0) return { ok: false, errors: prefix(errors) };
+  return { ok: true, config: selected.config };
+}
+
+function readProfiles(r: Reader, value: unknown): Partial<Record<ProfileName, RawConfig>> {
+  const section = r.section('profiles', value, PROFILES);
+  const out: Partial<Record<ProfileName, RawConfig>> = {};
+  for (const name of PROFILES) {
+    const overlay = section[name];
+    if (overlay === undefined || overlay === null) continue;
+    const path = at('profiles', name);
+    if (!isPlainObject(overlay)) {
+      r.fail(path, `expected a mapping of settings to overlay (got ${show(overlay)})`);
+      continue;
+    }
+    for (const key of ['profile', 'profiles']) {
+      if (key in overlay) r.fail(path, `"${key}" cannot be set inside a profile overlay`);
+    }
+    out[name] = overlay;
+  }
+  return out;
+}
+
+function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
+  const D = DEFAULT_CONFIG;
+  const top = r.section('', raw, TOP_KEYS);
+
+  const receivers = r.section('receivers', top.receivers, ['grpc', 'http']);
+  const grpc = r.section('receivers.grpc', receivers.grpc, ['enabled', 'endpoint', 'maxMessageBytes']);
+  const http = r.section('receivers.http', receivers.http, ['enabled', 'endpoint', 'maxBodyBytes']);
+  const admin = r.section('admin', top.admin, ['endpoint']);
+  const proc = r.section('process', top.process, ['workers', 'maxQueue', 'taskTimeout']);
+  const admit = r.section('admit', top.admit, ['maxInflightBytes']);
+  const log = r.section('log', top.log, ['level']);
+
+  const dataDir = r.string('dataDir', top.dataDir, D.dataDir);
+  const config: GatewayConfig = {
+    profile: top.profile as ProfileName,
+    dataDir,
+    policiesDir: r.string('policiesDir', top.policiesDir, D.policiesDir),
+    receivers: {
+      grpc: {
+        enabled: r.bool('receivers.grpc.enabled', grpc.enabled, D.receivers.grpc.enabled),
+        endpoint: r.hostPort('receivers.grpc.endpoint', grpc.endpoint, D.receivers.grpc.endpoint),
+        maxMessageBytes: r.size('receivers.grpc.maxMessageBytes', grpc.maxMessageBytes, D.receivers.grpc.maxMessageBytes),
+      },
+      http: {
+        enabled: r.bool('receivers.http.enabled', http.enabled, D.receivers.http.enabled),
+        endpoint: r.hostPort('receivers.http.endpoint', http.endpoint, D.receivers.http.endpoint),
+        maxBodyBytes: r.size('receivers.http.maxBodyBytes', http.maxBodyBytes, D.receivers.http.maxBodyBytes),
+      },
+    },
+    admin: { endpoint: r.hostPort('admin.endpoint', admin.endpoint, D.admin.endpoint) },
+    process: {
+      workers: r.int('process.workers', proc.workers, D.process.workers, 0, 1024),
+      maxQueue: r.int('process.maxQueue', proc.maxQueue, D.process.maxQueue, 0, 1_000_000),
+      taskTimeoutMs: r.duration('process.taskTimeout', proc.taskTimeout, D.process.taskTimeoutMs),
+    },
+    admit: { maxInflightBytes: r.size('admit.maxInflightBytes', admit.maxInflightBytes, D.admit.maxInflightBytes) },
+    exporters: [],
+    defaultTenant: r.string('defaultTenant', top.defaultTenant, D.defaultTenant, {
+      re: TENANT_RE,
+      what: 'a tenant id of letters, digits, ".", "_" or "-" (at most 128)',
+    }),
+    log: { level: r.oneOf('log.level', log.level, D.log.level, LOG_LEVELS) },
+    shutdownTimeoutMs: r.duration('shutdownTimeout', top.shutdownTimeout, D.shutdownTimeoutMs, 0),
+  };
+  checkListenerClashes(r, config);
+
+  const allowNetwork = r.bool('allowNetworkExporters', top.allowNetworkExporters, true);
+  config.exporters = readExporters(r, top.exporters, top.exporterDefaults, allowNetwork, config);
+  return config;
+}
+
+/** Two enabled listeners on one port (other than 0) would fail at start-up with EADDRINUSE; say it now. */
+function checkListenerClashes(r: Reader, config: GatewayConfig): void {
+  const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::' || h === '';
+  const listeners: [string, HostPort][] = [];
+  if (config.receivers.grpc.enabled) listeners.push(['receivers.grpc.endpoint', config.receivers.grpc.endpoint]);
+  if (config.receivers.http.enabled) listeners.push(['receivers.http.endpoint', config.receivers.http.endpoint]);
+  listeners.push(['admin.endpoint', config.admin.endpoint]);
+  for (let i = 0; i < listeners.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const [pathA, a] = listeners[i]!;
+      const [pathB, b] = listeners[j]!;
+      if (a.port === 0 || a.port !== b.port) continue;
+      if (a.host === b.host || wildcard(a.host) || wildcard(b.host)) {
+        r.fail(pathA, `${formatHostPort(a)} clashes with ${pathB} (${formatHostPort(b)}); each listener needs its own port`);
+      }
+    }
+  }
+}
+
+function readExporters(
+  r: Reader,
+  value: unknown,
+  defaultsValue: unknown,
+  allowNetwork: boolean,
+  config: GatewayConfig,
+): ExporterConfig[] {
+  // exporterDefaults is checked on its own, so its errors name its own paths, then merged under each entry.
+  const defaultsErrors = r.errors.length;
+  const defaults = r.section('exporterDefaults', defaultsValue, EXPORTER_SETTING_KEYS);
+  readExporterSettings(r, 'exporterDefaults', defaults, 'otlp-grpc');
+  const usableDefaults = r.errors.length === defaultsErrors ? defaults : {};
+
+  if (value === undefined || value === null) value = [];
+  if (!Array.isArray(value)) {
+    r.fail('exporters', `expected a list of exporters (got ${show(value)})`);
+    return [];
+  }
+  if (value.length === 0) {
+    // The documented fallback (types.ts): files under the data dir. Spelled out here so profiles and
+    // exporterDefaults apply to it and `config validate` shows it.
+    const settings = readExporterSettings(r, 'exporterDefaults', usableDefaults, 'file');
+    return [{ name: 'file', kind: 'file', endpoint: join(config.dataDir, 'export'), ...settings }];
+  }
+
+  const exporters: ExporterConfig[] = [];
+  const names = new Map<string, string>();
+  value.forEach((entry: unknown, index) => {
+    const path = at('exporters', index);
+    if (!isPlainObject(entry)) {
+      r.fail(path, `expected a mapping such as {name: tempo, endpoint: "otlp-grpc://tempo:4317"} (got ${show(entry)})`);
+      return;
+    }
+    const exporter = readExporter(r, path, deepMerge(usableDefaults, entry) as RawConfig, index, allowNetwork);
+    if (!exporter) return;
+    const other = names.get(exporter.name);
+    if (other !== undefined) r.fail(at(path, 'name'), `duplicate exporter name ${show(exporter.name)} (also ${other})`);
+    else names.set(exporter.name, path);
+    exporters.push(exporter);
+  });
+  return exporters;
+}
+
+function readExporter(r: Reader, path: string, e: RawConfig, index: number, allowNetwork: boolean): ExporterConfig | undefined {
+  r.section(path, e, EXPORTER_KEYS);
+  const kindPath = at(path, 'kind');
+  const endpointPath = at(path, 'endpoint');
+  const errorsBefore = r.errors.length;
+  const declared = e.kind === undefined || e.kind === null ? undefined : r.oneOf(kindPath, e.kind, 'otlp-grpc', EXPORTER_KINDS);
+  let target: Target | undefined;
+  if (e.endpoint === undefined || e.endpoint === null) {
+    r.fail(endpointPath, 'required: a URL such as otlp-grpc://host:4317, otlp-http://host:4318 or file://DIR');
+  } else if (typeof e.endpoint !== 'string' || e.endpoint === '') {
+    r.fail(endpointPath, `expected a URL such as otlp-grpc://host:4317 (got ${show(e.endpoint)})`);
+  } else if (r.errors.length === errorsBefore) {
+    target = resolveEndpoint(e.endpoint, declared);
+    if ('error' in target) r.fail(target.onKind ? kindPath : endpointPath, target.error);
+    else if (!allowNetwork && target.kind !== 'file') {
+      r.fail(
+        endpointPath,
+        `network exporters are not allowed: allowNetworkExporters is false, as the airgap profile sets it (got ${show(e.endpoint)}); ` +
+          'use file://DIR, or allow them explicitly with profiles.airgap.allowNetworkExporters: true',
+      );
+    }
+  }
+  // The rest is checked even when the endpoint is bad, so one run reports every error.
+  const kind = target && !('error' in target) ? target.kind : (declared ?? 'otlp-grpc');
+  const name = r.string(at(path, 'name'), e.name, `${kind}-${index}`, {
+    re: NAME_RE,
+    what: 'a name of letters, digits, ".", "_" or "-" (at most 64)',
+  });
+  const settings = readExporterSettings(r, path, e, kind);
+  if (!target || 'error' in target) return undefined;
+  return { name, kind: target.kind, endpoint: target.endpoint, ...settings };
+}
+
+type Target = { kind: ExporterKind; endpoint: string } | { error: string; onKind?: boolean };
+
+/**
+ * An exporter endpoint: a URL whose scheme sets the kind (otlp-grpc://, otlp-http://, otlp-https://,
+ * file://, and plain http(s):// for otlp-http), or, with `kind`, the kind's own form (host:port for
+ * otlp-grpc, a directory for file). Without scheme or kind, host:port means otlp-grpc.
+ */
+function resolveEndpoint(endpoint: string, declared: ExporterKind | undefined): Target {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(endpoint)?.[1]?.toLowerCase();
+  let target: Target;
+  if (scheme === 'http' || scheme === 'https') {
+    target = httpBaseUrl(endpoint);
+  } else if (scheme !== undefined) {
+    target = parseExportUrl(endpoint);
+  } else if (declared === 'file') {
+    return { kind: 'file', endpoint };
+  } else if (declared === 'otlp-http') {
+    return { error: `expected a URL such as http://host:4318 or otlp-http://host:4318/prefix (got ${show(endpoint)})` };
+  } else {
+    const hp = parseHostPort(endpoint, { minPort: 1 });
+    if ('error' in hp) {
+      const also = declared ? '' : '; or a URL such as otlp-http://host:4318 or file://DIR';
+      return { error: `${hp.error}${also}` };
+    }
+    return { kind: 'otlp-grpc', endpoint: formatHostPort(hp) };
+  }
+  if ('error' in target) return target;
+  if (declared !== undefined && declared !== target.kind) {
+    return { error: `${show(declared)} contradicts the endpoint ${show(endpoint)}, which is ${target.kind}`, onKind: true };
+  }
+  return target;
+}
+
+function httpBaseUrl(endpoint: string): Target {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return { error: `expected a URL such as http://host:4318 (got ${show(endpoint)})` };
+  }
+  if (url.hostname === '') return { error: `missing host (got ${show(endpoint)})` };
+  if (url.username || url.password) return { error: `credentials in the URL are not supported; use headers (got ${show(endpoint)})` };
+  if (url.search || url.hash) return { error: `a query or fragment is not allowed (got ${show(endpoint)})` };
+  if (url.port === '0') return { error: `port 0 is not a backend port (got ${show(endpoint)})` };
+  const port = url.port ? `:${url.port}` : '';
+  return { kind: 'otlp-http', endpoint: `${url.protocol}//${url.hostname}${port}${url.pathname.replace(/\/+$/, '')}` };
+}
+
+function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: ExporterKind): Omit<ExporterConfig, 'name' | 'kind' | 'endpoint'> {
+  const d = exporterDefaults(kind);
+  const batch = r.section(at(path, 'batch'), e.batch, ['maxBytes', 'maxItems', 'flushInterval']);
+  const queue = r.section(at(path, 'queue'), e.queue, ['maxBytes']);
+  const retry = r.section(at(path, 'retry'), e.retry, ['initialBackoff', 'maxBackoff', 'maxElapsed']);
+  const file = r.section(at(path, 'file'), e.file, ['maxSegmentBytes', 'maxSegmentAge']);
+  const settings = {
+    signals: readSignals(r, at(path, 'signals'), e.signals, d.signals),
+    headers: readHeaders(r, at(path, 'headers'), e.headers),
+    compression: r.oneOf(at(path, 'compression'), e.compression, d.compression, ['none', 'gzip'] as const),
+    timeoutMs: r.duration(at(path, 'timeout'), e.timeout, d.timeoutMs),
+    concurrency: r.int(at(path, 'concurrency'), e.concurrency, d.concurrency, 1, 1024),
+    batch: {
+      maxBytes: r.size(`${path}.batch.maxBytes`, batch.maxBytes, d.batch.maxBytes),
+      maxItems: r.int(`${path}.batch.maxItems`, batch.maxItems, d.batch.maxItems, 1, 10_000_000),
+      flushIntervalMs: r.duration(`${path}.batch.flushInterval`, batch.flushInterval, d.batch.flushIntervalMs),
+    },
+    queueMaxBytes: r.size(`${path}.queue.maxBytes`, queue.maxBytes, d.queueMaxBytes),
+    retry: {
+      initialBackoffMs: r.duration(`${path}.retry.initialBackoff`, retry.initialBackoff, d.retry.initialBackoffMs),
+      maxBackoffMs: r.duration(`${path}.retry.maxBackoff`, retry.maxBackoff, d.retry.maxBackoffMs),
+      maxElapsedMs: r.duration(`${path}.retry.maxElapsed`, retry.maxElapsed, d.retry.maxElapsedMs, 0),
+    },
+    file: {
+      maxSegmentBytes: r.size(`${path}.file.maxSegmentBytes`, file.maxSegmentBytes, d.file.maxSegmentBytes),
+      maxSegmentAgeMs: r.duration(`${path}.file.maxSegmentAge`, file.maxSegmentAge, d.file.maxSegmentAgeMs),
+    },
+  };
+  // A batch larger than the whole queue could never be enqueued.
+  if (settings.queueMaxBytes < settings.batch.maxBytes) {
+    r.fail(
+      `${path}.queue.maxBytes`,
+      `must be at least batch.maxBytes (${formatSize(settings.batch.maxBytes)}) (got ${formatSize(settings.queueMaxBytes)})`,
+    );
+  }
+  if (settings.retry.maxBackoffMs < settings.retry.initialBackoffMs) {
+    r.fail(`${path}.retry.maxBackoff`, `must be at least retry.initialBackoff (${settings.retry.initialBackoffMs}ms) (got ${settings.retry.maxBackoffMs}ms)`);
+  }
+  return settings;
+}
+
+function readSignals(r: Reader, path: string, value: unknown, fallback: Signal[]): Signal[] {
+  if (value === undefined || value === null) return [...fallback];
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0) {
+    r.fail(path, `expected a list of ${SIGNALS.join(', ')} (got ${Array.isArray(list) ? 'an empty list' : show(value)})`);
+    return [...fallback];
+  }
+  const out: Signal[] = [];
+  list.forEach((s: unknown, i) => {
+    const hint = typeof s === 'string' ? didYouMean(s, SIGNALS) : '';
+    if (typeof s !== 'string' || !(SIGNALS as readonly string[]).includes(s)) r.fail(at(path, i), `expected one of ${SIGNALS.join(', ')} (got ${show(s)})${hint}`);
+    else if (out.includes(s as Signal)) r.fail(at(path, i), `${show(s)} is listed twice`);
+    else out.push(s as Signal);
+  });
+  return out.length > 0 ? out : [...fallback];
+}
+
+function readHeaders(r: Reader, path: string, value: unknown): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) {
+    r.fail(path, `expected a mapping of header names to values (got ${show(value)})`);
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(value)) {
+    const p = at(path, name);
+    if (!HEADER_NAME_RE.test(name)) {
+      r.fail(path, `invalid header name ${show(name)}`);
+      continue;
+    }
+    if (typeof v !== 'string' && typeof v !== 'number') {
+      r.fail(p, `expected a string (got ${show(v)})`);
+      continue;
+    }
+    const text = String(v);
+    if (/[\r\n\0]/.test(text)) {
+      r.fail(p, 'a header value cannot contain CR, LF or NUL');
+      continue;
+    }
+    Object.defineProperty(out, name, { value: text, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}

@@ -48,6 +48,8 @@ export interface BatchConfig {
   maxBytes: number;
   maxItems: number;
   flushIntervalMs: number;
+  /** A request at least this large is forwarded on its own instead of being merged (saves a copy). */
+  passThroughBytes: number;
 }
 
 export interface RetryConfig {
@@ -105,7 +107,7 @@ export interface GatewayConfig {
 
 const MiB = 1024 * 1024;
 
-export const DEFAULT_BATCH: BatchConfig = { maxBytes: 4 * MiB, maxItems: 8192, flushIntervalMs: 200 };
+export const DEFAULT_BATCH: BatchConfig = { maxBytes: 4 * MiB, maxItems: 8192, flushIntervalMs: 200, passThroughBytes: 256 * 1024 };
 export const DEFAULT_RETRY: RetryConfig = { initialBackoffMs: 250, maxBackoffMs: 30_000, maxElapsedMs: 300_000 };
 export const DEFAULT_FILE: FileExporterOptions = { maxSegmentBytes: 64 * MiB, maxSegmentAgeMs: 3_600_000 };
 

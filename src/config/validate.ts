@@ -470,7 +470,7 @@ function httpBaseUrl(endpoint: string): Target {
 
 function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: ExporterKind): Omit<ExporterConfig, 'name' | 'kind' | 'endpoint'> {
   const d = exporterDefaults(kind);
-  const batch = r.section(at(path, 'batch'), e.batch, ['maxBytes', 'maxItems', 'flushInterval']);
+  const batch = r.section(at(path, 'batch'), e.batch, ['maxBytes', 'maxItems', 'flushInterval', 'passThroughBytes']);
   const queue = r.section(at(path, 'queue'), e.queue, ['maxBytes']);
   const retry = r.section(at(path, 'retry'), e.retry, ['initialBackoff', 'maxBackoff', 'maxElapsed']);
   const file = r.section(at(path, 'file'), e.file, ['maxSegmentBytes', 'maxSegmentAge']);
@@ -484,6 +484,7 @@ function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: Expor
       maxBytes: r.size(`${path}.batch.maxBytes`, batch.maxBytes, d.batch.maxBytes),
       maxItems: r.int(`${path}.batch.maxItems`, batch.maxItems, d.batch.maxItems, 1, 10_000_000),
       flushIntervalMs: r.duration(`${path}.batch.flushInterval`, batch.flushInterval, d.batch.flushIntervalMs),
+      passThroughBytes: r.size(`${path}.batch.passThroughBytes`, batch.passThroughBytes, d.batch.passThroughBytes),
     },
     queueMaxBytes: r.size(`${path}.queue.maxBytes`, queue.maxBytes, d.queueMaxBytes),
     retry: {

@@ -69,18 +69,20 @@ export function createBatcher(
     let bySignal = pending.get(item.signal);
     if (!bySignal) pending.set(item.signal, (bySignal = new Map()));
     let p = bySignal.get(item.tenant);
+    if (bytes >= config.passThroughBytes || bytes >= config.maxBytes || item.items >= config.maxItems) {
+      // Big enough to be an efficient export request on its own (or too big to merge): forwarded as it
+      // is, which spares a copy of its bytes. Items are never split, since that would need decoding.
+      // Whatever was pending for the tenant goes first, keeping arrival order.
+      if (p) emit(p);
+      onBatch({ signal: item.signal, tenant: item.tenant, body: item.body, items: item.items });
+      return;
+    }
     // Flush first when this item would push the batch over a limit, keeping arrival order.
     if (p && (p.bytes + bytes > config.maxBytes || p.items + item.items > config.maxItems)) {
       emit(p);
       p = undefined;
     }
     if (!p) {
-      if (bytes >= config.maxBytes || item.items >= config.maxItems) {
-        // Too big (or exactly full) on its own: a batch by itself. Items are not split, since that
-        // would need decoding.
-        onBatch({ signal: item.signal, tenant: item.tenant, body: item.body, items: item.items });
-        return;
-      }
       const fresh: Pending = { signal: item.signal, tenant: item.tenant, parts: [], bytes: 0, items: 0, timer: undefined };
       fresh.timer = timers.setTimeout(() => {
         fresh.timer = undefined;

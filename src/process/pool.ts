@@ -70,10 +70,7 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
   let closing: Promise<void> | undefined;
   const settled = new Set<Promise<unknown>>();
 
-  function observe(): void {
-    metrics.poolQueueSize.set(Math.max(0, inflight - workers));
-    metrics.poolUtilization.set(piscina.utilization);
-  }
+  metrics.poolStats = () => ({ queued: Math.max(0, inflight - workers), utilization: piscina.utilization });
 
   function count(task: ProcessTask, outcome: string): void {
     metrics.poolTasks.inc({ signal: task.signal, outcome });
@@ -97,7 +94,6 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
     } finally {
       clearTimeout(timer);
       inflight--;
-      observe();
     }
   }
 
@@ -112,7 +108,6 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
         return Promise.resolve(retryable('OVERLOADED', DEFAULT_RETRY_AFTER_MS, `the worker pool queue is full (${config.maxQueue} waiting)`));
       }
       inflight++;
-      observe();
       const p = runInWorker(task);
       settled.add(p);
       void p.finally(() => settled.delete(p));
@@ -123,7 +118,6 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
       closing ??= (async () => {
         await Promise.allSettled([...settled]);
         await piscina.destroy();
-        observe();
       })();
       return closing;
     },

@@ -18,6 +18,8 @@ export interface GatewayMetrics {
 
   poolQueueSize: Gauge;
   poolUtilization: Gauge;
+  /** Read at scrape time (not per task: piscina's utilisation summarises histograms, which is costly). */
+  poolStats?: () => { queued: number; utilization: number };
   poolTasks: Counter<'signal' | 'outcome'>;
 
   exporterSentItems: Counter<'exporter' | 'signal'>;
@@ -81,11 +83,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    poolQueueSize: new Gauge({ name: 'worker_pool_queue_size', help: 'Tasks waiting for a worker', registers }),
+    poolQueueSize: new Gauge({
+      name: 'worker_pool_queue_size',
+      help: 'Tasks waiting for a worker',
+      registers,
+      collect() {
+        const stats = m.poolStats?.();
+        if (stats) this.set(stats.queued);
+      },
+    }),
     poolUtilization: new Gauge({
       name: 'worker_pool_utilization',
       help: 'Share of worker time spent running tasks since start (0..1)',
       registers,
+      collect() {
+        const stats = m.poolStats?.();
+        if (stats) this.set(stats.utilization);
+      },
     }),
     poolTasks: new Counter({
       name: 'worker_pool_tasks_total',

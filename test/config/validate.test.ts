@@ -198,7 +198,7 @@ t.test('exporter settings and exporterDefaults (the entry wins)', async (t) => {
     compression: 'gzip',
     timeoutMs: 5000,
     concurrency: 8,
-    batch: { maxBytes: MiB, maxItems: 100, flushIntervalMs: 1000 },
+    batch: { maxBytes: MiB, maxItems: 100, flushIntervalMs: 1000, passThroughBytes: 256 * 1024 },
     queueMaxBytes: 256 * MiB,
     retry: { initialBackoffMs: 100, maxBackoffMs: 2000, maxElapsedMs: 600_000 },
     file: { maxSegmentBytes: 8 * MiB, maxSegmentAgeMs: 600_000 },

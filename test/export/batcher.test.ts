@@ -34,7 +34,7 @@ function manualTimers(): BatcherTimers & { fire(): void; active: number } {
   };
 }
 
-const big = { maxBytes: 1 << 20, maxItems: 1000, flushIntervalMs: 1000 };
+const big = { maxBytes: 1 << 20, maxItems: 1000, flushIntervalMs: 1000, passThroughBytes: 1 << 30 };
 
 t.test('a batch is the concatenation of its items and decodes to the merged request', async (t) => {
   const out: ExportBatch[] = [];
@@ -148,4 +148,18 @@ t.test('interval flush with real timers', async (t) => {
   t.equal(out.length, 1);
   t.ok(waited >= 45 && waited < 1000, `flushed after ~50 ms (took ${waited} ms)`);
   b.close();
+});
+
+t.test('a request at least passThroughBytes large is forwarded as it is, after what was pending', async (t) => {
+  const out: ExportBatch[] = [];
+  const small = item('traces', 'acme', 'a', ['s1']);
+  const large = item('traces', 'acme', 'b', Array.from({ length: 40 }, (_, i) => `span-${i}`));
+  const b = createBatcher({ ...big, passThroughBytes: large.body.length }, (x) => out.push(x), manualTimers());
+  b.add(small);
+  t.equal(out.length, 0, 'a small request waits for its batch');
+  b.add(large);
+  t.equal(out.length, 2, 'the pending batch and the large request both went out');
+  t.same(Buffer.from(out[0]!.body), Buffer.from(small.body), 'pending batch first (arrival order)');
+  t.equal(out[1]!.body, large.body, 'the large request is the very same buffer: no copy');
+  t.equal(b.pendingBytes, 0);
 });

@@ -21,7 +21,7 @@ function config(kind: ExporterKind, endpoint: string, overrides: Partial<Exporte
     endpoint,
     ...exporterDefaults(kind),
     timeoutMs: 2000,
-    batch: { maxBytes: 64 * 1024, maxItems: 7, flushIntervalMs: 20 },
+    batch: { maxBytes: 64 * 1024, maxItems: 7, flushIntervalMs: 20, passThroughBytes: 1 << 30 },
     retry: { initialBackoffMs: 20, maxBackoffMs: 100, maxElapsedMs: 10_000 },
     ...overrides,
   };
@@ -178,7 +178,7 @@ t.test('queue full: hasRoomFor/offer refuse with retryable OVERLOADED and count;
   const one = item('traces', 'acme', 'x');
   const size = one.body.length;
   const exp = createExporter(
-    config('otlp-http', 'http://unused', { queueMaxBytes: size * 3, concurrency: 1, batch: { maxBytes: size, maxItems: 100, flushIntervalMs: 1000 } }),
+    config('otlp-http', 'http://unused', { queueMaxBytes: size * 3, concurrency: 1, batch: { maxBytes: size, maxItems: 100, flushIntervalMs: 1000, passThroughBytes: 1 << 30 } }),
     { metrics, logger: silentLogger, transport: gate.transport },
   );
   await exp.start();
@@ -207,7 +207,7 @@ t.test('queue full: hasRoomFor/offer refuse with retryable OVERLOADED and count;
 
 t.test('shutdown flushes pending batches at once and drains a healthy backend', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  const exp = createExporter(config('otlp-grpc', sink.grpcAddress, { batch: { maxBytes: 1 << 20, maxItems: 1000, flushIntervalMs: 60_000 } }), {
+  const exp = createExporter(config('otlp-grpc', sink.grpcAddress, { batch: { maxBytes: 1 << 20, maxItems: 1000, flushIntervalMs: 60_000, passThroughBytes: 1 << 30 } }), {
     metrics,
     logger: silentLogger,
   });
@@ -228,7 +228,7 @@ t.test('shutdown with the backend down: ends by the deadline and counts what it 
   const down = await startOtlpSink();
   const endpoint = down.httpUrl;
   await down.close();
-  const exp = createExporter(config('otlp-http', endpoint, { batch: { maxBytes: 1 << 20, maxItems: 3, flushIntervalMs: 10 } }), { metrics, logger: silentLogger });
+  const exp = createExporter(config('otlp-http', endpoint, { batch: { maxBytes: 1 << 20, maxItems: 3, flushIntervalMs: 10, passThroughBytes: 1 << 30 } }), { metrics, logger: silentLogger });
   await exp.start();
   for (let i = 0; i < 10; i++) exp.offer(item('logs', 'acme', `n${i}`));
   await new Promise((r) => setTimeout(r, 100));

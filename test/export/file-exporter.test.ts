@@ -137,7 +137,7 @@ t.test('write failure is retryable (file_io)', async (t) => {
 t.test('the file exporter end to end: batches of a tenant decode to the merged requests', async (t) => {
   const dir = tmp(t);
   const metrics = createMetrics({ defaultMetrics: false });
-  const exp = createExporter({ ...cfg(dir), batch: { maxBytes: 1 << 20, maxItems: 4, flushIntervalMs: 50 } }, { metrics, logger: silentLogger });
+  const exp = createExporter({ ...cfg(dir), batch: { maxBytes: 1 << 20, maxItems: 4, flushIntervalMs: 50, passThroughBytes: 1 << 30 } }, { metrics, logger: silentLogger });
   await exp.start();
   for (let i = 0; i < 10; i++) {
     exp.offer({ signal: 'traces', tenant: i % 2 ? 'odd' : 'even', body: traceRequest([{ service: 's', names: [`n${i}`] }]), items: 1 });

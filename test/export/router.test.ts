@@ -62,7 +62,7 @@ function cfg(name: string, signals: Signal[], overrides: Partial<ExporterConfig>
     endpoint: 'http://127.0.0.1:1',
     ...exporterDefaults('otlp-http'),
     signals,
-    batch: { maxBytes: 1 << 20, maxItems: 1000, flushIntervalMs: 10 },
+    batch: { maxBytes: 1 << 20, maxItems: 1000, flushIntervalMs: 10, passThroughBytes: 1 << 30 },
     ...overrides,
   };
 }
@@ -95,7 +95,7 @@ t.test('all or none: one full exporter refuses the item for all, and counts the 
   const small = recorder();
   const one = item('traces', 'x');
   const router = createExportRouter(
-    [cfg('roomy', ['traces']), cfg('small', ['traces'], { queueMaxBytes: one.body.length * 2, batch: { maxBytes: 1 << 20, maxItems: 1000, flushIntervalMs: 60_000 } })],
+    [cfg('roomy', ['traces']), cfg('small', ['traces'], { queueMaxBytes: one.body.length * 2, batch: { maxBytes: 1 << 20, maxItems: 1000, flushIntervalMs: 60_000, passThroughBytes: 1 << 30 } })],
     { metrics, logger: silentLogger, transports: { roomy: roomy.transport, small: small.transport } },
   );
   await router.start();

@@ -112,7 +112,7 @@ t.test('with no exporter configured, the gateway writes to files under the data 
 t.test('shutdown drains what was acknowledged', async (t) => {
   const sink = await startOtlpSink();
   // A long flush interval: only the drain on shutdown can send these batches.
-  const gw = await startTestGateway([sinkExporter(sink, 'otlp-http', { batch: { maxBytes: 1 << 22, maxItems: 100_000, flushIntervalMs: 60_000 } })]);
+  const gw = await startTestGateway([sinkExporter(sink, 'otlp-http', { batch: { maxBytes: 1 << 22, maxItems: 100_000, flushIntervalMs: 60_000, passThroughBytes: 1 << 30 } })]);
   t.teardown(() => sink.close());
   const json = readFileSync(join(otlpJsonFixtures, 'trace.json'), 'utf8');
   const http = `${baseUrl(gw, 'http')}/v1/traces`;

@@ -144,3 +144,14 @@ t.test('close lets running tasks finish, then refuses with SHUTTING_DOWN', async
   const utilization = (await metrics.poolUtilization.get()).values[0]?.value ?? -1;
   t.ok(utilization >= 0 && utilization <= 1, `worker_pool_utilization is a share (${utilization})`);
 });
+
+t.test('a large view that skips only a few framing bytes is transferred without a copy', async (t) => {
+  const { transferableView } = await import('../../src/process/worker/transfer.js');
+  const framed = new Uint8Array(64 * 1024 + 5);
+  const message = framed.subarray(5);
+  t.equal(transferableView(message), message, 'grpc-js style view: its buffer is transferred as is');
+  const shared = new Uint8Array(64 * 1024 + 100).subarray(50, 50 + 64 * 1024);
+  t.not(transferableView(shared), shared, 'a view with live bytes around it is copied');
+  const small = Buffer.from('small pooled buffer');
+  t.not(transferableView(small), small, 'a pooled small Buffer is copied');
+});

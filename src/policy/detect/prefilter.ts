@@ -1,0 +1,155 @@
+// The cheap gate in front of the detectors, on UTF-8 bytes without decoding: false means no detector
+// can fire on this string (for a key that is not sensitive), so the wire walker can copy it verbatim.
+// Every detector's syntax is ASCII and UTF-8 never puts ASCII bytes inside a multi-byte character,
+// so each check below is a necessary condition of one detector, tested on bytes exactly as on text:
+//   email `@` · JWT `eyJ` · AWS `AKIA`/`ASIA` · GitHub `gh?_`/`github_` · Slack `xox`/`xapp` ·
+//   PEM `-----` · card/SSN/phone a run of 4+ digits with no letter or digit on either side (every
+//   accepted grouping has such a group: a card's first group, the SSN serial, the NANP line number) ·
+//   international phone `+digit` · IBAN `[A-Z]{2}[0-9]{2}` · IPv4 three digit.digit joints ·
+//   IPv6 `::` or 6 colons · name-based rules (sensitive names, query credentials, Bearer/Basic,
+//   ya29) one of a few case-insensitive stems that every such name contains.
+// The unit tests check it against every detector's positives and the PII corpus (no false negative).
+
+/**
+ * Stems, lower case, each with the bytes that may follow it (none: anything). Every sensitive name
+ * (sensitive-key.ts), query credential name (url-query-secret.ts), auth scheme and token prefix
+ * contains one of them. Names are matched after decoding `%5F`, `%2D`, `%2E`, `%5B`, `%5D`, so those
+ * escapes are triggers of their own.
+ */
+const NAME_END = '=%]';
+const STEMS: [string, string?][] = [
+  ['passw'],
+  ['passp'],
+  ['pwd'],
+  ['secret'],
+  ['token'],
+  ['api_k'],
+  ['api-k'],
+  ['apik'],
+  ['authorization'],
+  ['cookie'],
+  ['ssn'],
+  ['private'],
+  ['signature'],
+  ['credential'],
+  ['sessid'],
+  ['access_k'],
+  ['accessk'],
+  ['signing_k'],
+  ['assertion'],
+  ['sig', NAME_END],
+  ['key', NAME_END],
+  ['auth', NAME_END],
+  ['pass', NAME_END],
+  ['session', NAME_END + 'i_'],
+  ['bearer'],
+  ['basic'],
+  ['ya29'],
+  ['%5f'],
+  ['%2d'],
+  ['%2e'],
+  ['%5b'],
+  ['%5d'],
+];
+
+const LOWER = new Uint8Array(256);
+for (let b = 0; b < 256; b++) LOWER[b] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+const toBytes = (s: string): Uint8Array => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
+
+// Stems grouped by first (lower-case) byte, flattened for a tight loop: for each first byte the
+// indices into STEM_BYTES/STEM_NEXT.
+const STEM_BYTES: Uint8Array[] = STEMS.map(([s]) => toBytes(s));
+const STEM_NEXT: (Uint8Array | null)[] = STEMS.map(([, n]) => (n === undefined ? null : toBytes(n)));
+const BY_FIRST: number[][] = Array.from({ length: 256 }, () => []);
+STEM_BYTES.forEach((b, i) => BY_FIRST[b[0]!]!.push(i));
+
+// Lower-case byte pairs that begin a stem (first * 256 + second): most stem-letter positions stop here.
+const PAIRS = new Uint8Array(65536);
+for (const b of STEM_BYTES) PAIRS[b[0]! * 256 + b[1]!] = 1;
+
+// What a byte may start: 1 digit, 2 other trigger, 3 stem only (letters that begin a stem).
+const KIND = new Uint8Array(256);
+for (let b = 0x30; b <= 0x39; b++) KIND[b] = 1;
+for (const b of [0x2d, 0x40, 0x3a, 0x65, 0x41, 0x67, 0x78]) KIND[b] = 2; // - @ : e A g x
+for (let b = 0; b < 256; b++) if (KIND[b] === 0 && BY_FIRST[LOWER[b]!]!.length > 0) KIND[b] = 3;
+
+function stemAt(buf: Uint8Array, i: number, end: number, first: number): boolean {
+  const list = BY_FIRST[first]!;
+  for (let n = 0; n < list.length; n++) {
+    const idx = list[n]!;
+    const bytes = STEM_BYTES[idx]!;
+    const len = bytes.length;
+    if (i + len > end) continue;
+    let k = 1;
+    while (k < len && LOWER[buf[i + k]!] === bytes[k]) k++;
+    if (k < len) continue;
+    const next = STEM_NEXT[idx];
+    if (next === null) return true;
+    if (i + len < end && next.includes(LOWER[buf[i + len]!]!)) return true;
+  }
+  return false;
+}
+
+const isAlnumByte = (b: number): boolean => (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a);
+
+/** Whether buf[start, end) (UTF-8) may hold a secret any detector would find. */
+export function mayContainSecret(buf: Uint8Array, start: number, end: number): boolean {
+  let digits = 0; // current run of digits
+  let leftOk = false; // the current digit run starts at a boundary (no ASCII letter or digit before)
+  let joints = 0; // digit '.' digit occurrences
+  let colons = 0;
+  let dashes = 0;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    const kind = KIND[b]!;
+    if (digits >= 4 && leftOk && kind !== 1 && !isAlnumByte(b)) return true; // a bounded run of 4+ digits
+    if (kind === 0) {
+      digits = 0;
+      dashes = 0;
+      continue;
+    }
+    if (kind === 1) {
+      if (digits++ === 0) leftOk = i === start || !isAlnumByte(buf[i - 1]!);
+      if (i - 2 >= start && buf[i - 1] === 0x2e && buf[i - 2]! >= 0x30 && buf[i - 2]! <= 0x39 && ++joints >= 3) return true;
+      if (i > start && buf[i - 1] === 0x2b) return true; // +digit
+      // IBAN head: two upper-case letters, two digits.
+      if (digits === 2 && i - 3 >= start && buf[i - 2]! >= 0x41 && buf[i - 2]! <= 0x5a && buf[i - 3]! >= 0x41 && buf[i - 3]! <= 0x5a) return true;
+      dashes = 0;
+      continue;
+    }
+    digits = 0;
+    if (b === 0x2d) {
+      if (++dashes >= 5) return true; // PEM armour
+      continue;
+    }
+    dashes = 0;
+    if (kind === 2) {
+      switch (b) {
+        case 0x40: // @
+          return true;
+        case 0x3a: // :
+          if (++colons >= 6 || (i > start && buf[i - 1] === 0x3a)) return true;
+          continue;
+        case 0x65: // eyJ
+          if (i + 2 < end && buf[i + 1] === 0x79 && buf[i + 2] === 0x4a) return true;
+          break;
+        case 0x41: // AKIA / ASIA
+          if (i + 3 < end && (buf[i + 1] === 0x4b || buf[i + 1] === 0x53) && buf[i + 2] === 0x49 && buf[i + 3] === 0x41) return true;
+          break;
+        case 0x67: // gh?_ / github_
+          if (i + 3 < end && buf[i + 1] === 0x68 && buf[i + 3] === 0x5f) return true;
+          if (i + 6 < end && buf[i + 1] === 0x69 && buf[i + 2] === 0x74 && buf[i + 3] === 0x68 && buf[i + 6] === 0x5f) return true;
+          break;
+        case 0x78: // xox / xapp
+          if (i + 2 < end && buf[i + 1] === 0x6f && buf[i + 2] === 0x78) return true;
+          if (i + 3 < end && buf[i + 1] === 0x61 && buf[i + 2] === 0x70 && buf[i + 3] === 0x70) return true;
+          break;
+      }
+    }
+    if (i + 1 < end) {
+      const first = LOWER[b]!;
+      if (PAIRS[first * 256 + LOWER[buf[i + 1]!]!] === 1 && stemAt(buf, i, end, first)) return true;
+    }
+  }
+  return digits >= 4 && leftOk;
+}

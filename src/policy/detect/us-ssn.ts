@@ -1,0 +1,19 @@
+// US Social Security Numbers: `AAA-GG-SSSS` or `AAA GG SSSS` (one separator kind throughout). Only the
+// ranges never valid in any era are refused (area 000 or 666, group 00, serial 0000; SSA, "Social
+// Security Number Randomization"); 9xx areas are accepted on purpose, because test data and ITIN-like
+// values use them. A bare nine-digit number is only an SSN under an SSN key (sensitive-key.ts).
+import type { Detector, Finding } from './types.js';
+
+// Not inside a longer digit/letter token, nor a link in a longer dash/dot/space chain of numbers.
+const SSN = /(?<![0-9A-Za-z])(?<![0-9][-. ])([0-9]{3})([- ])([0-9]{2})\2([0-9]{4})(?![0-9A-Za-z])(?![-. ][0-9])/g;
+
+export function findUsSsns(value: string, out: Finding[]): void {
+  SSN.lastIndex = 0;
+  for (let m = SSN.exec(value); m !== null; m = SSN.exec(value)) {
+    const area = m[1]!;
+    if (area === '000' || area === '666' || m[3] === '00' || m[4] === '0000') continue;
+    out.push({ category: 'us_ssn', start: m.index, end: m.index + m[0].length });
+  }
+}
+
+export const usSsnDetector: Detector = { category: 'us_ssn', find: findUsSsns };

@@ -1,0 +1,69 @@
+import t from 'tap';
+import { findPhones } from '../../../src/policy/detect/phone.js';
+import { findSecrets, mayContainSecret } from '../../../src/policy/detect/index.js';
+import type { Finding } from '../../../src/policy/detect/index.js';
+
+const texts = (value: string): string[] => {
+  const out: Finding[] = [];
+  findPhones(value, out);
+  return [...new Set(out.map((f) => value.slice(f.start, f.end)))];
+};
+
+t.test('E.164, international print forms, NANP and UK national forms', async (t) => {
+  const numbers = [
+    '+14155550123',
+    '+447700900123',
+    '+1 415 555 0123',
+    '+1 (415) 555-0123',
+    '+1-415-555-0123',
+    '+44 7700 900123',
+    '+44 20 7946 0123',
+    '+44 (0)20 7946 0123',
+    '+33 1 23 45 67 89',
+    '+49 30 901820',
+    '(415) 555-0123',
+    '(415)555-0123',
+    '415-555-0123',
+    '415.555.0123',
+    '415 555 0123',
+    '1-800-555-0199',
+    '07700 900123',
+    '020 7946 0123',
+    '0113 496 0123',
+  ];
+  for (const n of numbers) {
+    for (const value of [n, `OTP sent to ${n}`, `phone = '${n}' WHERE`, `contact ${n}, thanks`, `tel:${n}`, `"phone": "${n}"`]) {
+      t.same(texts(value), [n], value);
+      const b = Buffer.from(value);
+      t.ok(mayContainSecret(b, 0, b.length), `prefilter passes ${value}`);
+    }
+    t.same(findSecrets(`call ${n} now`).map((f) => f.category), ['phone'], n);
+  }
+});
+
+t.test('digit groups that are not phone numbers', async (t) => {
+  for (const value of [
+    '6198762930666024', // order id
+    '4155550123', // bare digits
+    '2024-11-12T03:23:27.938-08:00',
+    '2024-11-12T03:33:23.908+02:00',
+    '01:02:03.456',
+    '69471.4ms',
+    '503 Service Unavailable',
+    '13.60.33-rc.2+build.4353',
+    '11.26.6+build.6471',
+    '21.0.4+7-LTS',
+    'c2e53626-dd7c-4b7a-9192-ad0673d830ec',
+    '00-624fc96c0876a24f148bc1932793279f-e47394217a0457bc-01',
+    '+12', // too short
+    '+1234567890123456', // too long for E.164
+    '123-456-7890', // NANP area code cannot start with 1
+    '415-155-0123', // nor the exchange
+    '198.51.100.110',
+    'ip-10-38-144-120.ec2.internal',
+    '910-39-0776',
+    '4000 0000 0000 0119',
+  ]) {
+    t.same(texts(value), [], value);
+  }
+});

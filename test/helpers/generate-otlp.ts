@@ -9,41 +9,11 @@ import protobuf from 'protobufjs';
 import { protoDir } from '../../src/paths.js';
 import { requestType } from '../../src/process/worker/otlp-schema.js';
 import { SIGNAL_WIRE, type Signal } from '../../src/signals.js';
+import { createBenchRng, type BenchRng } from '../../bench/generate.js';
 
-export interface Rng {
-  /** Uniform in [0, 1). */
-  next(): number;
-  /** Integer in [min, max]. */
-  int(min: number, max: number): number;
-  /** True with probability p. */
-  chance(p: number): boolean;
-  pick<T>(items: readonly T[]): T;
-  bytes(n: number): Buffer;
-}
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const rng: Rng = {
-    next,
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    chance: (p) => next() < p,
-    pick: (items) => items[Math.floor(next() * items.length)]!,
-    bytes: (n) => {
-      const b = Buffer.alloc(n);
-      for (let i = 0; i < n; i++) b[i] = Math.floor(next() * 256);
-      return b;
-    },
-  };
-  return rng;
-}
+// One seeded PRNG for the project's generators (mulberry32), shared with the bench harness.
+export type Rng = BenchRng;
+export const createRng = createBenchRng;
 
 export interface GenerateOptions {
   /** Encode repeated fixed64/double/uint64 packed (default) or unpacked. */

@@ -2,6 +2,7 @@
 // gateway (`stella telemetry serve`, ready when its admin /readyz answers 200, measured through its
 // /metrics) and the acknowledge-only raw server (baseline and null sink; measured over IPC).
 // Every child is registered so that it is killed when the bench exits, however it exits.
+import { GATEWAY_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
@@ -223,7 +224,9 @@ export async function startGatewayProcess(options: GatewayProcessOptions = {}): 
 async function startOnce(host: string, options: GatewayProcessOptions): Promise<GatewayProcess> {
   const [grpcPort, httpPort, adminPort] = [await freePort(host), await freePort(host), await freePort(host)];
   const dataDir = mkdtempSync(join(tmpdir(), 'stella-bench-'));
+  // The same V8 flags as `npm start` and the bin, so the bench measures the gateway as it is run.
   const args = [
+    ...GATEWAY_NODE_FLAGS,
     options.cliPath ?? process.env.STELLA_BENCH_CLI ?? CLI_PATH,
     'telemetry',
     'serve',

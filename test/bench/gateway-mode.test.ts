@@ -2,6 +2,7 @@
 // command line it is started with, readiness polling, CPU and counters read from /metrics, the null
 // sink, baseline/gateway alternation and the ratio, clean-up of every child, and a clear failure when
 // the gateway does not start.
+import { GATEWAY_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,7 +64,7 @@ t.test('--baseline --protocol http: alternates targets, reads the gateway figure
   t.equal(argv[argv.indexOf('--workers') + 1], '3');
   t.equal(argv[argv.indexOf('--config') + 1], config);
   t.match(argv[argv.indexOf('--export') + 1], /^otlp-http:\/\/127\.0\.0\.1:\d+$/, 'exports to the null sink over the input protocol');
-  t.same(report.gatewayCommand.slice(1, 4), [FAKE, 'telemetry', 'serve']);
+  t.same(report.gatewayCommand.slice(1, GATEWAY_NODE_FLAGS.length + 4), [...GATEWAY_NODE_FLAGS, FAKE, 'telemetry', 'serve'], 'node flags as npm start passes them, then the CLI');
   t.equal(alive(pid), false, 'the gateway process is gone after the bench');
 
   for (const run of report.runs.filter((x: { target: string }) => x.target === 'gateway')) {

@@ -4,13 +4,22 @@
 // the fast path must not let one through. The rules are the WHATWG decoder's (no overlong forms, no
 // surrogates, nothing above U+10FFFF): https://encoding.spec.whatwg.org/#utf-8-decoder
 
-/** Whether buf[start, end) is valid UTF-8. ASCII, the common case, is checked four bytes a step. */
+// ASCII, the common case, is checked eight bytes a step through a DataView (two 32-bit loads are much
+// cheaper than eight byte loads). The view is cached for the buffer being walked: one per request.
+let viewed: Uint8Array | undefined;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/** Whether buf[start, end) is valid UTF-8. */
 export function isValidUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  if (viewed !== buf) {
+    viewed = buf;
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
   let i = start;
-  const end4 = end - 3;
-  while (i < end4) {
-    if (((buf[i]! | buf[i + 1]! | buf[i + 2]! | buf[i + 3]!) & 0x80) !== 0) return validateFrom(buf, i, end);
-    i += 4;
+  const end8 = end - 7;
+  while (i < end8) {
+    if (((view.getUint32(i, true) | view.getUint32(i + 4, true)) & 0x80808080) !== 0) return validateFrom(buf, i, end);
+    i += 8;
   }
   while (i < end) {
     if (buf[i]! >= 0x80) return validateFrom(buf, i, end);

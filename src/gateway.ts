@@ -11,6 +11,7 @@ import { exporterDefaults, type ExporterConfig, type GatewayConfig, type HostPor
 import { rejected, retryable, type Refusal } from './errors.js';
 import { createExportRouter } from './export/router.js';
 import { createIdentifier } from './identify/identify.js';
+import { createPolicyStore } from './policy/policy-store.js';
 import { createProcessPool } from './process/pool.js';
 import type { PayloadEncoding } from './process/protocol.js';
 import { createGrpcReceiver } from './receive/grpc-receiver.js';
@@ -43,8 +44,17 @@ export async function startGateway(
   const metrics = deps.metrics ?? createMetrics();
   let state: 'starting' | 'ready' | 'stopping' = 'starting';
 
+  // Policies load first (an invalid policy fails start-up before anything binds) and hot-reload from
+  // then on. Not applied yet: workers receive the compiled policy by version in the redaction work.
+  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger });
+  policies.start();
   const router = createExportRouter(effectiveExporters(config), { metrics, logger });
-  await router.start();
+  try {
+    await router.start();
+  } catch (err) {
+    policies.stop();
+    throw err;
+  }
   const pool = createProcessPool(config.process, { metrics });
   const identifier = createIdentifier(config);
   const admitter = createAdmitter(config.admit, { metrics });
@@ -107,6 +117,7 @@ export async function startGateway(
   } catch (err) {
     // Fail fast at start-up, but release what did start so the process can exit cleanly.
     await Promise.allSettled(receivers.map((r) => r.stop(0)));
+    policies.stop();
     await Promise.allSettled([admin.stop(), pool.close(), router.shutdown(0)]);
     throw err;
   }
@@ -123,6 +134,7 @@ export async function startGateway(
       await pool.close();
       await router.shutdown(left());
       await admin.stop();
+      policies.stop();
       logger.info({}, 'shut down');
     })();
     return stopping;

@@ -5,7 +5,9 @@
 //                 balancer stops sending before the receivers close (Kubernetes probe semantics:
 //                 https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/)
 // Later features mount /admin/v1/... through `extraRoutes`.
+import type { Server as TlsServer } from 'node:tls';
 import { fastify, type FastifyInstance } from 'fastify';
+import { createTlsReloader, followReloads, type TlsReloader } from '../receive/tls.js';
 import type { AdminConfig, HostPort } from '../config/types.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -34,7 +36,20 @@ export interface AdminServer {
 export function createAdminServer(config: AdminConfig, deps: AdminServerDeps): AdminServer {
   const { metrics, logger } = deps;
   // fastify's own request logging stays off: scrapes every few seconds would drown the log.
-  const app = fastify({ logger: false, forceCloseConnections: 'idle' });
+  // TLS (optional, from the config file): the certificate follows the files on disk (receive/tls.ts).
+  // Bad files surface from start() (the gateway starts the admin listener inside its clean-up scope).
+  let reloader: TlsReloader | undefined;
+  let tlsError: unknown;
+  try {
+    reloader = config.tls ? createTlsReloader(config.tls, { listener: 'admin', metrics, logger }) : undefined;
+  } catch (err) {
+    tlsError = err;
+  }
+  // fastify's types pick the server class from the options; the routes do not depend on it, so the
+  // https variant is typed as the plain one (`object` spreads no typed keys).
+  const httpsOptions: object = reloader ? { https: reloader.serverOptions() } : {};
+  const app = fastify({ logger: false, forceCloseConnections: 'idle', ...httpsOptions });
+  if (reloader) followReloads(app.server as unknown as TlsServer, reloader);
   // Not ready before the first time it was ready means starting; afterwards it means stopping.
   let wasReady = false;
 
@@ -63,14 +78,16 @@ export function createAdminServer(config: AdminConfig, deps: AdminServerDeps): A
   return {
     async start() {
       if (address) return address;
+      if (tlsError !== undefined) throw tlsError;
       const { host, port } = config.endpoint;
       await app.listen({ host, port });
       const bound = app.server.address();
       address = { host, port: typeof bound === 'object' && bound ? bound.port : port };
-      logger.info({ host, port: address.port }, 'admin listener up (/metrics, /healthz, /readyz)');
+      logger.info({ host, port: address.port, tls: reloader !== undefined }, 'admin listener up (/metrics, /healthz, /readyz)');
       return address;
     },
     stop() {
+      reloader?.close();
       stopped ??= app.close();
       return stopped;
     },

@@ -16,6 +16,21 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: 'check a config file offline and summarise it',
     load: async () => (await import('./commands/config-validate.js')).configValidateCommand,
   },
+  {
+    path: ['certs', 'init'],
+    summary: 'write a development CA and mTLS certificates',
+    load: async () => (await import('./commands/certs-init.js')).certsInitCommand,
+  },
+  {
+    path: ['policy', 'validate'],
+    summary: 'check a policies directory offline: version and summary, or every error',
+    load: async () => (await import('./commands/policy-validate.js')).policyValidateCommand,
+  },
+  {
+    path: ['policy', 'diff'],
+    summary: 'show what would change between two policies directories',
+    load: async () => (await import('./commands/policy-diff.js')).policyDiffCommand,
+  },
 ];
 
 function commandName(c: CommandEntry): string {

@@ -9,7 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { parseExportUrl } from '../export/router.js';
 import type { RawConfig } from './profiles.js';
-import type { GatewayConfig } from './types.js';
+import type { GatewayConfig, TlsConfig } from './types.js';
 import { LOG_LEVELS, parseHostPort, show, validateConfig, type ConfigResult } from './validate.js';
 
 /** The `serve` flags that shape the config (strings as typed; checked by loadConfig). */
@@ -32,6 +32,12 @@ export interface ServeFlags {
   logLevel?: string;
   /** --workers N (0 = one per core) */
   workers?: string;
+  /** --tls-cert FILE: server certificate (PEM) for both OTLP listeners; needs --tls-key. */
+  tlsCert?: string;
+  /** --tls-key FILE: its private key (PEM). */
+  tlsKey?: string;
+  /** --tls-client-ca FILE: CA for client certificates; turns on mTLS (requireClientCert) on both OTLP listeners. */
+  tlsClientCa?: string;
 }
 
 export interface LoadOptions {
@@ -104,6 +110,12 @@ function flagOverrides(flags: ServeFlags, errors: string[]): RawConfig {
   if (grpc !== undefined) receivers.grpc = { enabled: true, endpoint: grpc };
   const http = listener('--http', flags.http);
   if (http !== undefined) receivers.http = { enabled: true, endpoint: http };
+  const tls = tlsFlags(flags, errors);
+  if (tls !== undefined) {
+    // Both OTLP listeners; the admin listener's TLS is set in the config file only.
+    receivers.grpc = { ...(receivers.grpc as RawConfig | undefined), tls };
+    receivers.http = { ...(receivers.http as RawConfig | undefined), tls: { ...tls } };
+  }
   if (Object.keys(receivers).length > 0) o.receivers = receivers;
   const admin = listener('--admin', flags.admin);
   if (admin !== undefined) o.admin = { endpoint: admin };
@@ -141,10 +153,37 @@ function flagOverrides(flags: ServeFlags, errors: string[]): RawConfig {
   return o;
 }
 
+/** --tls-cert / --tls-key / --tls-client-ca as a `tls` section (files are checked by validate.ts). */
+function tlsFlags(flags: ServeFlags, errors: string[]): RawConfig | undefined {
+  const { tlsCert, tlsKey, tlsClientCa } = flags;
+  if (tlsCert === undefined && tlsKey === undefined && tlsClientCa === undefined) return undefined;
+  for (const [flag, value] of [['--tls-cert', tlsCert], ['--tls-key', tlsKey], ['--tls-client-ca', tlsClientCa]] as const) {
+    if (value === '') errors.push(`${flag}: expected a PEM file (got "")`);
+  }
+  if (!tlsCert || !tlsKey) {
+    errors.push(`${tlsCert ? '--tls-key' : '--tls-cert'}: required with ${tlsCert ? '--tls-cert' : tlsKey ? '--tls-key' : '--tls-client-ca'} (TLS needs a certificate and its key)`);
+    return undefined;
+  }
+  const tls: RawConfig = { certFile: tlsCert, keyFile: tlsKey };
+  if (tlsClientCa) {
+    tls.clientCaFile = tlsClientCa;
+    tls.requireClientCert = true;
+  }
+  return tls;
+}
+
 function resolvePaths(config: GatewayConfig, cwd: string): GatewayConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
+  const tls = <T extends { tls?: TlsConfig }>(listener: T): T => {
+    if (!listener.tls) return listener;
+    const t: TlsConfig = { ...listener.tls, certFile: abs(listener.tls.certFile), keyFile: abs(listener.tls.keyFile) };
+    if (t.clientCaFile !== undefined) t.clientCaFile = abs(t.clientCaFile);
+    return { ...listener, tls: t };
+  };
   return {
     ...config,
+    receivers: { grpc: tls(config.receivers.grpc), http: tls(config.receivers.http) },
+    admin: tls(config.admin),
     dataDir: abs(config.dataDir),
     policiesDir: abs(config.policiesDir),
     exporters: config.exporters.map((e) => (e.kind === 'file' ? { ...e, endpoint: abs(e.endpoint) } : e)),

@@ -10,11 +10,36 @@ export interface HostPort {
   port: number;
 }
 
+export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
+export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3'];
+
+/**
+ * TLS on one listener (PEM files, reloaded when they change; see src/receive/tls.ts).
+ *
+ * DESIGN: a listener with TLS requires an identity (a verified client certificate or a bearer token)
+ * unless its config explicitly says otherwise. The tenancy stage (src/identify) enforces that; this
+ * section only terminates TLS and hands the verified peer certificate to RequestContext.peerCertificate.
+ */
+export interface TlsConfig {
+  /** Server certificate chain (PEM): the leaf first, then intermediates. */
+  certFile: string;
+  /** Private key of the server certificate (PEM). */
+  keyFile: string;
+  /** CAs that sign client certificates (PEM). Without it no client certificate is asked for. */
+  clientCaFile?: string;
+  /** mTLS: refuse the handshake unless the client presents a certificate signed by clientCaFile. */
+  requireClientCert: boolean;
+  /** Oldest protocol version accepted (default TLSv1.2). */
+  minVersion: TlsMinVersion;
+}
+
 export interface GrpcReceiverConfig {
   enabled: boolean;
   endpoint: HostPort;
   /** Largest accepted message after decompression. */
   maxMessageBytes: number;
+  /** Plain TCP (h2c) without it. */
+  tls?: TlsConfig;
 }
 
 export interface HttpReceiverConfig {
@@ -22,10 +47,14 @@ export interface HttpReceiverConfig {
   endpoint: HostPort;
   /** Largest accepted body after decompression (a gzip bomb gets 413). */
   maxBodyBytes: number;
+  /** Plain HTTP without it. */
+  tls?: TlsConfig;
 }
 
 export interface AdminConfig {
   endpoint: HostPort;
+  /** Plain HTTP without it. */
+  tls?: TlsConfig;
 }
 
 export interface ProcessConfig {

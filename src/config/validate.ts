@@ -13,7 +13,8 @@
 // - `allowNetworkExporters`: false refuses otlp-grpc/otlp-http exporters (the airgap profile sets it).
 // A null value means "not set" (the default applies), as YAML writes a key whose children are all
 // commented out.
-import { join } from 'node:path';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseExportUrl } from '../export/router.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
@@ -21,6 +22,7 @@ import { didYouMean } from './suggest.js';
 import {
   DEFAULT_CONFIG,
   PROFILES,
+  TLS_MIN_VERSIONS,
   exporterDefaults,
   type ExporterConfig,
   type ExporterKind,
@@ -28,6 +30,7 @@ import {
   type HostPort,
   type LogLevel,
   type ProfileName,
+  type TlsConfig,
 } from './types.js';
 import { formatSize, parseDuration, parseSize } from './units.js';
 
@@ -59,6 +62,7 @@ const TOP_KEYS = [
   'log',
   'shutdownTimeout',
 ] as const;
+const TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'requireClientCert', 'minVersion'] as const;
 const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
 const EXPORTER_KEYS = ['name', 'kind', 'endpoint', ...EXPORTER_SETTING_KEYS] as const;
 
@@ -279,9 +283,9 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
   const top = r.section('', raw, TOP_KEYS);
 
   const receivers = r.section('receivers', top.receivers, ['grpc', 'http']);
-  const grpc = r.section('receivers.grpc', receivers.grpc, ['enabled', 'endpoint', 'maxMessageBytes']);
-  const http = r.section('receivers.http', receivers.http, ['enabled', 'endpoint', 'maxBodyBytes']);
-  const admin = r.section('admin', top.admin, ['endpoint']);
+  const grpc = r.section('receivers.grpc', receivers.grpc, ['enabled', 'endpoint', 'maxMessageBytes', 'tls']);
+  const http = r.section('receivers.http', receivers.http, ['enabled', 'endpoint', 'maxBodyBytes', 'tls']);
+  const admin = r.section('admin', top.admin, ['endpoint', 'tls']);
   const proc = r.section('process', top.process, ['workers', 'maxQueue', 'taskTimeout']);
   const admit = r.section('admit', top.admit, ['maxInflightBytes']);
   const log = r.section('log', top.log, ['level']);
@@ -296,14 +300,16 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
         enabled: r.bool('receivers.grpc.enabled', grpc.enabled, D.receivers.grpc.enabled),
         endpoint: r.hostPort('receivers.grpc.endpoint', grpc.endpoint, D.receivers.grpc.endpoint),
         maxMessageBytes: r.size('receivers.grpc.maxMessageBytes', grpc.maxMessageBytes, D.receivers.grpc.maxMessageBytes),
+        ...readTls(r, 'receivers.grpc.tls', grpc.tls),
       },
       http: {
         enabled: r.bool('receivers.http.enabled', http.enabled, D.receivers.http.enabled),
         endpoint: r.hostPort('receivers.http.endpoint', http.endpoint, D.receivers.http.endpoint),
         maxBodyBytes: r.size('receivers.http.maxBodyBytes', http.maxBodyBytes, D.receivers.http.maxBodyBytes),
+        ...readTls(r, 'receivers.http.tls', http.tls),
       },
     },
-    admin: { endpoint: r.hostPort('admin.endpoint', admin.endpoint, D.admin.endpoint) },
+    admin: { endpoint: r.hostPort('admin.endpoint', admin.endpoint, D.admin.endpoint), ...readTls(r, 'admin.tls', admin.tls) },
     process: {
       workers: r.int('process.workers', proc.workers, D.process.workers, 0, 1024),
       maxQueue: r.int('process.maxQueue', proc.maxQueue, D.process.maxQueue, 0, 1_000_000),
@@ -323,6 +329,61 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
   const allowNetwork = r.bool('allowNetworkExporters', top.allowNetworkExporters, true);
   config.exporters = readExporters(r, top.exporters, top.exporterDefaults, allowNetwork, config);
   return config;
+}
+
+/**
+ * A listener's `tls` section; absent or null means plain TCP. Files must exist and be readable now
+ * (fail fast, naming the file); their contents are parsed when the listener starts (src/receive/tls.ts).
+ * Relative paths are taken from the working directory, as load.ts resolves them.
+ */
+function readTls(r: Reader, path: string, value: unknown): { tls?: TlsConfig } {
+  if (value === undefined || value === null) return {};
+  const o = r.section(path, value, TLS_KEYS);
+  if (!isPlainObject(value)) return {};
+  const file = (key: 'certFile' | 'keyFile' | 'clientCaFile', required: boolean): string | undefined => {
+    const p = at(path, key);
+    const v = o[key];
+    if (v === undefined || v === null) {
+      if (required) r.fail(p, `required: a PEM file (${key === 'certFile' ? 'the server certificate chain' : 'its private key'})`);
+      return undefined;
+    }
+    if (typeof v !== 'string' || v === '') {
+      r.fail(p, `expected the path of a PEM file (got ${show(v)})`);
+      return undefined;
+    }
+    const problem = unreadableFile(v);
+    if (problem) r.fail(p, `cannot read ${JSON.stringify(v)}: ${problem}`);
+    return v;
+  };
+  const certFile = file('certFile', true);
+  const keyFile = file('keyFile', true);
+  const clientCaFile = file('clientCaFile', false);
+  // mTLS by default once a client CA is given; asking for it without a CA is a contradiction.
+  const requireClientCert = r.bool(at(path, 'requireClientCert'), o.requireClientCert, clientCaFile !== undefined);
+  if (requireClientCert && clientCaFile === undefined && (o.clientCaFile === undefined || o.clientCaFile === null)) {
+    r.fail(at(path, 'requireClientCert'), 'requires clientCaFile (the CA that signs client certificates)');
+  }
+  const minVersion = r.oneOf(at(path, 'minVersion'), o.minVersion, 'TLSv1.2', TLS_MIN_VERSIONS);
+  if (certFile === undefined || keyFile === undefined) return {};
+  const tls: TlsConfig = { certFile, keyFile, requireClientCert, minVersion };
+  if (clientCaFile !== undefined) tls.clientCaFile = clientCaFile;
+  return { tls };
+}
+
+/** Why a file cannot be read (undefined when it can). */
+function unreadableFile(path: string): string | undefined {
+  try {
+    const st = statSync(resolve(path));
+    if (st.isDirectory()) return 'is a directory';
+    if (!st.isFile()) return 'not a regular file';
+    accessSync(resolve(path), fsConstants.R_OK);
+    return undefined;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return 'no such file';
+    if (e.code === 'EACCES') return 'permission denied';
+    return e.message;
+  }
 }
 
 /** Two enabled listeners on one port (other than 0) would fail at start-up with EADDRINUSE; say it now. */

@@ -13,6 +13,7 @@ import { rejected, type ErrorCode, type Refusal } from '../errors.js';
 import { encodeRpcStatus } from '../rpc-status.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
 import { encodeExportResponse, refusalAnswer, rpcStatusOf } from './responses.js';
+import { createTlsReloader, grpcServerCredentials, type TlsReloader } from './tls.js';
 import type { IngestOutcome, Receiver, ReceiverDeps, RequestContext } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -34,9 +35,12 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
 
 const identity = (b: Buffer): Buffer => b;
 
-/** The one place server credentials are made (TLS / mTLS arrives with the tenancy stage). */
-function serverCredentials(_config: GrpcReceiverConfig): grpc.ServerCredentials {
-  return grpc.ServerCredentials.createInsecure();
+/**
+ * The one place server credentials are made: h2c without `tls`, else TLS (mTLS with a client CA)
+ * whose certificate follows the files on disk (tls.ts) without a restart of the listener.
+ */
+function serverCredentials(reloader: TlsReloader | undefined): grpc.ServerCredentials {
+  return reloader ? grpcServerCredentials(reloader) : grpc.ServerCredentials.createInsecure();
 }
 
 function exportService(signal: Signal): grpc.ServiceDefinition {
@@ -163,6 +167,8 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
         protocol,
         remoteAddress: peerAddress(call.getPeer()),
         headers: metadataHeaders(call.metadata),
+        // Set only for a certificate the handshake verified against the client CA (grpc-js returns
+        // nothing for an unauthorized peer).
         peerCertificate: call.getAuthContext().sslPeerCertificate,
       };
       outcome = await deps.ingest(signal, 'protobuf', body, ctx);
@@ -188,20 +194,26 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
 
   let address: { host: string; port: number } | undefined;
   let stopped: Promise<void> | undefined;
+  let reloader: TlsReloader | undefined;
 
   return {
     async start() {
       if (address) return address;
       const { host, port } = config.endpoint;
+      reloader = config.tls ? createTlsReloader(config.tls, { listener: 'grpc', metrics, logger }) : undefined;
       const bound = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(hostPort(host, port), serverCredentials(config), (err, p) => (err ? reject(err) : resolve(p)));
+        server.bindAsync(hostPort(host, port), serverCredentials(reloader), (err, p) => (err ? reject(err) : resolve(p)));
+      }).catch((err: unknown) => {
+        reloader?.close();
+        throw err;
       });
       address = { host, port: bound };
-      logger.info({ protocol, address: hostPort(host, bound) }, 'OTLP/gRPC receiver listening');
+      logger.info({ protocol, address: hostPort(host, bound), tls: config.tls !== undefined }, 'OTLP/gRPC receiver listening');
       return address;
     },
 
     stop(deadlineMs) {
+      reloader?.close();
       stopped ??= new Promise<void>((resolve) => {
         let done = false;
         const finish = (): void => {

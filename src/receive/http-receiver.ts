@@ -11,7 +11,7 @@
 // so one number bounds both; a body whose compressed form alone exceeds the limit gets 413 without
 // being read to the end.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { HttpReceiverConfig } from '../config/types.js';
 import { rejected, retryable, type ErrorCode, type Refusal } from '../errors.js';
@@ -19,6 +19,7 @@ import type { PayloadEncoding } from '../process/protocol.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
 import { decompressBody } from './decompress.js';
 import { errorBody, refusalAnswer, retryAfterSeconds, successBody } from './responses.js';
+import { createTlsReloader, followReloads } from './tls.js';
 import type { IngestOutcome, Receiver, ReceiverDeps, RequestContext } from './types.js';
 
 /** Server timeouts; every one bounds how long a slow or idle client can hold a connection. */
@@ -135,7 +136,19 @@ export function createHttpReceiver(
   const t = { ...DEFAULT_HTTP_TIMEOUTS, ...timeouts };
   let stopping = false;
 
+  // TLS (optional): node's https server takes the same timeout options as http's; the certificate
+  // follows the files on disk (tls.ts), new handshakes only.
+  const reloader = config.tls ? createTlsReloader(config.tls, { listener: 'http', metrics, logger }) : undefined;
+  const serverOptions = {
+    requestTimeout: t.requestTimeoutMs,
+    headersTimeout: Math.min(t.headersTimeoutMs, t.requestTimeoutMs),
+    connectionsCheckingInterval: t.checkIntervalMs,
+  };
+  // fastify's types pick the server class from the options; the routes do not depend on it, so the
+  // https variant is typed as the plain one (`object` spreads no typed keys).
+  const httpsOptions: object = reloader ? { https: { ...serverOptions, ...reloader.serverOptions() } } : {};
   const app = Fastify({
+    ...httpsOptions,
     // No fastify logger (so no per-request logging, which costs throughput); the receiver logs
     // what matters itself through the gateway logger.
     logger: false,
@@ -144,12 +157,8 @@ export function createHttpReceiver(
     requestTimeout: t.requestTimeoutMs,
     connectionTimeout: t.connectionTimeoutMs,
     // Node requires headersTimeout <= requestTimeout (fastify sets requestTimeout only after creating
-    // the server, so it is passed here too).
-    http: {
-      requestTimeout: t.requestTimeoutMs,
-      headersTimeout: Math.min(t.headersTimeoutMs, t.requestTimeoutMs),
-      connectionsCheckingInterval: t.checkIntervalMs,
-    },
+    // the server, so it is passed here too). Ignored by fastify when `https` is set (passed there).
+    http: serverOptions,
     // fastify's own 503 while closing is not a google.rpc.Status; the handler answers SHUTTING_DOWN.
     return503OnClosing: false,
     exposeHeadRoutes: false,
@@ -250,8 +259,12 @@ export function createHttpReceiver(
       remoteAddress: socket.remoteAddress,
       headers: requestHeaders(req.headers),
     };
-    // For the tenancy stage, once the listener speaks TLS.
-    if (socket.encrypted && typeof socket.getPeerCertificate === 'function') ctx.peerCertificate = socket.getPeerCertificate();
+    // For the tenancy stage: only a certificate the handshake verified against the client CA (as
+    // grpc-js does); without requireClientCert an unverified certificate gets through the handshake.
+    if (socket.encrypted && socket.authorized) {
+      const cert = socket.getPeerCertificate();
+      if (cert && cert.raw) ctx.peerCertificate = cert;
+    }
     return ctx;
   }
 
@@ -262,16 +275,18 @@ export function createHttpReceiver(
     async start() {
       if (address) return address;
       const { host, port } = config.endpoint;
+      if (reloader) followReloads(app.server as unknown as TlsServer, reloader);
       await app.listen({ host, port });
       const bound = app.server.address();
       address = { host, port: typeof bound === 'object' && bound ? bound.port : port };
-      logger.info({ protocol, host, port: address.port }, 'OTLP/HTTP receiver listening');
+      logger.info({ protocol, host, port: address.port, tls: reloader !== undefined }, 'OTLP/HTTP receiver listening');
       return address;
     },
 
     stop(deadlineMs) {
       stopped ??= (async () => {
         stopping = true;
+        reloader?.close();
         // close() stops listening, closes idle keep-alive connections and waits for requests in
         // flight; past the deadline the remaining connections are cut.
         const timer = setTimeout(() => app.server.closeAllConnections(), Math.max(0, deadlineMs));

@@ -36,6 +36,8 @@ export interface GatewayMetrics {
 
   policyVersionInfo: Gauge<'version'>;
   policyReloadFailures: Counter;
+  /** Certificate / key / client CA changes on disk that were rejected (the previous ones keep serving). */
+  tlsReloadFailures: Counter<'listener'>;
   samplingDecisions: Counter<'decision' | 'reason'>;
   incidentMode: Gauge<'tenant'>;
 }
@@ -169,6 +171,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     policyReloadFailures: new Counter({
       name: 'policy_reload_failures_total',
       help: 'Policy reloads rejected (the last good version stays active)',
+      registers,
+    }),
+    tlsReloadFailures: new Counter({
+      name: 'tls_reload_failures_total',
+      help: 'TLS certificate, key or client CA changes rejected (the previous ones keep serving)',
+      labelNames: ['listener'],
       registers,
     }),
     samplingDecisions: new Counter({

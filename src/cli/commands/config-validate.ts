@@ -1,7 +1,7 @@
 // `stella telemetry config validate FILE [--profile P]`: checks a config file offline (nothing is bound
 // or contacted) with exactly the rules `serve` applies, and prints either a summary or every error.
 import { loadConfig } from '../../config/load.js';
-import type { GatewayConfig } from '../../config/types.js';
+import type { GatewayConfig, TlsConfig } from '../../config/types.js';
 import { formatDuration, formatSize } from '../../config/units.js';
 import { formatHostPort } from '../../config/validate.js';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
@@ -48,10 +48,13 @@ export const configValidateCommand: Command = {
 /** A few lines that show what the file amounts to once defaults, profile and paths are applied. */
 export function summarise(config: GatewayConfig): string[] {
   const { grpc, http } = config.receivers;
+  // Plain listeners show nothing extra; TLS ones say whether client certificates are required.
+  const tls = (t: TlsConfig | undefined): string =>
+    t === undefined ? '' : `  ${t.requireClientCert ? 'mTLS' : 'TLS'} ${t.minVersion}+ (${t.certFile}${t.clientCaFile ? `; client CA ${t.clientCaFile}` : ''})`;
   const lines = ['listeners:'];
-  lines.push(`  grpc   ${grpc.enabled ? `${formatHostPort(grpc.endpoint)}  (messages up to ${formatSize(grpc.maxMessageBytes)})` : 'disabled'}`);
-  lines.push(`  http   ${http.enabled ? `${formatHostPort(http.endpoint)}  (bodies up to ${formatSize(http.maxBodyBytes)})` : 'disabled'}`);
-  lines.push(`  admin  ${formatHostPort(config.admin.endpoint)}`);
+  lines.push(`  grpc   ${grpc.enabled ? `${formatHostPort(grpc.endpoint)}  (messages up to ${formatSize(grpc.maxMessageBytes)})${tls(grpc.tls)}` : 'disabled'}`);
+  lines.push(`  http   ${http.enabled ? `${formatHostPort(http.endpoint)}  (bodies up to ${formatSize(http.maxBodyBytes)})${tls(http.tls)}` : 'disabled'}`);
+  lines.push(`  admin  ${formatHostPort(config.admin.endpoint)}${tls(config.admin.tls)}`);
   lines.push('exporters:');
   for (const e of config.exporters) {
     lines.push(

@@ -26,6 +26,10 @@ Options (flags override the config file):
                        with no exporter anywhere, data goes to files under DATA_DIR/export
   --log-level LEVEL    fatal | error | warn | info | debug | trace | silent (default info)
   --workers N          worker threads (0 = one per core)
+  --tls-cert FILE      TLS on both OTLP listeners: server certificate chain (PEM; needs --tls-key)
+  --tls-key FILE       its private key (PEM)
+  --tls-client-ca FILE CA of client certificates: mTLS, a client without a certificate is refused
+                       (files are reloaded when they change; see "stella telemetry certs init")
   -h, --help           show this help`;
 
 const options = {
@@ -39,6 +43,9 @@ const options = {
   export: { type: 'string', multiple: true },
   'log-level': { type: 'string' },
   workers: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-client-ca': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -63,6 +70,9 @@ export const serveCommand: Command = {
       export: values.export,
       logLevel: values['log-level'],
       workers: values.workers,
+      tlsCert: values['tls-cert'],
+      tlsKey: values['tls-key'],
+      tlsClientCa: values['tls-client-ca'],
     };
     const loaded = loadConfig({ file: values.config, flags });
     if (!loaded.ok) {

@@ -10,6 +10,7 @@
 //   node dist/bench/raw-server.js --protocol grpc|http [--port 0] [--host 127.0.0.1]
 // It prints one JSON line with its address on stdout and, when forked, answers {type:'stats'} IPC
 // messages with its process.cpuUsage(), RSS and request counts (see RawServerStats).
+import { otlpExportService } from '../src/receive/otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -72,7 +73,6 @@ function baseStats(protocol: RawProtocol, counts: { requests: number; bytes: num
   };
 }
 
-const identity = (b: Buffer): Buffer => b;
 
 async function startGrpc(host: string, port: number): Promise<RawServer> {
   const counts = { requests: 0, bytes: 0, errors: 0 };
@@ -82,19 +82,7 @@ async function startGrpc(host: string, port: number): Promise<RawServer> {
     'grpc.max_concurrent_streams': 1000,
   });
   for (const signal of SIGNALS) {
-    const definition: grpc.ServiceDefinition = {
-      Export: {
-        path: SIGNAL_WIRE[signal].grpcPath,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-        originalName: 'export',
-      },
-    };
-    server.addService(definition, {
+    server.addService(otlpExportService(signal), {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         counts.requests++;
         counts.bytes += call.request.length;

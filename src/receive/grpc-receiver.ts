@@ -7,6 +7,7 @@
 // calling the handler; an OTLP client treats that as not retryable because it carries no RetryInfo
 // (https://opentelemetry.io/docs/specs/otlp/#otlpgrpc-request). Those refusals are counted by
 // `observeTransportRefusals` below.
+import { otlpExportService } from './otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
 import type { GrpcReceiverConfig } from '../config/types.js';
 import { rejected, type ErrorCode, type Refusal } from '../errors.js';
@@ -33,7 +34,6 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_concurrent_streams': 1000,
 };
 
-const identity = (b: Buffer): Buffer => b;
 
 /**
  * The one place server credentials are made: h2c without `tls`, else TLS (mTLS with a client CA)
@@ -41,21 +41,6 @@ const identity = (b: Buffer): Buffer => b;
  */
 function serverCredentials(reloader: TlsReloader | undefined): grpc.ServerCredentials {
   return reloader ? grpcServerCredentials(reloader) : grpc.ServerCredentials.createInsecure();
-}
-
-function exportService(signal: Signal): grpc.ServiceDefinition {
-  return {
-    Export: {
-      path: SIGNAL_WIRE[signal].grpcPath,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-      originalName: 'export',
-    },
-  };
 }
 
 const SIGNAL_BY_PATH = new Map<string, Signal>(SIGNALS.map((s) => [SIGNAL_WIRE[s].grpcPath, s]));
@@ -146,7 +131,7 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
   });
 
   for (const signal of SIGNALS) {
-    server.addService(exportService(signal), {
+    server.addService(otlpExportService(signal), {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         void handleExport(signal, call, callback);
       },

@@ -5,7 +5,7 @@ import { createExporter } from '../../src/export/exporter.js';
 import type { ExportBatch, Transport, TransportResult } from '../../src/export/transport.js';
 import type { Signal } from '../../src/signals.js';
 import { silentLogger } from '../../src/telemetry/logger-types.js';
-import { createMetrics, type GatewayMetrics } from '../../src/telemetry/metrics.js';
+import { createMetrics } from '../../src/telemetry/metrics.js';
 import { startOtlpSink, type OtlpSink, type ReceivedRequest } from '../helpers/otlp-sink.js';
 import { valueOf } from './metrics-util.js';
 import { decodeLogs, decodeTraces, logsRequest, traceRequest } from './otlp-build.js';

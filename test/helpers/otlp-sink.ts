@@ -2,13 +2,14 @@
 // OTLP/HTTP (/v1/{traces,metrics,logs}; protobuf and JSON bodies, gzip request bodies) on
 // 127.0.0.1 with random ports. It records every request's raw bytes (decoding is the test's job,
 // via the reference decoder) and answers with scripted failures or delays on demand.
+import { otlpExportService } from '../../src/receive/otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { GrpcCode } from '../../src/errors.js';
 import { encodeRpcStatus, rpcStatusJson } from '../../src/rpc-status.js';
-import { SIGNAL_WIRE, SIGNALS, isSignal, type Signal } from '../../src/signals.js';
+import { SIGNALS, isSignal, type Signal } from '../../src/signals.js';
 
 export type SinkProtocol = 'grpc' | 'http';
 
@@ -69,7 +70,6 @@ export interface OtlpSink {
 
 type Action = { kind: 'fail'; spec: FailureSpec } | { kind: 'delay'; delayMs: number; protocol?: SinkProtocol };
 
-const identity = (b: Buffer): Buffer => b;
 
 export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<OtlpSink> {
   const requests: ReceivedRequest[] = [];
@@ -103,18 +103,7 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
   // ---- gRPC ----
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
   for (const signal of SIGNALS) {
-    const definition: grpc.ServiceDefinition = {
-      Export: {
-        path: SIGNAL_WIRE[signal].grpcPath,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    };
-    server.addService(definition, {
+    server.addService(otlpExportService(signal), {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(call.metadata.getMap())) {

@@ -4,10 +4,10 @@
 //
 // Start-up follows the graph backwards (export first, receivers last) and shut-down forwards
 // (receivers stop taking requests, then each stage drains in turn within one deadline).
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createAdmitter } from './admit/admitter.js';
 import { createAdminServer } from './admin/admin-server.js';
-import { exporterDefaults, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
+import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
 import { rejected, retryable, type Refusal } from './errors.js';
 import { createExportRouter } from './export/router.js';
 import { createIdentifier } from './identify/identify.js';
@@ -28,12 +28,9 @@ export interface RunningGateway {
   stop(deadlineMs?: number): Promise<void>;
 }
 
-/** With no exporter configured anywhere, the gateway writes to files under the data dir. */
+/** Validated configs already spell out the fallback; configs built in code may leave the list empty. */
 export function effectiveExporters(config: GatewayConfig): ExporterConfig[] {
-  if (config.exporters.length > 0) return config.exporters;
-  return [
-    { name: 'file', kind: 'file', endpoint: join(resolve(config.dataDir), 'export'), ...exporterDefaults('file') },
-  ];
+  return config.exporters.length > 0 ? config.exporters : [defaultFileExporter(resolve(config.dataDir))];
 }
 
 export async function startGateway(

@@ -1,5 +1,6 @@
 // The configuration users write (YAML file + flags), after validation and defaults.
 // Validation lives in validate.ts; this file is only the shape and the defaults.
+import { join } from 'node:path';
 import type { Signal } from '../signals.js';
 
 export type ProfileName = 'default' | 'forensic' | 'airgap';
@@ -170,4 +171,12 @@ export function exporterDefaults(kind: ExporterKind): Omit<ExporterConfig, 'name
     retry: { ...DEFAULT_RETRY },
     file: { ...DEFAULT_FILE },
   };
+}
+
+/**
+ * The exporter used when none is configured anywhere: files under `${dataDir}/export`, so the gateway
+ * runs with nothing else installed.
+ */
+export function defaultFileExporter(dataDir: string, settings = exporterDefaults('file')): ExporterConfig {
+  return { name: 'file', kind: 'file', endpoint: join(dataDir, 'export'), ...settings };
 }

@@ -14,7 +14,7 @@
 // A null value means "not set" (the default applies), as YAML writes a key whose children are all
 // commented out.
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseExportUrl } from '../export/router.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
@@ -23,6 +23,7 @@ import {
   DEFAULT_CONFIG,
   PROFILES,
   TLS_MIN_VERSIONS,
+  defaultFileExporter,
   exporterDefaults,
   type ExporterConfig,
   type ExporterKind,
@@ -427,7 +428,7 @@ function readExporters(
     // The documented fallback (types.ts): files under the data dir. Spelled out here so profiles and
     // exporterDefaults apply to it and `config validate` shows it.
     const settings = readExporterSettings(r, 'exporterDefaults', usableDefaults, 'file');
-    return [{ name: 'file', kind: 'file', endpoint: join(config.dataDir, 'export'), ...settings }];
+    return [defaultFileExporter(config.dataDir, settings)];
   }
 
   const exporters: ExporterConfig[] = [];

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
 import { defaultPoolSize, generateRequestPool, type RequestPool } from './generate.js';
 import { killAllChildren, readProcMemory, startGatewayProcess, startRawServerProcess, type GatewayProcess } from './gateway-process.js';
-import { createGrpcDriver, createHttpDriver, prepareBodies, runLoad, type Driver, type LoadResult } from './load.js';
+import { createGrpcDriver, createHttpDriver, prepareBodies, runLoad, type Driver, type LoadOptions, type LoadResult } from './load.js';
 import type { RawServerStats } from './raw-server.js';
 import { buildSummary, environment, formatReport, formatRunLine, writeReport, type BenchOptionsRecord, type BenchReport, type RunRecord } from './report.js';
 
@@ -185,6 +185,29 @@ function record(target: RunRecord['target'], run: number, load: LoadResult, cpuS
 
 const cpuOf = (s: RawServerStats): number => (s.cpuUserMicros + s.cpuSystemMicros) / 1e6;
 
+/** The measured load against one target, with the run's options; the driver is closed whatever happens. */
+async function driveLoad(
+  ctx: RunContext,
+  driver: Driver,
+  hooks: Pick<LoadOptions, 'onWindowStart' | 'onWindowEnd' | 'onTick'>,
+): Promise<LoadResult> {
+  const o = ctx.options;
+  try {
+    return await runLoad({
+      driver,
+      bodies: ctx.bodies,
+      spansPerRequest: o.spansPerRequest,
+      concurrency: o.concurrency,
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+      signal: ctx.signal,
+      ...hooks,
+    });
+  } finally {
+    await driver.close();
+  }
+}
+
 async function baselineRun(ctx: RunContext, run: number): Promise<RunRecord | undefined> {
   const o = ctx.options;
   const server = await startRawServerProcess(o.protocol);
@@ -193,23 +216,11 @@ async function baselineRun(ctx: RunContext, run: number): Promise<RunRecord | un
     let s0: RawServerStats | undefined;
     let s1: RawServerStats | undefined;
     const rss = rssTracker(server.pid, async () => (await server.stats()).rssBytes);
-    let load: LoadResult;
-    try {
-      load = await runLoad({
-        driver,
-        bodies: ctx.bodies,
-        spansPerRequest: o.spansPerRequest,
-        concurrency: o.concurrency,
-        warmupMs: o.warmupMs,
-        durationMs: o.durationMs,
-        signal: ctx.signal,
-        onWindowStart: async () => void (s0 = await server.stats()),
-        onWindowEnd: async () => void (s1 = await server.stats()),
-        onTick: () => rss.tick(),
-      });
-    } finally {
-      await driver.close();
-    }
+    const load = await driveLoad(ctx, driver, {
+      onWindowStart: async () => void (s0 = await server.stats()),
+      onWindowEnd: async () => void (s1 = await server.stats()),
+      onTick: () => rss.tick(),
+    });
     if (load.aborted) return undefined; // an interrupted run measured an arbitrary stretch: not a sample
     const final = await server.stats();
     const cpu = s0 && s1 ? cpuOf(s1) - cpuOf(s0) : NaN;
@@ -255,31 +266,19 @@ async function gatewayRun(ctx: RunContext, run: number): Promise<RunRecord | und
         return v;
       };
       const rss = rssTracker(gw.pid, async () => (await gw.metrics()).get('process_resident_memory_bytes'));
-      let load: LoadResult;
-      try {
-        load = await runLoad({
-          driver,
-          bodies: ctx.bodies,
-          spansPerRequest: o.spansPerRequest,
-          concurrency: o.concurrency,
-          warmupMs: o.warmupMs,
-          durationMs: o.durationMs,
-          signal: ctx.signal,
-          onWindowStart: async () => {
-            const [m, s] = await Promise.all([gw.metrics(), sink?.stats()]);
-            cpu0 = cpuFrom(m);
-            sink0 = s;
-          },
-          onWindowEnd: async () => {
-            const [m, s] = await Promise.all([gw.metrics(), sink?.stats()]);
-            cpu1 = cpuFrom(m);
-            sink1 = s;
-          },
-          onTick: () => rss.tick(),
-        });
-      } finally {
-        await driver.close();
-      }
+      const load = await driveLoad(ctx, driver, {
+        onWindowStart: async () => {
+          const [m, s] = await Promise.all([gw.metrics(), sink?.stats()]);
+          cpu0 = cpuFrom(m);
+          sink0 = s;
+        },
+        onWindowEnd: async () => {
+          const [m, s] = await Promise.all([gw.metrics(), sink?.stats()]);
+          cpu1 = cpuFrom(m);
+          sink1 = s;
+        },
+        onTick: () => rss.tick(),
+      });
       if (load.aborted) return undefined;
       const m = await settleExports(gw, 5000);
       const peak = rss.peak(m.get('process_resident_memory_bytes'));

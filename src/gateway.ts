@@ -55,6 +55,7 @@ export async function startGateway(
   const pool = createProcessPool(config.process, { metrics });
   const identifier = createIdentifier(config);
   const admitter = createAdmitter(config.admit, { metrics });
+  // [stages] incident state, tail sampler and forensic tee are created here (issues 5 and 6).
 
   const ingest: IngestDeps['ingest'] = async (signal, encoding, body, ctx) => {
     if (state === 'stopping') return retryable('SHUTTING_DOWN');
@@ -77,6 +78,7 @@ export async function startGateway(
     tenant: string,
     ctx: RequestContext,
   ): Promise<IngestOutcome> {
+    // [process] the task carries the tenant to stamp and the policy version (issues 3 and 4).
     const result = await pool.run({ signal, encoding, body, tenant });
     if (result.status === 'rejected') return refuse(signal, tenant, ctx, rejected(result.code, result.message));
     if (result.status !== 'ok') return refuse(signal, tenant, ctx, result);
@@ -84,6 +86,8 @@ export async function startGateway(
       metrics.receiverRefusedItems.inc({ signal, tenant, protocol: ctx.protocol, reason: 'MALFORMED_PAYLOAD' }, result.rejectedItems);
     }
     if (result.items > 0) {
+      // [tee] the forensic copy goes here: post-redaction, pre-sampling (issue 6).
+      // [sample] traces go through the tail sampler here instead of straight to the router (issue 5).
       const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
       if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);
     }
@@ -98,6 +102,7 @@ export async function startGateway(
 
   const receivers: Receiver[] = [];
   const addresses: Partial<RunningGateway['addresses']> = {};
+  // [admin] /admin/v1 routes (incidents, captures, status) are registered through extraRoutes.
   const admin = createAdminServer(config.admin, { metrics, logger, isReady: () => state === 'ready', phase: () => state });
   try {
     addresses.admin = await admin.start();
@@ -129,6 +134,7 @@ export async function startGateway(
       logger.info({ deadlineMs }, 'shutting down: stopping receivers, then draining');
       await Promise.allSettled(receivers.map((r) => r.stop(left())));
       await pool.close();
+      // [stop] the sampler decides what it still buffers and the tee seals its segments here.
       await router.shutdown(left());
       await admin.stop();
       policies.stop();

@@ -2,6 +2,10 @@
 // Validation lives in validate.ts; this file is only the shape and the defaults.
 import { join } from 'node:path';
 import type { Signal } from '../signals.js';
+import { DEFAULT_FORENSIC, type ForensicConfig } from './sections/forensic.js';
+import { DEFAULT_INCIDENTS, type IncidentsConfig } from './sections/incidents.js';
+import { DEFAULT_SAMPLING, type SamplingConfig } from './sections/sampling.js';
+import { DEFAULT_TENANCY, type TenancyConfig } from './sections/tenancy.js';
 
 export type ProfileName = 'default' | 'forensic' | 'airgap';
 export const PROFILES: readonly ProfileName[] = ['default', 'forensic', 'airgap'];
@@ -133,6 +137,14 @@ export interface GatewayConfig {
   log: { level: LogLevel };
   /** Deadline for draining everything on SIGTERM. */
   shutdownTimeoutMs: number;
+  /** Identities, tenant binding, stamping, quotas, per-tenant export (src/identify, src/admit). */
+  tenancy: TenancyConfig;
+  /** Tail sampling of traces (src/sample). */
+  sampling: SamplingConfig;
+  /** Incident mode, admin API tokens, notify webhooks (src/incident, src/admin). */
+  incidents: IncidentsConfig;
+  /** Forensic tee, archives and retention (src/tee). */
+  forensic: ForensicConfig;
 }
 
 const MiB = 1024 * 1024;
@@ -156,6 +168,10 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   defaultTenant: 'default',
   log: { level: 'info' },
   shutdownTimeoutMs: 15_000,
+  tenancy: DEFAULT_TENANCY,
+  sampling: DEFAULT_SAMPLING,
+  incidents: DEFAULT_INCIDENTS,
+  forensic: DEFAULT_FORENSIC,
 };
 
 /** Defaults for one exporter entry; `name`, `kind` and `endpoint` come from the user. */

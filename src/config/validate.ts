@@ -17,6 +17,10 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseExportUrl } from '../export/router.js';
 import { SIGNALS, type Signal } from '../signals.js';
+import { readForensic } from './sections/forensic.js';
+import { readIncidents } from './sections/incidents.js';
+import { readSampling } from './sections/sampling.js';
+import { readTenancy } from './sections/tenancy.js';
 import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
 import { didYouMean } from './suggest.js';
 import {
@@ -62,6 +66,10 @@ const TOP_KEYS = [
   'defaultTenant',
   'log',
   'shutdownTimeout',
+  'tenancy',
+  'sampling',
+  'incidents',
+  'forensic',
 ] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'requireClientCert', 'minVersion'] as const;
 const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
@@ -70,7 +78,7 @@ const EXPORTER_KEYS = ['name', 'kind', 'endpoint', ...EXPORTER_SETTING_KEYS] as 
 /** Exporter names become metric labels and file names. */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Tenant ids become header values (X-Scope-OrgID) and directory names. */
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** RFC 9110 token: a valid HTTP header name (gRPC metadata keys are a subset once lower-cased). */
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -109,7 +117,7 @@ export function formatHostPort(hp: HostPort): string {
 }
 
 /** Collects errors and reads typed values with defaults; a bad value records an error and yields the default. */
-class Reader {
+export class Reader {
   readonly errors: string[] = [];
 
   fail(path: string, message: string): void {
@@ -324,6 +332,11 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     }),
     log: { level: r.oneOf('log.level', log.level, D.log.level, LOG_LEVELS) },
     shutdownTimeoutMs: r.duration('shutdownTimeout', top.shutdownTimeout, D.shutdownTimeoutMs, 0),
+    // Feature sections: each reads and validates its own part (src/config/sections/*).
+    tenancy: readTenancy(r, top.tenancy),
+    sampling: readSampling(r, top.sampling),
+    incidents: readIncidents(r, top.incidents),
+    forensic: readForensic(r, top.forensic),
   };
   checkListenerClashes(r, config);
 

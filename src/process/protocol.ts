@@ -1,6 +1,7 @@
 // The typed protocol between the pool (main thread) and its workers. Both sides import this file and
 // nothing else of each other. A task carries the request bytes (transferred, never copied) and a
 // small context; a result carries the output bytes (transferred back) and a small summary.
+import type { CompiledPolicy } from '../policy/compile.js';
 import type { Signal } from '../signals.js';
 
 export type PayloadEncoding = 'protobuf' | 'json';
@@ -12,6 +13,24 @@ export interface ProcessTask {
   body: Uint8Array;
   /** The tenant the request is bound to (stamping and policies use it in later stages). */
   tenant: string;
+  /**
+   * Resource attribute key the worker sets to `tenant` on every resource (overwriting a client's
+   * value, counted in ProcessOk.tenantOverwrites). Absent: no stamping.
+   */
+  tenantAttribute?: string;
+  /**
+   * The policy version this request must be processed under (exactly one per request). Workers cache
+   * compiled policies by version; the pool attaches `policy` only when a worker answered
+   * `need-policy`, so the policy is cloned into each worker once per version, not once per task.
+   * Absent: no policy (pass-through).
+   */
+  policyVersion?: string;
+  policy?: CompiledPolicy;
+  /**
+   * Traces only: lay the output out as one run of resource_spans entries per trace id, in the order
+   * of `traces`, and fill TraceSummary.offset/length (the tail sampler keeps or drops them whole).
+   */
+  splitTraces?: boolean;
 }
 
 /** Per trace id, what the sampler needs to decide without decoding spans again. */
@@ -26,6 +45,9 @@ export interface TraceSummary {
   /** Earliest start_time_unix_nano and latest end_time_unix_nano of the trace's spans in this request. */
   startNs: bigint;
   endNs: bigint;
+  /** With ProcessTask.splitTraces: this trace's resource_spans entries are body[offset, offset+length). */
+  offset?: number;
+  length?: number;
 }
 
 export interface ProcessOk {
@@ -41,6 +63,19 @@ export interface ProcessOk {
   rejectedItems: number;
   /** Traces only: spans grouped by trace id, in first-seen order. */
   traces?: TraceSummary[];
+  /** The policy version applied (echoes ProcessTask.policyVersion). */
+  policyVersion?: string;
+  /** Client-supplied tenant attributes that were overwritten. */
+  tenantOverwrites?: number;
+  /** Policy effects, counted by the pool into metrics: redactions by category/rule, drops by reason. */
+  redactions?: Record<string, number>;
+  dropped?: Record<string, number>;
+}
+
+/** The worker lacks the compiled policy of ProcessTask.policyVersion: the pool resends with `policy`. */
+export interface ProcessNeedPolicy {
+  status: 'need-policy';
+  policyVersion: string;
 }
 
 export interface ProcessRejected {
@@ -51,3 +86,6 @@ export interface ProcessRejected {
 }
 
 export type ProcessResult = ProcessOk | ProcessRejected;
+
+/** What a worker answers; the pool resolves `need-policy` itself, so callers of the pool never see it. */
+export type WorkerResult = ProcessResult | ProcessNeedPolicy;

@@ -1,0 +1,115 @@
+// Reads policies/tenants.yaml ─▶ parse (YAML) ─▶ validate (tenants-schema.ts) ─▶ compile into lookup
+// tables (TenantBindings). Errors name the file, line and column, the path and the reason, in the form
+// of the other policy files (src/policy/load.ts):
+//   policies/tenants.yaml:7:18 identities[0].tokenSha256: expected the SHA-256 of the token as 64 hex digits …
+// A missing file is an empty binding table (no explicit identities, no quotas): SPIFFE tenant
+// certificates and the anonymous tenant still work.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { UNLIMITED_QUOTA, type QuotaSpec } from '../config/sections/tenancy.js';
+import { EMPTY_TENANTS_FILE, formatPath, validateTenantsFile, type PathSegment, type SchemaError, type TenantsFile } from './tenants-schema.js';
+
+/** An identity as the identifier resolves it: who, and which tenants it may send as. */
+export interface BoundIdentity {
+  name: string;
+  /** In the order written; the first is used when the request names no tenant. */
+  tenants: readonly string[];
+  tenantSet: ReadonlySet<string>;
+}
+
+/** One version of tenants.yaml, compiled. Immutable: a reload builds a new one. */
+export interface TenantBindings {
+  /** SHA-256 (first 12 hex digits) of the file's bytes; "empty" when there is no file. */
+  version: string;
+  bySpiffe: ReadonlyMap<string, BoundIdentity>;
+  bySubject: ReadonlyMap<string, BoundIdentity>;
+  /** Keyed by the lower-case SHA-256 hex of the token. */
+  byToken: ReadonlyMap<string, BoundIdentity>;
+  /** The effective quota of a tenant: config default ◀ file defaults ◀ the tenant's own entry. */
+  quotaFor(tenant: string): QuotaSpec;
+  identityCount: number;
+}
+
+export type TenantsLoad = { ok: true; bindings: TenantBindings; present: boolean } | { ok: false; errors: string[] };
+
+export function boundIdentity(name: string, tenants: readonly string[]): BoundIdentity {
+  return { name, tenants, tenantSet: new Set(tenants) };
+}
+
+export function compileBindings(file: TenantsFile, version: string, defaultQuota: QuotaSpec = UNLIMITED_QUOTA): TenantBindings {
+  const maps = { spiffe: new Map<string, BoundIdentity>(), subject: new Map<string, BoundIdentity>(), token: new Map<string, BoundIdentity>() };
+  for (const id of file.identities) maps[id.kind].set(id.match, boundIdentity(id.name, id.tenants));
+  const base: QuotaSpec = { ...defaultQuota, ...file.defaults.quota };
+  // One object per tenant per version: the quota buckets notice a reload by identity.
+  const perTenant = new Map<string, QuotaSpec>();
+  for (const [tenant, spec] of Object.entries(file.tenants)) perTenant.set(tenant, { ...base, ...spec.quota });
+  return {
+    version,
+    bySpiffe: maps.spiffe,
+    bySubject: maps.subject,
+    byToken: maps.token,
+    quotaFor: (tenant) => perTenant.get(tenant) ?? base,
+    identityCount: file.identities.length,
+  };
+}
+
+export function emptyBindings(defaultQuota: QuotaSpec = UNLIMITED_QUOTA): TenantBindings {
+  return compileBindings(EMPTY_TENANTS_FILE, 'empty', defaultQuota);
+}
+
+/** Where `path` sits in the document (the key itself for `atKey`), as 1-based line and column. */
+function locate(doc: Document, lineCounter: LineCounter, path: readonly PathSegment[], atKey: boolean): { line: number; col: number } | undefined {
+  let node: unknown = doc.contents;
+  let keyNode: unknown;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => {
+        const k = p.key as { value?: unknown } | null;
+        return k !== null && typeof k === 'object' && String(k.value) === String(seg);
+      });
+      if (!pair) break;
+      keyNode = pair.key;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      keyNode = undefined;
+      node = node.items[seg];
+    } else break;
+  }
+  const target = (atKey ? keyNode : node) ?? keyNode ?? node;
+  const range = (target as { range?: [number, number, number] } | null)?.range;
+  return range ? lineCounter.linePos(range[0]) : undefined;
+}
+
+function formatError(file: string, doc: Document, lineCounter: LineCounter, e: SchemaError): string {
+  const pos = locate(doc, lineCounter, e.path, e.atKey === true);
+  const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+  return e.path.length > 0 ? `${where} ${formatPath(e.path)}: ${e.message}` : `${where} ${e.message}`;
+}
+
+/** Reads, validates and compiles `file`; never throws. */
+export function loadTenantsFile(file: string, defaultQuota: QuotaSpec = UNLIMITED_QUOTA): TenantsLoad {
+  let text: Buffer;
+  try {
+    text = readFileSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return { ok: true, bindings: emptyBindings(defaultQuota), present: false };
+    return { ok: false, errors: [`${file}: cannot read the tenants file: ${e.code === 'EISDIR' ? 'is a directory' : e.message}`] };
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text.toString('utf8'), { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        return `${file}:${line}:${col} ${e.message.split('\n')[0]}`;
+      }),
+    };
+  }
+  const result = validateTenantsFile(doc.toJS({ maxAliasCount: 100 }));
+  if (!result.ok) return { ok: false, errors: result.errors.map((e) => formatError(file, doc, lineCounter, e)) };
+  const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return { ok: true, bindings: compileBindings(result.value, version, defaultQuota), present: true };
+}

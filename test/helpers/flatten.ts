@@ -36,3 +36,23 @@ export function flattenRequests(signal: Signal, bodies: Uint8Array[]): FlatItem[
   }
   return out.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 }
+
+type Attr = { key?: unknown; value?: unknown };
+const TENANT_KEY = 'tenant.id';
+
+function withResourceAttributes(items: FlatItem[], edit: (attrs: Attr[]) => Attr[]): FlatItem[] {
+  return items.map((i) => {
+    const resource = (i.resource ?? {}) as Obj;
+    return { ...i, resource: { ...resource, attributes: edit(list(resource.attributes) as Attr[]) } };
+  });
+}
+
+/** What the gateway makes of `items` for `tenant`: its stamp replaces any client value, last in the list. */
+export function stampTenant(items: FlatItem[], tenant: string, key = TENANT_KEY): FlatItem[] {
+  return withResourceAttributes(items, (attrs) => [...attrs.filter((a) => a.key !== key), { key, value: { stringValue: tenant } }]);
+}
+
+/** Moves the tenant attribute to the end (where stampTenant puts it), wherever the gateway wrote it. */
+export function tenantLast(items: FlatItem[], key = TENANT_KEY): FlatItem[] {
+  return withResourceAttributes(items, (attrs) => [...attrs.filter((a) => a.key !== key), ...attrs.filter((a) => a.key === key)]);
+}

@@ -1,0 +1,161 @@
+// GET /admin/v1/status (viewer): one JSON document an operator (or `stella telemetry status`) reads to
+// see what the gateway is doing: listeners, tenants seen, policy version, incidents, queue depths and
+// export health. The gateway passes a StatusSource; createStatusSource builds one from what the gateway
+// already has (its metrics registry, pool stats, policy store, incident store), so no stage needs a new
+// API for it. A token scoped to some tenants sees only those tenants (and fleet-wide incidents).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { HostPort } from '../config/types.js';
+import { formatHostPort } from '../config/validate.js';
+import { FLEET, type Incident } from '../incident/types.js';
+import { packageRoot } from '../paths.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { inScope, sendAdminError } from './auth.js';
+import type { AdminAuthorize } from './auth-types.js';
+
+export const STATUS_PATH = '/admin/v1/status';
+
+/** ok: no failed export attempt since the previous status request; degraded: failures but also successes; failing: only failures. */
+export type ExportHealth = 'ok' | 'degraded' | 'failing';
+
+export interface ExporterStatus {
+  name: string;
+  health: ExportHealth;
+  /** Counters since start. */
+  sentBatches: number;
+  failedAttempts: number;
+  droppedItems: number;
+  queueBytes: number;
+  queueBatches: number;
+}
+
+export interface GatewayStatus {
+  version: string;
+  profile: string;
+  state: 'starting' | 'ready' | 'stopping';
+  startedAt: string;
+  uptimeSeconds: number;
+  /** Listener name → host:port (only those that are up). */
+  listeners: Record<string, string>;
+  /** Tenants that had items accepted since start. */
+  tenants: string[];
+  policy: { version: string | null };
+  incidents: Incident[];
+  /** Queue name → depth (items, tasks, events or bytes as the name says). */
+  queues: Record<string, number>;
+  exporters: ExporterStatus[];
+}
+
+export type StatusSource = () => Promise<GatewayStatus>;
+
+export interface StatusInputs {
+  metrics: GatewayMetrics;
+  profile: string;
+  state: () => GatewayStatus['state'];
+  listeners: () => Record<string, HostPort | undefined>;
+  exporterNames: readonly string[];
+  policyVersion: () => string | undefined;
+  incidents: () => Incident[];
+  /** More queue depths by name (worker pool, Notify, sampler buffers, …). */
+  queues?: () => Record<string, number>;
+  now?: () => number;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+type Labelled = { get(): Promise<{ values: { labels: Record<string, string | number>; value: number }[] }> };
+
+/** Sum of a metric's values per value of one label. */
+async function byLabel(metric: Labelled, label: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const v of (await metric.get()).values) {
+    const key = v.labels[label];
+    if (key === undefined) continue;
+    out.set(String(key), (out.get(String(key)) ?? 0) + v.value);
+  }
+  return out;
+}
+
+export function createStatusSource(inputs: StatusInputs): StatusSource {
+  const now = inputs.now ?? Date.now;
+  const startedAt = now();
+  const version = packageVersion();
+  const previous = new Map<string, { sent: number; failed: number }>();
+  const m = inputs.metrics;
+  return async () => {
+    const [accepted, sent, failed, dropped, qBytes, qBatches, admitBytes] = await Promise.all([
+      byLabel(m.receiverAcceptedItems, 'tenant'),
+      byLabel(m.exporterSentBatches, 'exporter'),
+      byLabel(m.exportFailures, 'exporter'),
+      byLabel(m.exporterDroppedItems, 'exporter'),
+      byLabel(m.exporterQueueBytes, 'exporter'),
+      byLabel(m.exporterQueueBatches, 'exporter'),
+      m.admitInflightBytes.get(),
+    ]);
+    const exporters = inputs.exporterNames.map((name): ExporterStatus => {
+      const s = sent.get(name) ?? 0;
+      const f = failed.get(name) ?? 0;
+      const before = previous.get(name) ?? { sent: 0, failed: 0 };
+      previous.set(name, { sent: s, failed: f });
+      const health: ExportHealth = f > before.failed ? (s > before.sent ? 'degraded' : 'failing') : 'ok';
+      return {
+        name,
+        health,
+        sentBatches: s,
+        failedAttempts: f,
+        droppedItems: dropped.get(name) ?? 0,
+        queueBytes: qBytes.get(name) ?? 0,
+        queueBatches: qBatches.get(name) ?? 0,
+      };
+    });
+    const listeners: Record<string, string> = {};
+    for (const [name, hp] of Object.entries(inputs.listeners())) if (hp) listeners[name] = formatHostPort(hp);
+    const t = now();
+    return {
+      version,
+      profile: inputs.profile,
+      state: inputs.state(),
+      startedAt: new Date(startedAt).toISOString(),
+      uptimeSeconds: Math.round((t - startedAt) / 1000),
+      listeners,
+      tenants: [...accepted.entries()].filter(([, n]) => n > 0).map(([tenant]) => tenant).sort(),
+      policy: { version: inputs.policyVersion() ?? null },
+      incidents: inputs.incidents(),
+      queues: { admitInflightBytes: admitBytes.values[0]?.value ?? 0, ...inputs.queues?.() },
+      exporters,
+    };
+  };
+}
+
+export interface StatusRouteDeps {
+  authorize: AdminAuthorize;
+  source: StatusSource;
+}
+
+export function registerStatusRoute(app: FastifyInstance, deps: StatusRouteDeps): void {
+  app.get(STATUS_PATH, async (req, reply) => {
+    const principal = deps.authorize(req, reply, { role: 'viewer' });
+    if (!principal) return reply;
+    let status: GatewayStatus;
+    try {
+      status = await deps.source();
+    } catch (e) {
+      return sendAdminError(reply, 500, `cannot gather the status: ${(e as Error).message}`);
+    }
+    if (principal.tenants !== '*') {
+      status = {
+        ...status,
+        tenants: status.tenants.filter((x) => inScope(principal, x)),
+        incidents: status.incidents.filter((i) => i.scope === FLEET || inScope(principal, i.scope)),
+      };
+    }
+    return reply.header('cache-control', 'no-store').send(status);
+  });
+}

@@ -6,10 +6,11 @@
 // - `default`: no change.
 // - `forensic`: lose less when a backend is slow or down: every exporter (unless its own entry says
 //   otherwise) queues up to 512MiB and keeps retrying a batch for up to 1h; shutdown waits up to 60s
-//   for the queues to drain.
+//   for the queues to drain; the forensic tee archives every tenant all the time (`forensic.mode: always`).
 // - `airgap`: no network egress: exporters must be `file://` (the default file exporter qualifies).
 //   A site that does want one network exporter in airgap says so explicitly, in the file:
-//   `profiles: { airgap: { allowNetworkExporters: true } }`.
+//   `profiles: { airgap: { allowNetworkExporters: true } }`. Archived segments get the `airgap`
+//   retention tier (kept longest: the archive may be the only copy an air-gapped site has).
 //
 // A config file can extend a built-in profile under `profiles.<name>`; that overlay is merged over the
 // built-in one. Merging is deep for mappings; lists (such as `exporters`) and scalars replace; a null
@@ -23,8 +24,9 @@ export const BUILTIN_PROFILES: Readonly<Record<ProfileName, RawConfig>> = {
   forensic: {
     exporterDefaults: { queue: { maxBytes: '512MiB' }, retry: { maxElapsed: '1h' } },
     shutdownTimeout: '60s',
+    forensic: { mode: 'always' },
   },
-  airgap: { allowNetworkExporters: false },
+  airgap: { allowNetworkExporters: false, forensic: { tier: 'airgap' } },
 };
 
 export function isPlainObject(value: unknown): value is RawConfig {

@@ -44,6 +44,26 @@ export function encodeRecord(r: SegmentRecord): Buffer {
   return out;
 }
 
+/**
+ * The bytes of encodeRecord(r) before the payload: with the payload after it, the same record, without
+ * copying the payload (the tee writes [header, payload] with one writev). The CRC is chained over the
+ * payload (zlib's crc32 takes the running value), so it equals encodeRecord's.
+ */
+export function encodeRecordHeader(r: SegmentRecord): Buffer {
+  const version = Buffer.from(r.policyVersion, 'ascii');
+  if (version.length > 255) throw new RangeError('policy version longer than 255 bytes');
+  const out = Buffer.allocUnsafe(HEAD + FIXED + version.length);
+  out.writeUInt32BE(FIXED + version.length + r.payload.length, 0);
+  let at = HEAD;
+  out.writeUInt8(SIGNALS.indexOf(r.signal), at++);
+  out.writeUInt32BE(r.items, at);
+  out.writeBigUInt64BE(BigInt(r.timeMs), at + 4);
+  out.writeUInt8(version.length, at + 12);
+  version.copy(out, at + 13);
+  out.writeUInt32BE(crc32(r.payload, crc32(out.subarray(HEAD))), 4);
+  return out;
+}
+
 export type DecodedSegment =
   | { ok: true; records: SegmentRecord[] }
   /** `records` holds what was intact before the damage at `offset`. */

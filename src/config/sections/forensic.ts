@@ -1,15 +1,98 @@
-// The `forensic` section of the config file: shape, defaults and validation (called by ../validate.ts).
-// Skeleton: the feature that owns this section fills it in.
+// The `forensic` section of the config file: the tee that archives processed telemetry per tenant
+// (src/tee/tee.ts) and the retention of its segments (src/tee/retention.ts). Called by ../validate.ts.
+//
+//   forensic:
+//     mode: incident          # off | incident (tee a tenant while it is in incident mode) | always
+//     dir: ./data/forensic     # default `${dataDir}/forensic`
+//     maxBytes: 10GiB          # disk budget of the whole archive dir; beyond it the tee sheds
+//     bufferBytes: 64MiB       # records offered but not yet written, all tenants; beyond it the tee sheds
+//     segment: { maxBytes: 64MiB, maxAge: 10m, gzipLevel: 1 }
+//     tier: default            # tier of segments written outside incidents
+//     incidentTier: forensic   # tier of segments written while the tenant (or fleet) is in incident
+//     retention: { default: 7d, forensic: 90d, airgap: 365d }
+//     pruneInterval: 10m
 import type { RawConfig } from '../profiles.js';
 import type { Reader } from '../validate.js';
 
+export type ForensicMode = 'off' | 'incident' | 'always';
+export const FORENSIC_MODES: readonly ForensicMode[] = ['off', 'incident', 'always'];
+
+/** Retention tiers, shortest-lived first (the order escalation follows). */
+export type RetentionTier = 'default' | 'forensic' | 'airgap';
+export const RETENTION_TIERS: readonly RetentionTier[] = ['default', 'forensic', 'airgap'];
+
 export interface ForensicConfig {
-  enabled: boolean;
+  mode: ForensicMode;
+  /** The archive directory; undefined = `${dataDir}/forensic` (see forensicDir in src/tee/layout.ts). */
+  dir?: string;
+  /** Disk budget for everything under the archive dir (open and sealed segments). */
+  maxBytes: number;
+  /** Bound of the in-memory buffer between offer() and the writer, across tenants. */
+  bufferBytes: number;
+  segment: {
+    /** Rotate (seal) the open segment once it holds this many bytes. */
+    maxBytes: number;
+    /** Rotate the open segment once it is this old, even when idle (so recent data gets sealed). */
+    maxAgeMs: number;
+    /** gzip level of sealed segments: 1 = fastest (the CPU cost is in README "Forensic archive"), 0 = stored. */
+    gzipLevel: number;
+  };
+  tier: RetentionTier;
+  incidentTier: RetentionTier;
+  /** How long sealed segments of each tier are kept. */
+  retentionMs: Record<RetentionTier, number>;
+  /** How often the pruner runs. */
+  pruneIntervalMs: number;
 }
 
-export const DEFAULT_FORENSIC: ForensicConfig = { enabled: false };
+const MiB = 1024 * 1024;
+const DAY = 86_400_000;
+
+export const DEFAULT_FORENSIC: ForensicConfig = {
+  mode: 'incident',
+  maxBytes: 10 * 1024 * MiB,
+  bufferBytes: 64 * MiB,
+  segment: { maxBytes: 64 * MiB, maxAgeMs: 600_000, gzipLevel: 1 },
+  tier: 'default',
+  incidentTier: 'forensic',
+  retentionMs: { default: 7 * DAY, forensic: 90 * DAY, airgap: 365 * DAY },
+  pruneIntervalMs: 600_000,
+};
 
 export function readForensic(r: Reader, value: unknown): ForensicConfig {
-  const s: RawConfig = r.section('forensic', value, ['enabled']);
-  return { enabled: r.bool('forensic.enabled', s.enabled, DEFAULT_FORENSIC.enabled) };
+  const D = DEFAULT_FORENSIC;
+  const s: RawConfig = r.section('forensic', value, [
+    'mode',
+    'dir',
+    'maxBytes',
+    'bufferBytes',
+    'segment',
+    'tier',
+    'incidentTier',
+    'retention',
+    'pruneInterval',
+  ]);
+  const seg: RawConfig = r.section('forensic.segment', s.segment, ['maxBytes', 'maxAge', 'gzipLevel']);
+  const ret: RawConfig = r.section('forensic.retention', s.retention, RETENTION_TIERS);
+  const config: ForensicConfig = {
+    mode: r.oneOf('forensic.mode', s.mode, D.mode, FORENSIC_MODES),
+    maxBytes: r.size('forensic.maxBytes', s.maxBytes, D.maxBytes, 64 * 1024),
+    bufferBytes: r.size('forensic.bufferBytes', s.bufferBytes, D.bufferBytes, 64 * 1024),
+    segment: {
+      maxBytes: r.size('forensic.segment.maxBytes', seg.maxBytes, D.segment.maxBytes, 4096),
+      maxAgeMs: r.duration('forensic.segment.maxAge', seg.maxAge, D.segment.maxAgeMs, 100),
+      gzipLevel: r.int('forensic.segment.gzipLevel', seg.gzipLevel, D.segment.gzipLevel, 0, 9),
+    },
+    tier: r.oneOf('forensic.tier', s.tier, D.tier, RETENTION_TIERS),
+    incidentTier: r.oneOf('forensic.incidentTier', s.incidentTier, D.incidentTier, RETENTION_TIERS),
+    retentionMs: {
+      default: r.duration('forensic.retention.default', ret.default, D.retentionMs.default),
+      forensic: r.duration('forensic.retention.forensic', ret.forensic, D.retentionMs.forensic),
+      airgap: r.duration('forensic.retention.airgap', ret.airgap, D.retentionMs.airgap),
+    },
+    pruneIntervalMs: r.duration('forensic.pruneInterval', s.pruneInterval, D.pruneIntervalMs, 1000),
+  };
+  const dir = s.dir === undefined || s.dir === null ? undefined : r.string('forensic.dir', s.dir, '');
+  if (dir) config.dir = dir;
+  return config;
 }

@@ -1,0 +1,151 @@
+// What the forensic tee costs: the same bench load against the gateway with the tee off and on
+// (forensic.mode: always, every span archived), alternating off/on so both see the same drift in machine
+// load, medians over --runs pairs. Reports CPU µs per span (the target: the tee adds ≤ 1.5 µs) and
+// throughput / p99 (the target: sustained ingest not slowed).
+//
+//   node dist/bench/tee-compare.js [--runs 3] [--gzip-level 1] [any bench/run.ts flag except --config/--tee/--baseline]
+//
+// --gzip-level sets forensic.segment.gzipLevel of the tee-on runs (0 = stored: sealing without
+// compression, to separate the cost of compressing from the cost of writing).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseBenchArgs, runBench, UsageError, type BenchOptions } from './run.js';
+import { environment, writeReport, type RunRecord } from './report.js';
+import { killAllChildren } from './gateway-process.js';
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export interface TeeComparison {
+  off: RunRecord[];
+  on: RunRecord[];
+  medians: {
+    off: { cpuMicrosPerSpan: number; spansPerSecond: number; p99Ms: number };
+    on: { cpuMicrosPerSpan: number; spansPerSecond: number; p99Ms: number };
+    /** on − off, µs of CPU per span. */
+    deltaCpuMicrosPerSpan: number;
+    /** on ÷ off. */
+    throughputRatio: number;
+  };
+  /** Per pair: on − off, µs per span (the spread says how much to trust the median). */
+  pairDeltas: number[];
+  gzipLevel: number;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const levelAt = argv.indexOf('--gzip-level');
+  let gzipLevel = 1;
+  if (levelAt >= 0) {
+    gzipLevel = Number(argv[levelAt + 1]);
+    if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) {
+      process.stderr.write('tee-compare: --gzip-level: expected 0..9\n');
+      return 2;
+    }
+    argv = [...argv.slice(0, levelAt), ...argv.slice(levelAt + 2)];
+  }
+  let options: BenchOptions | undefined;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`tee-compare: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (!options) {
+    process.stdout.write('usage: node dist/bench/tee-compare.js [--gzip-level N] [bench flags; see npm run bench -- --help]\n');
+    return 0;
+  }
+  if (options.config || options.tee || options.mode !== 'gateway') {
+    process.stderr.write('tee-compare: --config, --tee, --baseline and --only-baseline are not for this script\n');
+    return 2;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'stella-tee-compare-'));
+  const offFile = join(dir, 'off.yaml');
+  const onFile = join(dir, 'on.yaml');
+  writeFileSync(offFile, 'forensic:\n  mode: "off"\n');
+  writeFileSync(onFile, `forensic:\n  mode: always\n  segment:\n    gzipLevel: ${gzipLevel}\n`);
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const off: RunRecord[] = [];
+  const on: RunRecord[] = [];
+  try {
+    for (let i = 1; i <= options.runs && !controller.signal.aborted; i++) {
+      for (const [label, file, into] of [['off', offFile, off], ['on', onFile, on]] as const) {
+        log(`pair ${i}/${options.runs}: tee ${label} …`);
+        const one = await runBench({ ...options, runs: 1, config: file, name: `tee-${label}`, resultsDir: dir, quiet: true }, controller.signal);
+        const r = one.report.runs[0];
+        if (!r) throw new Error(`tee ${label}: no run finished${one.report.error ? ` (${one.report.error})` : ''}`);
+        into.push({ ...r, run: i });
+        log(
+          `  ${label}: ${(r.cpuSecondsPerMillionSpans).toFixed(3)} CPU µs/span, ${Math.round(r.spansPerSecond)} spans/s, p99 ${r.latencyMs.p99.toFixed(1)} ms` +
+            (r.gateway?.teeWrittenRecords !== undefined ? `, archived ${r.gateway.teeWrittenRecords} requests` : '') +
+            (r.gateway?.teeShedRecords ? `, SHED ${r.gateway.teeShedRecords}` : ''),
+        );
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const pairs = Math.min(off.length, on.length);
+  if (pairs === 0) return 1;
+  const m = (rs: RunRecord[]) => ({
+    cpuMicrosPerSpan: median(rs.map((r) => r.cpuSecondsPerMillionSpans)),
+    spansPerSecond: median(rs.map((r) => r.spansPerSecond)),
+    p99Ms: median(rs.map((r) => r.latencyMs.p99)),
+  });
+  const mo = m(off.slice(0, pairs));
+  const mn = m(on.slice(0, pairs));
+  const result: TeeComparison = {
+    off: off.slice(0, pairs),
+    on: on.slice(0, pairs),
+    medians: { off: mo, on: mn, deltaCpuMicrosPerSpan: mn.cpuMicrosPerSpan - mo.cpuMicrosPerSpan, throughputRatio: mn.spansPerSecond / mo.spansPerSecond },
+    pairDeltas: Array.from({ length: pairs }, (_, i) => on[i]!.cpuSecondsPerMillionSpans - off[i]!.cpuSecondsPerMillionSpans),
+    gzipLevel,
+  };
+  const lines = [
+    `tee off vs on (gzip level ${gzipLevel}), ${options.protocol}, ${options.concurrency} in flight × ${options.spansPerRequest} spans, medians of ${pairs} alternating pairs:`,
+    `  off: ${mo.cpuMicrosPerSpan.toFixed(3)} CPU µs/span, ${Math.round(mo.spansPerSecond)} spans/s, p99 ${mo.p99Ms.toFixed(1)} ms`,
+    `  on:  ${mn.cpuMicrosPerSpan.toFixed(3)} CPU µs/span, ${Math.round(mn.spansPerSecond)} spans/s, p99 ${mn.p99Ms.toFixed(1)} ms`,
+    `  tee cost: ${result.medians.deltaCpuMicrosPerSpan >= 0 ? '+' : ''}${result.medians.deltaCpuMicrosPerSpan.toFixed(3)} CPU µs/span (pairs: ${result.pairDeltas.map((d) => d.toFixed(2)).join(', ')}), throughput ×${result.medians.throughputRatio.toFixed(3)} (target: ≤ +1.5 µs)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  // One JSON for the pair of series, next to the other results (CPU s per Mspans = CPU µs per span).
+  const path = writeReport(
+    {
+      version: 1,
+      name: `tee-compare-gz${gzipLevel}-${options.protocol}`,
+      startedAt: new Date().toISOString(),
+      options: { ...options, config: null },
+      environment: environment(),
+      pool: { requests: options.poolSize, spansPerRequest: options.spansPerRequest, avgRequestBytes: NaN, bytesPerSpan: NaN },
+      runs: [...result.off.map((r) => ({ ...r, target: 'baseline' as const })), ...result.on],
+      summary: {},
+      teeComparison: { medians: result.medians, pairDeltas: result.pairDeltas, gzipLevel, note: "runs with target 'baseline' are the gateway with the tee off" },
+    } as Parameters<typeof writeReport>[0],
+    options.resultsDir,
+  );
+  process.stdout.write(`  written: ${path}\n`);
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      killAllChildren();
+      process.exit(code);
+    },
+    (err: unknown) => {
+      process.stderr.write(`tee-compare: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      killAllChildren();
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,183 @@
+// Where the forensic archive lives on disk. The tee writes this layout; retention, capture, verify and
+// status read it, so every path is spelled here once:
+//
+//   <root>/<tenant>/<tier>/<firstRecordTimeMs:13>-<seq:6>.seg      open segment (being appended to)
+//   <root>/<tenant>/<tier>/<firstRecordTimeMs:13>-<seq:6>.seg.gz   sealed segment (gzip of the whole file)
+//   <root>/<tenant>/shed.jsonl     one JSON line per window of records the tee dropped (ShedWindow)
+//   <root>/holds/<name>.json       a capture's hold: segments overlapping it are never pruned (Hold)
+//
+// <root> is forensic.dir, by default `${dataDir}/forensic`. Tenant ids are directory names (TENANT_RE in
+// src/config/validate.ts forbids "/" and leading dots), and "holds" is not a valid tier, so a tenant
+// named "holds" cannot be confused with the holds dir: tenant dirs always contain tier dirs.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { RETENTION_TIERS, type RetentionTier } from '../config/sections/forensic.js';
+import type { GatewayConfig } from '../config/types.js';
+
+export const HOLDS_DIR = 'holds';
+export const SHED_LOG = 'shed.jsonl';
+export const OPEN_SUFFIX = '.seg';
+export const SEALED_SUFFIX = '.seg.gz';
+
+/** The archive root of a config (absolute). */
+export function forensicDir(config: Pick<GatewayConfig, 'dataDir' | 'forensic'>): string {
+  return resolve(config.forensic.dir ?? join(config.dataDir, 'forensic'));
+}
+
+export function tierDir(root: string, tenant: string, tier: RetentionTier): string {
+  return join(root, tenant, tier);
+}
+
+export function shedLogPath(root: string, tenant: string): string {
+  return join(root, tenant, SHED_LOG);
+}
+
+export function holdsDir(root: string): string {
+  return join(root, HOLDS_DIR);
+}
+
+/** `0001764400000000-000042` (without suffix): sorts by time, then by sequence. */
+export function segmentBaseName(firstRecordTimeMs: number, seq: number): string {
+  return `${String(Math.max(0, Math.floor(firstRecordTimeMs))).padStart(13, '0')}-${String(seq % 1_000_000).padStart(6, '0')}`;
+}
+
+const NAME_RE = /^(\d{13})-(\d{6})\.seg(\.gz)?$/;
+
+export interface SegmentName {
+  firstRecordTimeMs: number;
+  seq: number;
+  sealed: boolean;
+}
+
+export function parseSegmentName(name: string): SegmentName | undefined {
+  const m = NAME_RE.exec(name);
+  if (!m) return undefined;
+  return { firstRecordTimeMs: Number(m[1]), seq: Number(m[2]), sealed: m[3] !== undefined };
+}
+
+export interface SegmentFile extends SegmentName {
+  tenant: string;
+  tier: RetentionTier;
+  path: string;
+  /** Size on disk (compressed when sealed). */
+  bytes: number;
+  /** Last modification: the last append (open) or the seal (sealed), at or after the last record. */
+  mtimeMs: number;
+}
+
+function dirNames(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Tenants that have an archive dir (sorted). */
+export function listTenants(root: string): string[] {
+  return dirNames(root)
+    .filter((name) => name !== HOLDS_DIR)
+    .sort();
+}
+
+/**
+ * Every segment under the root (open and sealed), sorted by tenant, tier, then name (= time order).
+ * Files vanishing while listed (sealed or pruned meanwhile) are skipped; a segment is listed once.
+ */
+export function listSegments(root: string, filter: { tenant?: string } = {}): SegmentFile[] {
+  const out: SegmentFile[] = [];
+  for (const tenant of filter.tenant !== undefined ? [filter.tenant] : listTenants(root)) {
+    for (const tier of RETENTION_TIERS) {
+      const dir = tierDir(root, tenant, tier);
+      let names: string[];
+      try {
+        names = readdirSync(dir).sort();
+      } catch {
+        continue;
+      }
+      const sealed = new Set(names.filter((n) => n.endsWith(SEALED_SUFFIX)));
+      for (const name of names) {
+        const parsed = parseSegmentName(name);
+        if (!parsed) continue;
+        // Sealing renames the .gz into place before it unlinks the .seg: for that moment both exist,
+        // and the sealed one is the segment.
+        if (!parsed.sealed && sealed.has(`${name}.gz`)) continue;
+        const path = join(dir, name);
+        try {
+          const st = statSync(path);
+          out.push({ ...parsed, tenant, tier, path, bytes: st.size, mtimeMs: st.mtimeMs });
+        } catch {
+          // gone between readdir and stat
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** A window of records the tee dropped (one line of shed.jsonl). Times are the records' receive times. */
+export interface ShedWindow {
+  fromMs: number;
+  toMs: number;
+  records: number;
+  bytes: number;
+  reason: string;
+}
+
+/** The shed windows of a tenant, oldest first; unreadable lines (a torn last line) are skipped. */
+export function readShedWindows(root: string, tenant: string): ShedWindow[] {
+  let text: string;
+  try {
+    text = readFileSync(shedLogPath(root, tenant), 'utf8');
+  } catch {
+    return [];
+  }
+  const out: ShedWindow[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const w = JSON.parse(line) as ShedWindow;
+      if (typeof w.fromMs === 'number' && typeof w.toMs === 'number') out.push(w);
+    } catch {
+      // torn line
+    }
+  }
+  return out;
+}
+
+/** A capture's hold on a tenant's window (written by capture; honoured by the pruner). */
+export interface Hold {
+  /** A tenant id, or "_all" (FLEET) for every tenant. */
+  tenant: string;
+  fromMs: number;
+  toMs: number;
+  /** ISO time after which the hold no longer protects anything; null = until the file is deleted. */
+  expiresAt: string | null;
+}
+
+export type HoldEntry = { name: string; ok: true; hold: Hold } | { name: string; ok: false; error: string };
+
+/** Every hold file; one that cannot be read or parsed is reported (and the pruner treats it as holding everything). */
+export function readHolds(root: string): HoldEntry[] {
+  const dir = holdsDir(root);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    return [];
+  }
+  const out: HoldEntry[] = [];
+  for (const name of names) {
+    try {
+      const h = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Partial<Hold>;
+      if (typeof h.tenant !== 'string' || typeof h.fromMs !== 'number' || typeof h.toMs !== 'number') throw new Error('expected tenant, fromMs and toMs');
+      if (h.expiresAt !== null && h.expiresAt !== undefined && Number.isNaN(Date.parse(h.expiresAt))) throw new Error(`bad expiresAt ${JSON.stringify(h.expiresAt)}`);
+      out.push({ name, ok: true, hold: { tenant: h.tenant, fromMs: h.fromMs, toMs: h.toMs, expiresAt: h.expiresAt ?? null } });
+    } catch (err) {
+      out.push({ name, ok: false, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,259 @@
+import t from 'tap';
+import { FLEET } from '../../src/incident/types.js';
+import { walkRequest } from '../../src/process/worker/walk.js';
+import { createSampler, type SamplerConfig } from '../../src/sample/sampler.js';
+import { createMetrics, type GatewayMetrics } from '../../src/telemetry/metrics.js';
+import { createRng } from '../helpers/generate-otlp.js';
+import { bytes, len, span } from '../helpers/wire-builder.js';
+import { incidents, NS_PER_MS, policyOf, request, sink, spansOf, testClock, traceId } from './helpers.js';
+
+const BASE: SamplerConfig = { decisionWaitMs: 10_000, rootGraceMs: 2_000, maxTraces: 100_000, maxBytes: 64 * 1024 * 1024, decisionCacheSize: 100_000 };
+const DEFAULT_POLICY = policyOf(null); // the built-in defaults: errors, slow (> 2 s), 10 % of the rest
+const P = '0000000000000001';
+
+async function counter(m: GatewayMetrics, name: keyof GatewayMetrics, labels: Record<string, string>): Promise<number> {
+  const metric = m[name] as unknown as { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> };
+  const got = await metric.get();
+  return got.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
+}
+
+/** offer()'s arguments after the tenant. */
+const args = (r: { body: Uint8Array; traces: ReturnType<typeof spansOf>['traces'] }): [Uint8Array, typeof r.traces] => [r.body, r.traces];
+
+function setup(config: Partial<SamplerConfig> = {}, policy = DEFAULT_POLICY) {
+  const clock = testClock();
+  const out = sink();
+  const inc = incidents();
+  const metrics = createMetrics({ defaultMetrics: false });
+  const sampler = createSampler({ ...BASE, ...config }, { emit: out.emit, policy: () => policy, incidents: inc, metrics, clock, tickMs: 10 });
+  return { clock, out, inc, metrics, sampler };
+}
+
+t.test('a trace is decided decisionWait after its first span, or rootGrace after its root', async (t) => {
+  const keepAll = policyOf({ rules: [], otherwise: 'keep' });
+  const { clock, out, sampler } = setup({}, keepAll);
+  const A = traceId(1);
+  const B = traceId(2);
+  sampler.offer('acme', ...args(spansOf({ traceId: A, name: 'a-child', parentSpanId: P })));
+  sampler.offer('acme', ...args(spansOf({ traceId: B, name: 'b-child', parentSpanId: P })));
+  clock.advance(1000);
+  sampler.offer('acme', ...args(spansOf({ traceId: A, name: 'a-child-2', parentSpanId: P })));
+  sampler.offer('acme', ...args(spansOf({ traceId: B, name: 'b-root' }))); // root of B at t=1000
+  t.equal(sampler.stats().traces, 2);
+  clock.advance(1990);
+  t.equal(out.emitted.length, 0, 'nothing before the root grace');
+  clock.advance(20);
+  t.same(out.spans().map((s) => s.name).sort(), ['b-child', 'b-root'], 'B decided 2 s after its root arrived, whole');
+  clock.advance(6900);
+  t.equal(out.spans().length, 2, 'A still waits (first span at t=0, wait 10 s)');
+  clock.advance(200);
+  t.same(out.spans().map((s) => s.name).sort(), ['a-child', 'a-child-2', 'b-child', 'b-root']);
+  t.same(out.traceIds('acme'), new Set([A, B]));
+  t.equal(sampler.stats().traces, 0);
+  t.equal(sampler.stats().bytes, 0);
+  t.equal(out.items(), 4, 'items counted with the spans');
+});
+
+t.test('defaults: error and slow traces always kept, about 10% of the rest, deterministic by trace id', async (t) => {
+  const { clock, out, sampler, metrics } = setup();
+  const rng = createRng(7);
+  const n = 4000;
+  const kinds = new Map<string, 'error' | 'slow' | 'plain'>();
+  const pending: Parameters<typeof span>[0][] = [];
+  for (let i = 0; i < n; i++) {
+    const id = rng.hex(32);
+    const kind = i % 10 === 0 ? 'error' : i % 10 === 1 ? 'slow' : 'plain';
+    kinds.set(id, kind);
+    const start = 1_700_000_000_000n * NS_PER_MS;
+    const end = start + (kind === 'slow' ? 2_500n : 30n) * NS_PER_MS;
+    // Three spans per trace, in one request with 20 traces: the fragments are split by trace.
+    const spans = [0, 1, 2].map((k) => ({ traceId: id, name: `s${k}`, parentSpanId: k === 0 ? undefined : P, start, end: k === 0 ? end : start + 1n, statusCode: kind === 'error' && k === 2 ? 2 : 1 }));
+    pending.push(...spans);
+    if (pending.length === 60) flushPending();
+  }
+  function flushPending(): void {
+    sampler.offer('acme', ...args(request({ spans: pending.splice(0) })));
+  }
+  clock.advance(30_000);
+  const kept = out.traceIds();
+  const all = [...kinds];
+  t.ok(all.filter(([, k]) => k !== 'plain').every(([id]) => kept.has(id)), 'every error and every slow trace kept');
+  const plain = all.filter(([, k]) => k === 'plain');
+  const share = plain.filter(([id]) => kept.has(id)).length / plain.length;
+  t.ok(Math.abs(share - 0.1) < 0.02, `about 10% of the rest kept (${(share * 100).toFixed(1)}%)`);
+  // Whole traces: three spans each.
+  t.equal(out.spans().length, kept.size * 3);
+  t.equal(await counter(metrics, 'samplingDecisions', { decision: 'keep', reason: 'errors' }), n / 10);
+  t.equal(await counter(metrics, 'samplingDecisions', { decision: 'keep', reason: 'slow' }), n / 10);
+  t.equal(await counter(metrics, 'samplingDecisions', { decision: 'drop', reason: 'otherwise' }), plain.length - plain.filter(([id]) => kept.has(id)).length);
+  t.equal(await counter(metrics, 'samplingSpans', { tenant: 'acme' }), n * 3, 'every span counted, kept or dropped');
+
+  // The same ids decide the same way in another sampler (another gateway).
+  const other = setup();
+  for (const [id] of plain.slice(0, 500)) other.sampler.offer('acme', ...args(spansOf({ traceId: id, name: 'x' })));
+  other.clock.advance(30_000);
+  const otherKept = other.out.traceIds();
+  t.ok(plain.slice(0, 500).every(([id]) => kept.has(id) === otherKept.has(id)), 'the same traces in both');
+});
+t.test('probability follows the trace id rightmost 56 bits (TraceIdRatioBased)', async (t) => {
+  // T = (1 − 0.25) × 2^56 = 0xc0000000000000: R at T is kept, R one below is not; the high 9 bytes do not matter.
+  const policy = policyOf({ rules: [{ name: 'quarter', probability: 0.25 }] });
+  const { clock, out, sampler } = setup({}, policy);
+  const at = 'ffffffffffffffffff' + 'c0000000000000';
+  const below = 'ffffffffffffffffff' + 'bfffffffffffff';
+  const top = '000000000000000000' + 'ffffffffffffff';
+  const zero = 'ffffffffffffffffff' + '00000000000000';
+  for (const id of [at, below, top, zero]) sampler.offer('a', ...args(spansOf({ traceId: id, name: id })));
+  clock.advance(20_000);
+  t.same(out.traceIds(), new Set([at, top]));
+});
+
+t.test('late spans follow the decision; a forgotten decision starts a new trace', async (t) => {
+  const policy = policyOf({ rules: [{ name: 'errors', when: { error: true } }], otherwise: 'drop' });
+  const { clock, out, sampler, metrics } = setup({ decisionCacheSize: 2 }, policy);
+  const K = traceId(10);
+  const D = traceId(11);
+  sampler.offer('acme', ...args(spansOf({ traceId: K, name: 'k1', statusCode: 2 }, { traceId: D, name: 'd1' })));
+  clock.advance(10_100);
+  t.same(out.spans().map((s) => s.name), ['k1']);
+  // Late spans: the kept trace's are forwarded at once, the dropped trace's are dropped (and counted).
+  sampler.offer('acme', ...args(spansOf({ traceId: K, name: 'k2' }, { traceId: D, name: 'd2' }, { traceId: D, name: 'd3' })));
+  t.same(out.spans().map((s) => s.name).sort(), ['k1', 'k2'], 'k2 forwarded without waiting');
+  t.equal(sampler.stats().traces, 0, 'nothing buffered for decided traces');
+  t.equal(await counter(metrics, 'samplingLateSpans', { decision: 'keep' }), 1);
+  t.equal(await counter(metrics, 'samplingLateSpans', { decision: 'drop' }), 2);
+  t.equal(await counter(metrics, 'samplingSpans', { decision: 'drop' }), 3);
+  // The cache holds 2 decisions: after two more traces, K is forgotten and a late K span is a new trace.
+  sampler.offer('acme', ...args(spansOf({ traceId: traceId(12), name: 'x', statusCode: 2 }, { traceId: traceId(13), name: 'y', statusCode: 2 })));
+  clock.advance(10_100);
+  sampler.offer('acme', ...args(spansOf({ traceId: K, name: 'k3' })));
+  t.equal(sampler.stats().traces, 1, 'buffered again once the decision is forgotten');
+  // Tenants never share decisions: the same id under another tenant is another trace.
+  sampler.offer('globex', ...args(spansOf({ traceId: traceId(12), name: 'g' })));
+  t.equal(sampler.stats().traces, 2);
+});
+
+t.test('incident mode: 100% kept, including traces already buffered; back to the policies after', async (t) => {
+  const dropAll = policyOf({ rules: [], otherwise: 'drop' });
+  const { clock, out, sampler, inc, metrics } = setup({}, dropAll);
+  for (let i = 0; i < 50; i++) {
+    sampler.offer('acme', ...args(spansOf({ traceId: traceId(i), name: `acme-${i}` })));
+    sampler.offer('globex', ...args(spansOf({ traceId: traceId(i), name: `globex-${i}` })));
+  }
+  t.equal(sampler.stats().traces, 100);
+  inc.start('acme');
+  t.equal(out.spans('acme').length, 50, 'every buffered acme trace kept the moment the incident starts');
+  t.equal(out.spans('globex').length, 0, 'other tenants are not in incident');
+  t.equal(sampler.stats().traces, 50);
+  t.equal(await counter(metrics, 'samplingEarlyDecisions', { reason: 'incident' }), 50);
+  // During the incident new acme traces (and more spans of buffered ones) go straight through.
+  sampler.offer('acme', ...args(spansOf({ traceId: traceId(500), name: 'during-1' }, { traceId: traceId(501), name: 'during-2' })));
+  t.equal(out.spans('acme').length, 52, 'forwarded at once, not buffered');
+  t.equal(sampler.stats().traces, 50);
+  inc.end('acme');
+  sampler.offer('acme', ...args(spansOf({ traceId: traceId(501), name: 'during-2-late' }), ));
+  sampler.offer('acme', ...args(spansOf({ traceId: traceId(900), name: 'after' })));
+  clock.advance(20_000);
+  const names = out.spans('acme').map((s) => s.name);
+  t.ok(names.includes('during-2-late'), 'a trace kept during the incident keeps its late spans');
+  t.notOk(names.includes('after'), 'after the incident the policies decide again');
+  t.equal(out.spans('globex').length, 0);
+
+  // Fleet-wide: every tenant.
+  const fleet = setup({}, dropAll);
+  fleet.sampler.offer('a', ...args(spansOf({ traceId: traceId(1), name: 'a' })));
+  fleet.sampler.offer('b', ...args(spansOf({ traceId: traceId(2), name: 'b' })));
+  fleet.inc.start(FLEET);
+  t.same(fleet.out.spans().map((s) => s.name).sort(), ['a', 'b']);
+  fleet.sampler.offer('c', ...args(spansOf({ traceId: traceId(3), name: 'c' })));
+  t.equal(fleet.out.spans('c').length, 1);
+});
+
+t.test('a flood of one-span traces stays within the byte and trace bounds; early decisions are counted, nothing is lost unseen', async (t) => {
+  const maxBytes = 128 * 1024;
+  const keepErrors = policyOf({ rules: [{ name: 'errors', when: { error: true } }], otherwise: 'drop' });
+  const { out, sampler, metrics } = setup({ maxBytes, maxTraces: 100_000 }, keepErrors);
+  const n = 20_000;
+  let peak = 0;
+  let offeredBytes = 0;
+  let within = true;
+  for (let i = 0; i < n; i += 50) {
+    const r = request({ spans: Array.from({ length: 50 }, (_, k) => ({ traceId: traceId(i + k), name: `span-${i + k}`, statusCode: (i + k) % 100 === 0 ? 2 : 0, attributes: [] })) });
+    offeredBytes += r.body.length;
+    sampler.offer('acme', r.body, r.traces);
+    peak = Math.max(peak, sampler.stats().bytes);
+    if (sampler.stats().bytes > maxBytes) within = false;
+  }
+  t.ok(within, 'within maxBytes after every offer');
+  t.ok(offeredBytes > 4 * maxBytes, `the flood (${offeredBytes} B) is much larger than the bound`);
+  t.ok(peak > maxBytes * 0.9, `the buffer filled up (peak ${peak} B)`);
+  const early = await counter(metrics, 'samplingEarlyDecisions', { reason: 'max_bytes' });
+  t.ok(early > n / 2, `oldest traces decided early (${early})`);
+  const buffered = sampler.stats().traces;
+  t.equal((await counter(metrics, 'samplingSpans', {})) + buffered, n, 'every span decided or still buffered');
+  // Early decisions follow the policies: every error trace decided so far was kept.
+  const kept = out.traceIds();
+  const decidedErrors = Array.from({ length: n / 100 }, (_, k) => traceId(k * 100)).filter((id) => kept.has(id));
+  t.ok(decidedErrors.length >= (n - buffered) / 100 - 1, 'error traces decided early were kept');
+  t.equal(kept.size, out.spans().length, 'one span each');
+
+  // The trace bound works the same way.
+  const small = setup({ maxTraces: 100 }, keepErrors);
+  for (let i = 0; i < 1000; i++) small.sampler.offer('a', ...args(spansOf({ traceId: traceId(i), name: 'x' })));
+  t.equal(small.sampler.stats().traces, 100);
+  t.equal(await counter(small.metrics, 'samplingEarlyDecisions', { reason: 'max_traces' }), 900);
+});
+
+t.test('drain decides everything at once (shutdown) and close stops the timer', async (t) => {
+  const keepAll = policyOf({ rules: [], otherwise: 'keep' });
+  const { clock, out, sampler, metrics } = setup({}, keepAll);
+  for (let i = 0; i < 10; i++) sampler.offer('acme', ...args(spansOf({ traceId: traceId(i), name: `s${i}` })));
+  t.ok(clock.pending() > 0, 'a decision timer is armed');
+  sampler.drain();
+  t.equal(out.spans().length, 10);
+  t.equal(sampler.stats().traces, 0);
+  t.equal(await counter(metrics, 'samplingEarlyDecisions', { reason: 'shutdown' }), 10);
+  sampler.close();
+  clock.advance(60_000);
+  t.equal(out.spans().length, 10);
+  // A request that arrives after the drain is forwarded whole, not lost.
+  sampler.offer('acme', ...args(spansOf({ traceId: traceId(99), name: 'late-comer' })));
+  t.equal(out.spans().length, 11);
+  t.equal(await counter(metrics, 'samplingDecisions', { decision: 'keep', reason: 'shutdown' }), 1);
+});
+
+t.test('kept spans the exporters refuse are counted, not silently lost', async (t) => {
+  const keepAll = policyOf({ rules: [], otherwise: 'keep' });
+  const { clock, out, sampler, metrics } = setup({}, keepAll);
+  sampler.offer('acme', ...args(spansOf({ traceId: traceId(1), name: 'a' }, { traceId: traceId(2), name: 'b' })));
+  out.refuse = true;
+  clock.advance(11_000);
+  t.equal(await counter(metrics, 'samplingDroppedSpans', { reason: 'export_refused' }), 2);
+});
+
+t.test('bodies the worker did not split are split here', async (t) => {
+  const keepAll = policyOf({ rules: [{ name: 'errors', when: { error: true } }] , otherwise: 'drop' });
+  const { clock, out, sampler } = setup({}, keepAll);
+  const body = bytes(len(1, len(2, len(2, span({ traceId: traceId(1), name: 'x', statusCode: 2 })), len(2, span({ traceId: traceId(2), name: 'y' })))));
+  const w = walkRequest('traces', body);
+  if (!w.ok) throw new Error(w.message);
+  sampler.offer('acme', body, w.traces!);
+  clock.advance(11_000);
+  t.same(out.spans().map((s) => s.name), ['x']);
+});
+
+t.test('rate-limited rules use per-tenant budgets on the sampler clock', async (t) => {
+  const policy = policyOf({ rules: [{ name: 'capped', spansPerSecond: 100 }], otherwise: 'drop' });
+  const { clock, out, sampler } = setup({}, policy);
+  const tenSpans = (id: string) => spansOf(...Array.from({ length: 10 }, (_, k) => ({ traceId: id, name: `s${k}`, parentSpanId: P })));
+  for (let i = 0; i < 50; i++) {
+    sampler.offer('a', ...args(tenSpans(traceId(i))));
+    sampler.offer('b', ...args(tenSpans(traceId(i))));
+  }
+  clock.advance(10_100);
+  t.equal(out.spans('a').length, 100, 'one second of rate for tenant a');
+  t.equal(out.spans('b').length, 100, 'and its own budget for tenant b');
+  for (let i = 100; i < 150; i++) sampler.offer('a', ...args(tenSpans(traceId(i))));
+  clock.advance(10_100);
+  t.equal(out.spans('a').length, 200, 'refilled by the time the next traces are decided');
+});

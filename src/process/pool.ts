@@ -9,7 +9,8 @@ import { Piscina } from 'piscina';
 import type { ProcessConfig } from '../config/types.js';
 import { DEFAULT_RETRY_AFTER_MS, rejected, retryable, type Refusal } from '../errors.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import type { ProcessResult, ProcessTask } from './protocol.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import type { ProcessOk, ProcessResult, ProcessTask, WorkerResult } from './protocol.js';
 import { transferableView } from './worker/transfer.js';
 
 export interface ProcessPoolStats {
@@ -29,6 +30,8 @@ export interface ProcessPool {
   /**
    * Runs one task in a worker. task.body is transferred: afterwards it is detached (length 0) unless it
    * had to be copied (a view into a larger buffer). Never rejects.
+   * With task.policy (the active CompiledPolicy; task.policyVersion defaults to its version) the request
+   * is processed under exactly that version: workers receive the policy only when they lack it.
    */
   run(task: ProcessTask): Promise<ProcessResult | Refusal>;
   /** Refuses new tasks (SHUTTING_DOWN), lets accepted ones finish, then stops the workers. */
@@ -76,16 +79,45 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
     metrics.poolTasks.inc({ signal: task.signal, outcome });
   }
 
+  function send(task: ProcessTask, body: Uint8Array<ArrayBuffer>, signal: AbortSignal, policy?: CompiledPolicy): Promise<WorkerResult> {
+    const message: ProcessTask = { signal: task.signal, encoding: task.encoding, body, tenant: task.tenant };
+    if (task.tenantAttribute !== undefined) message.tenantAttribute = task.tenantAttribute;
+    const version = task.policyVersion ?? task.policy?.version;
+    if (version !== undefined) message.policyVersion = version;
+    if (policy) message.policy = policy;
+    if (task.splitTraces !== undefined) message.splitTraces = task.splitTraces;
+    return piscina.run(message, { transferList: [body.buffer], signal }) as Promise<WorkerResult>;
+  }
+
+  function countPolicy(task: ProcessTask, result: ProcessOk): void {
+    for (const [category, n] of Object.entries(result.redactions ?? {})) {
+      metrics.policyRedactions.inc({ signal: task.signal, tenant: task.tenant, category }, n);
+    }
+    for (const [reason, n] of Object.entries(result.dropped ?? {})) {
+      metrics.policyDropped.inc({ signal: task.signal, tenant: task.tenant, reason }, n);
+    }
+  }
+
   async function runInWorker(task: ProcessTask): Promise<ProcessResult | Refusal> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error('timeout')), config.taskTimeoutMs);
-    const body = transferableView(task.body);
     try {
-      const result = (await piscina.run(
-        { signal: task.signal, encoding: task.encoding, body, tenant: task.tenant } satisfies ProcessTask,
-        { transferList: [body.buffer], signal: controller.signal },
-      )) as ProcessResult;
+      // The policy itself is cloned into a worker only when that worker asks for its version; the
+      // worker hands the (transferred) body back with the question, so the resend costs no copy.
+      let result = await send(task, transferableView(task.body), controller.signal);
+      if (result.status === 'need-policy') {
+        if (!task.policy || task.policy.version !== result.policyVersion) {
+          count(task, 'INTERNAL');
+          return rejected('INTERNAL', `no compiled policy ${result.policyVersion} to send to the worker`);
+        }
+        result = await send(task, transferableView(result.body), controller.signal, task.policy);
+        if (result.status === 'need-policy') {
+          count(task, 'INTERNAL');
+          return rejected('INTERNAL', 'the worker did not take the policy it asked for');
+        }
+      }
       count(task, result.status === 'ok' ? 'ok' : result.code);
+      if (result.status === 'ok') countPolicy(task, result);
       return result;
     } catch (e) {
       const refusal = refusalFor(e, controller.signal.aborted, config.taskTimeoutMs);

@@ -76,6 +76,11 @@ export interface ProcessOk {
 export interface ProcessNeedPolicy {
   status: 'need-policy';
   policyVersion: string;
+  /**
+   * The task's body, handed back (transferred) untouched, so that the pool can resend it with the
+   * policy attached: the pool no longer has it after transferring it to the worker.
+   */
+  body: Uint8Array;
 }
 
 export interface ProcessRejected {

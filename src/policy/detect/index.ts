@@ -19,7 +19,7 @@ import { usSsnDetector } from './us-ssn.js';
 import { urlQuerySecretDetector } from './url-query-secret.js';
 
 export type { Category, Detector, Finding } from './types.js';
-export { mayContainSecret } from './prefilter.js';
+export { ALL_TRIGGERS, CATEGORY_TRIGGERS, mayContainSecret, secretTriggers, Trigger } from './prefilter.js';
 export { isSensitiveKey, isSensitiveName } from './sensitive-key.js';
 export { isVersionKey } from './ip-address.js';
 

@@ -10,10 +10,11 @@
 // for inputs both accept. Unknown fields are discarded by decode (protobufjs' Reader.discardUnknown
 // default), so the re-encoded output never carries them.
 import type protobuf from 'protobufjs';
-import type { ProcessResult, TraceSummary } from '../protocol.js';
+import type { ProcessOk, ProcessResult, TraceSummary } from '../protocol.js';
 import type { Signal } from '../../signals.js';
 import { requestType } from '../worker/otlp-schema.js';
 import { otlpMessageInfo, ownedBytes, renderMessage } from '../worker/otlp-json.js';
+import { applyPolicy, type ReferencePolicyOptions } from './apply-policy.js';
 
 type Obj = Record<string, unknown>;
 
@@ -22,6 +23,8 @@ const list = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
 /** Optional hook applied to the decoded request before it is encoded again (e.g. a policy under test). */
 export interface ReferenceOptions {
   transform?: (signal: Signal, request: Obj) => void;
+  /** The policy and stamping of the fast path (apply-policy.ts), applied after `transform`. */
+  policy?: ReferencePolicyOptions;
 }
 
 /** Spans, metric data points (all five metric types) or log records in a decoded request. */
@@ -211,11 +214,17 @@ export function referenceProcess(signal: Signal, bytes: Uint8Array, options: Ref
   const request = decoded.request;
   try {
     options.transform?.(signal, request);
+    const applied = options.policy ? applyPolicy(signal, request, options.policy) : undefined;
     const type = requestType(signal);
     const items = countItems(signal, request);
     const body = ownedBytes(type.encode(request).finish());
-    const result: ProcessResult = { status: 'ok', body, items, rejectedItems: 0 };
+    const result: ProcessOk = { status: 'ok', body, items, rejectedItems: 0 };
     if (signal === 'traces') result.traces = summarizeTraces(request);
+    if (applied) {
+      if (options.policy!.tenantAttribute !== undefined) result.tenantOverwrites = applied.tenantOverwrites;
+      if (Object.keys(applied.redactions).length > 0) result.redactions = applied.redactions;
+      if (Object.keys(applied.dropped).length > 0) result.dropped = applied.dropped;
+    }
     return result;
   } catch (e) {
     // Only reachable through a throwing transform or a protobufjs bug; still answered, never thrown.

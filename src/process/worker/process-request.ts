@@ -1,14 +1,19 @@
 // One task of the worker pool: bytes in, bytes out plus a small summary (DESIGN.md decisions 1-2).
 // JSON is converted to protobuf first (the reference codec), then everything takes the same fast path:
-// the validating wire walk. With no policies yet the output is the input, untouched; the rewriting
-// pass (redaction, tenant stamping) will slot in between the walk and the output.
-import type { ProcessResult, ProcessTask } from '../protocol.js';
+// walk (validate, count, summarise) ─▶ rewrite (policy, tenant stamping; rewrite.ts) ─▶ output.
+// With no rules and no stamping the output is the input, untouched.
+import type { ProcessOk, ProcessResult, ProcessTask } from '../protocol.js';
 import { otlpJsonToProtobuf } from './otlp-json.js';
+import type { VersionRules } from './policy-rules.js';
+import { rewriteRequest } from './rewrite.js';
 import { walkRequest } from './walk.js';
 import { WireType, readLength, readTag, skipVarint, wire } from './wire-reader.js';
 
-/** Processes one request. Never throws on any input: malformed bodies come back as rejections. */
-export function processRequest(task: ProcessTask): ProcessResult {
+/**
+ * Processes one request under `policy` (the compiled rules of task.policyVersion; the worker entry
+ * resolves it). Never throws on any input: malformed bodies come back as rejections.
+ */
+export function processRequest(task: ProcessTask, policy?: VersionRules): ProcessResult {
   let body = task.body;
   if (task.encoding === 'json') {
     const converted = otlpJsonToProtobuf(task.signal, body);
@@ -17,13 +22,27 @@ export function processRequest(task: ProcessTask): ProcessResult {
   }
   const walked = walkRequest(task.signal, body);
   if (!walked.ok) return { status: 'rejected', code: 'MALFORMED_PAYLOAD', message: walked.message };
-  const result: ProcessResult = {
-    status: 'ok',
-    body: walked.foreignTopLevel ? keepResourceFields(body) : body,
-    items: walked.items,
-    rejectedItems: 0,
-  };
+  const ruleSet = policy?.forTenant(task.tenant);
+  const rules = ruleSet && !ruleSet.noop ? ruleSet : null;
+  const result: ProcessOk = { status: 'ok', body, items: walked.items, rejectedItems: 0 };
   if (walked.traces) result.traces = walked.traces;
+  if (policy) result.policyVersion = policy.version;
+  if (rules === null && task.tenantAttribute === undefined) {
+    if (walked.foreignTopLevel) result.body = keepResourceFields(body);
+    return result;
+  }
+  const rewritten = rewriteRequest(task.signal, body, { rules, tenant: task.tenant, tenantAttribute: task.tenantAttribute });
+  result.body = rewritten.body;
+  if (rewritten.droppedItems > 0) {
+    // Items went with a dropped metric or resource: count and summarise what is left.
+    const again = walkRequest(task.signal, rewritten.body);
+    if (!again.ok) throw new Error(`rewrite produced an invalid request: ${again.message}`);
+    result.items = again.items;
+    if (again.traces) result.traces = again.traces;
+  }
+  if (task.tenantAttribute !== undefined) result.tenantOverwrites = rewritten.tenantOverwrites;
+  if (Object.keys(rewritten.redactions).length > 0) result.redactions = rewritten.redactions;
+  if (Object.keys(rewritten.dropped).length > 0) result.dropped = rewritten.dropped;
   return result;
 }
 

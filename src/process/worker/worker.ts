@@ -1,18 +1,38 @@
 // The piscina worker entry: runs one ProcessTask and hands the output bytes back by transfer, not by
-// copy. This side imports only its own folder and the shared protocol types (DESIGN.md conventions):
-// no logger, no metrics registry; counts travel in the result.
+// copy. This side imports only its own folder and the shared protocol types (DESIGN.md conventions;
+// policy-rules.ts explains its imports of the pure detector functions): no logger, no metrics
+// registry; counts travel in the result.
+//
+// Policies arrive by version: a task names task.policyVersion, and the worker uses its cached compiled
+// rules of that version. When it has none it answers need-policy with the body handed back, and the
+// pool resends the task with task.policy attached (once per version per worker, not per task).
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import type { ProcessResult, ProcessTask } from '../protocol.js';
+import type { ProcessTask, WorkerResult } from '../protocol.js';
+import { createPolicyCache, type VersionRules } from './policy-rules.js';
 import { processRequest } from './process-request.js';
 import { transferableView } from './transfer.js';
 
-export default function processTask(task: ProcessTask): ProcessResult {
-  const result = processRequest(task);
+const policies = createPolicyCache(3);
+
+function transferBack(result: WorkerResult, body: Uint8Array): WorkerResult {
+  // piscina transfers what a Transferable's transferableSymbol names and posts its valueSymbol.
+  const movable = { [transferableSymbol]: [body.buffer], [valueSymbol]: result };
+  return move(movable) as unknown as WorkerResult;
+}
+
+export default function processTask(task: ProcessTask): WorkerResult {
+  let rules: VersionRules | undefined;
+  if (task.policyVersion !== undefined) {
+    rules = task.policy && task.policy.version === task.policyVersion ? policies.put(task.policy) : policies.get(task.policyVersion);
+    if (!rules) {
+      const body = transferableView(task.body);
+      return transferBack({ status: 'need-policy', policyVersion: task.policyVersion, body }, body);
+    }
+  }
+  const result = processRequest(task, rules);
   if (result.status !== 'ok') return result;
   // The input arrived transferred (the pool makes sure it owns its buffer), so an unchanged body moves
-  // straight back; a new body (JSON conversion, stripped fields) may be a view into a shared pool.
+  // straight back; a new body (JSON conversion, stripped fields, rewrites) may be a view into a shared pool.
   result.body = transferableView(result.body);
-  // piscina transfers what a Transferable's transferableSymbol names and posts its valueSymbol.
-  const movable = { [transferableSymbol]: [result.body.buffer], [valueSymbol]: result };
-  return move(movable) as unknown as ProcessResult;
+  return transferBack(result, result.body);
 }

@@ -1,0 +1,206 @@
+// What the policy engine costs, on traces with dense personal data (generate.ts densePii: ~4–5
+// strings per span that the shipped default policies redact):
+//
+// 1. In process, same pool, same run: CPU µs per span of the worker's fast path with the default
+//    policies (walk + wire rewrite + tenant stamp), of the pass-through (walk only), and of the
+//    reference path (protobufjs decode ─▶ the same policy on objects ─▶ encode). Target: the fast path
+//    ≥ 5× faster than the reference.
+// 2. The gateway under the bench load (bench/run.ts runBench), alternating runs with no policy (an
+//    empty policies dir: pass-through apart from tenant stamping, which the gateway always does) and
+//    with the default policies; medians of CPU s per million spans (= CPU µs per span) over --runs
+//    pairs. Target: policies ≤ 3× pass-through.
+//
+//   node dist/bench/policy-compare.js [--micro-only] [--rounds 5] [any bench/run.ts flag except --config/--tee/--baseline]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { defaultPoliciesDir } from '../src/paths.js';
+import { loadPolicy } from '../src/policy/load.js';
+import type { ProcessTask } from '../src/process/protocol.js';
+import { referenceProcess } from '../src/process/reference/reference.js';
+import { compileRules } from '../src/process/worker/policy-rules.js';
+import { processRequest } from '../src/process/worker/process-request.js';
+import { generateRequestPool } from './generate.js';
+import { killAllChildren } from './gateway-process.js';
+import { environment, writeReport, type RunRecord } from './report.js';
+import { parseBenchArgs, runBench, UsageError, type BenchOptions } from './run.js';
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export interface MicroFigures {
+  spans: number;
+  redactionsPerSpan: number;
+  /** CPU µs per span, medians over rounds. */
+  passThrough: number;
+  fastPath: number;
+  reference: number;
+  /** reference ÷ fastPath. */
+  speedup: number;
+}
+
+/** In-process CPU per span of the three paths on the same dense-PII pool. */
+export function microBench(options: { rounds: number; requests: number; spansPerRequest: number; seed: number }): MicroFigures {
+  const loaded = loadPolicy(defaultPoliciesDir, 'default');
+  if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+  const rules = compileRules(loaded.policy);
+  const pool = generateRequestPool({ count: options.requests, spansPerRequest: options.spansPerRequest, seed: options.seed, densePii: true });
+  const spans = pool.requests.length * options.spansPerRequest;
+  const task = (body: Uint8Array): ProcessTask => ({ signal: 'traces', encoding: 'protobuf', body, tenant: 'default', tenantAttribute: 'tenant.id' });
+  let redactions = 0;
+  for (const b of pool.requests) {
+    const r = processRequest(task(b.slice()), rules);
+    if (r.status !== 'ok') throw new Error(r.message);
+    redactions += Object.values(r.redactions ?? {}).reduce((a, n) => a + n, 0);
+  }
+  const ruleSet = rules.forTenant('default');
+  const paths: Record<'passThrough' | 'fastPath' | 'reference', (b: Uint8Array) => unknown> = {
+    passThrough: (b) => processRequest({ signal: 'traces', encoding: 'protobuf', body: b, tenant: 'default' }),
+    fastPath: (b) => processRequest(task(b), rules),
+    reference: (b) => referenceProcess('traces', b, { policy: { rules: ruleSet, tenant: 'default', tenantAttribute: 'tenant.id' } }),
+  };
+  const samples: Record<keyof typeof paths, number[]> = { passThrough: [], fastPath: [], reference: [] };
+  const copies = pool.requests.map((b) => b.slice());
+  for (let round = 0; round <= options.rounds; round++) {
+    for (const name of Object.keys(paths) as (keyof typeof paths)[]) {
+      const fn = paths[name];
+      // Bodies are copied outside the measured section (the worker owns what it is given).
+      const bodies = copies.map((b) => b.slice());
+      const start = process.cpuUsage();
+      for (const b of bodies) fn(b);
+      const used = process.cpuUsage(start);
+      // Round 0 warms the JIT and the rule memos; it is not counted.
+      if (round > 0) samples[name].push((used.user + used.system) / spans);
+    }
+  }
+  const fastPath = median(samples.fastPath);
+  const reference = median(samples.reference);
+  return { spans, redactionsPerSpan: redactions / spans, passThrough: median(samples.passThrough), fastPath, reference, speedup: reference / fastPath };
+}
+
+function takeFlag(argv: string[], name: string, withValue: boolean): [string[], string | boolean | undefined] {
+  const at = argv.indexOf(name);
+  if (at < 0) return [argv, undefined];
+  return withValue ? [[...argv.slice(0, at), ...argv.slice(at + 2)], argv[at + 1]] : [[...argv.slice(0, at), ...argv.slice(at + 1)], true];
+}
+
+async function main(argv: string[]): Promise<number> {
+  let microOnly: string | boolean | undefined;
+  let roundsText: string | boolean | undefined;
+  [argv, microOnly] = takeFlag(argv, '--micro-only', false);
+  [argv, roundsText] = takeFlag(argv, '--rounds', true);
+  const rounds = roundsText === undefined ? 5 : Number(roundsText);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    process.stderr.write('policy-compare: --rounds: expected an integer ≥ 1\n');
+    return 2;
+  }
+  let options: BenchOptions | undefined;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`policy-compare: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (!options) {
+    process.stdout.write('usage: node dist/bench/policy-compare.js [--micro-only] [--rounds N] [bench flags; see npm run bench -- --help]\n');
+    return 0;
+  }
+  if (options.config || options.tee || options.mode !== 'gateway') {
+    process.stderr.write('policy-compare: --config, --tee, --baseline and --only-baseline are not for this script\n');
+    return 2;
+  }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  log(`in process: ${rounds} rounds over 16 requests × ${options.spansPerRequest} spans (dense PII) …`);
+  const micro = microBench({ rounds, requests: 16, spansPerRequest: options.spansPerRequest, seed: options.seed });
+  const lines = [
+    `in process (one thread), ${micro.spans} spans, ${micro.redactionsPerSpan.toFixed(2)} redactions per span, medians of ${rounds} rounds:`,
+    `  pass-through (walk only):        ${micro.passThrough.toFixed(2)} CPU µs/span`,
+    `  fast path, default policies:     ${micro.fastPath.toFixed(2)} CPU µs/span`,
+    `  reference path (protobufjs):     ${micro.reference.toFixed(2)} CPU µs/span`,
+    `  fast path is ${micro.speedup.toFixed(1)}× faster than the reference (target ≥ 5×)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (microOnly) return 0;
+
+  const dir = mkdtempSync(join(tmpdir(), 'stella-policy-compare-'));
+  const emptyPolicies = join(dir, 'no-policies');
+  const offFile = join(dir, 'off.yaml');
+  const onFile = join(dir, 'on.yaml');
+  writeFileSync(offFile, `policiesDir: ${JSON.stringify(emptyPolicies)}\n`);
+  writeFileSync(onFile, `policiesDir: ${JSON.stringify(defaultPoliciesDir)}\n`);
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  const off: RunRecord[] = [];
+  const on: RunRecord[] = [];
+  try {
+    for (let i = 1; i <= options.runs && !controller.signal.aborted; i++) {
+      for (const [label, file, into] of [['no policy', offFile, off], ['default policies', onFile, on]] as const) {
+        log(`pair ${i}/${options.runs}: ${label} …`);
+        const one = await runBench({ ...options, densePii: true, runs: 1, config: file, name: `policy-${into === on ? 'on' : 'off'}`, resultsDir: dir, quiet: true }, controller.signal);
+        const r = one.report.runs[0];
+        if (!r) throw new Error(`${label}: no run finished${one.report.error ? ` (${one.report.error})` : ''}`);
+        into.push({ ...r, run: i });
+        log(`  ${label}: ${r.cpuSecondsPerMillionSpans.toFixed(2)} CPU µs/span, ${Math.round(r.spansPerSecond)} spans/s, p99 ${r.latencyMs.p99.toFixed(1)} ms`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const pairs = Math.min(off.length, on.length);
+  if (pairs === 0) return 1;
+  const m = (rs: RunRecord[]) => ({
+    cpuMicrosPerSpan: median(rs.map((r) => r.cpuSecondsPerMillionSpans)),
+    spansPerSecond: median(rs.map((r) => r.spansPerSecond)),
+    p99Ms: median(rs.map((r) => r.latencyMs.p99)),
+  });
+  const mo = m(off.slice(0, pairs));
+  const mn = m(on.slice(0, pairs));
+  const ratio = mn.cpuMicrosPerSpan / mo.cpuMicrosPerSpan;
+  const pairRatios = Array.from({ length: pairs }, (_, i) => on[i]!.cpuSecondsPerMillionSpans / off[i]!.cpuSecondsPerMillionSpans);
+  process.stdout.write(
+    [
+      `gateway, ${options.protocol}, ${options.concurrency} in flight × ${options.spansPerRequest} spans (dense PII), medians of ${pairs} alternating pairs:`,
+      `  no policy:        ${mo.cpuMicrosPerSpan.toFixed(2)} CPU s/Mspans, ${Math.round(mo.spansPerSecond)} spans/s, p99 ${mo.p99Ms.toFixed(1)} ms`,
+      `  default policies: ${mn.cpuMicrosPerSpan.toFixed(2)} CPU s/Mspans, ${Math.round(mn.spansPerSecond)} spans/s, p99 ${mn.p99Ms.toFixed(1)} ms`,
+      `  policies ÷ no policy: ${ratio.toFixed(2)}× CPU per span (pairs: ${pairRatios.map((x) => x.toFixed(2)).join(', ')}; target ≤ 3×)`,
+    ].join('\n') + '\n',
+  );
+  const path = writeReport(
+    {
+      version: 1,
+      name: `policy-compare-${options.protocol}`,
+      startedAt: new Date().toISOString(),
+      options: { ...options, config: null },
+      environment: environment(),
+      pool: { requests: options.poolSize, spansPerRequest: options.spansPerRequest, avgRequestBytes: NaN, bytesPerSpan: NaN },
+      runs: [...off.slice(0, pairs).map((r) => ({ ...r, target: 'baseline' as const })), ...on.slice(0, pairs)],
+      summary: {},
+      policyComparison: { micro, medians: { off: mo, on: mn, ratio }, pairRatios, note: "runs with target 'baseline' are the gateway with no policy" },
+    } as Parameters<typeof writeReport>[0],
+    options.resultsDir,
+  );
+  process.stdout.write(`  written: ${path}\n`);
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      killAllChildren();
+      process.exit(code);
+    },
+    (err: unknown) => {
+      process.stderr.write(`policy-compare: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      killAllChildren();
+      process.exit(1);
+    },
+  );
+}

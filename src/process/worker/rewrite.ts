@@ -1,0 +1,870 @@
+// The fast path's rewriting pass (DESIGN.md decision 2): applies a tenant's policy (policy-rules.ts)
+// and tenant stamping to a request the validating walk (walk.ts) has accepted, on the wire bytes.
+//
+// It reads the request once, descending only into the messages that can hold something the policy
+// acts on, and records edits: "replace bytes [s, e) of the input with these bytes" (a redacted string,
+// a dropped attribute, metric or resource, an appended attribute) plus, for every message whose
+// content changed size, a new length prefix. The output is then assembled by copying the untouched
+// ranges between edits verbatim. A string reaches the detectors only when the byte prefilter
+// (policy/detect/prefilter.ts) flags it, its key is sensitive, or custom patterns exist; only a
+// string that changes is decoded, re-encoded and written. When nothing changes the output is the
+// input buffer itself (zero copy).
+//
+// Semantics (the reference path, ../reference/apply-policy.ts, implements the same on objects):
+// - attribute lists (resource, scope, span, event, link, log record, data point, exemplar): a key that
+//   the signal's allowlist (or keys.mode: allowlist) does not allow is dropped (counted, reason
+//   attribute_key); then a blocked key pattern drops the attribute or masks its value (one redaction,
+//   category blocked_key); otherwise the value is redacted (strings at any depth of arrays and
+//   kvlists, each under its innermost key; kvlist keys obey the blocked patterns too);
+// - span names, event names, status messages and log bodies are redacted with no key; metric
+//   `metadata` like a kvlist;
+// - a metric whose name the allowlist refuses, and a resource whose service.name (the last such
+//   attribute's string value, '' when none) it refuses, are dropped with their items (counted);
+// - with a summary attribute, an item (span, log record, data point) with redactions gets that
+//   attribute appended, its value the number of redactions inside the item;
+// - with a tenant attribute, every resource loses the client's attributes of that key (counted as
+//   overwrites) and gets the attribute appended, its value the tenant (a resource is created if absent).
+// Protobuf merge rules are respected: the last `key` of a KeyValue counts, every occurrence of a string
+// is redacted (the last one wins on decoding anyway), the stamp goes into the last `resource` field.
+import type { Signal } from '../../signals.js';
+// The byte prefilter is a pure function of policy/detect (see policy-rules.ts on why the worker may use it).
+import { ALL_TRIGGERS, secretTriggers } from '../../policy/detect/index.js';
+import { BLOCKED_KEY, DROP_ATTRIBUTE_KEY, DROP_METRIC_NAME, DROP_SERVICE_NAME, type Counts, type KeyInfo, type RuleSet } from './policy-rules.js';
+import { readLength, readTag, skipVarint, wire } from './wire-reader.js';
+import { FIELD_INFO, FIELD_SLOTS, INFO_CHILD_SHIFT, INFO_ITEM, INFO_KIND_MASK, Kind, MSG } from './wire-schema.js';
+
+export interface RewriteOptions {
+  /** null: no policy, only stamping. */
+  rules: RuleSet | null;
+  tenant: string;
+  tenantAttribute?: string | undefined;
+}
+
+export interface RewriteResult {
+  /** The input itself when nothing changed. */
+  body: Uint8Array;
+  changed: boolean;
+  redactions: Counts;
+  dropped: Counts;
+  /** Items (spans, data points, log records) removed with a dropped metric or resource. */
+  droppedItems: number;
+  tenantOverwrites: number;
+}
+
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const SERVICE_NAME = encoder.encode('service.name');
+
+// ---- per-request state (a worker rewrites one request at a time) ----
+let buf: Uint8Array = EMPTY;
+const EMPTY_TEXT = Buffer.alloc(0);
+let text: Buffer = EMPTY_TEXT;
+let rules: RuleSet | null = null;
+let signal: Signal = 'traces';
+// The edits, in input order, as parallel arrays of small integers: replace input [eS, eE) with
+// scratch[eOff, eOff + eLen). Replacement bytes are written into one scratch buffer reused across
+// requests, so that a redaction allocates no typed array of its own.
+const eS: number[] = [];
+const eE: number[] = [];
+const eOff: number[] = [];
+const eLen: number[] = [];
+/** Edits in use (the arrays are reused across requests and only grow). */
+let ne = 0;
+let scratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+let sat = 0;
+let redactions: Counts = {};
+let dropped: Counts = {};
+let itemRedactions = 0;
+let droppedItems = 0;
+let overwrites = 0;
+let stampBytes: Uint8Array | null = null;
+let stampKey = '';
+let keys: KeyCache | null = null;
+
+/** Applies the rules and the stamp to a validated request of `sig`. */
+export function rewriteRequest(sig: Signal, input: Uint8Array, options: RewriteOptions): RewriteResult {
+  buf = input;
+  text = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  rules = options.rules;
+  signal = sig;
+  ne = 0;
+  sat = 0;
+  redactions = {};
+  dropped = {};
+  itemRedactions = 0;
+  droppedItems = 0;
+  overwrites = 0;
+  stampKey = options.tenantAttribute ?? '';
+  stampBytes = options.tenantAttribute !== undefined ? keyValueString(options.tenantAttribute, options.tenant) : null;
+  keys = rules ? keyCacheFor(rules, sig) : null;
+  try {
+    request(0, input.length);
+    const changed = ne > 0;
+    const body = changed ? assemble() : input;
+    return { body, changed, redactions, dropped, droppedItems, tenantOverwrites: overwrites };
+  } finally {
+    // Do not keep the request alive between tasks.
+    buf = EMPTY;
+    text = EMPTY_TEXT;
+    ne = 0;
+    // Give back what a huge request grew.
+    if (scratch.length > 4 * 1024 * 1024) scratch = Buffer.allocUnsafeSlow(64 * 1024);
+    if (eS.length > 1 << 16) eS.length = eE.length = eOff.length = eLen.length = 0;
+  }
+}
+
+function assemble(): Uint8Array {
+  let size = buf.length;
+  const n = ne;
+  for (let i = 0; i < n; i++) size += eLen[i]! - (eE[i]! - eS[i]!);
+  // An ArrayBuffer of its own: the worker transfers it back without a copy.
+  const out = new Uint8Array(size);
+  let from = 0;
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const s = eS[i]!;
+    if (s > from) at = copyBytes(buf, from, s, out, at);
+    const len = eLen[i]!;
+    if (len > 0) at = copyBytes(scratch, eOff[i]!, eOff[i]! + len, out, at);
+    from = eE[i]!;
+  }
+  if (from < buf.length) copyBytes(buf, from, buf.length, out, at);
+  return out;
+}
+
+/** Copies src[from, to) to dst at `at`; returns the position after. Short runs by hand (no view object). */
+function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
+  if (to - from > 48) {
+    dst.set(src.subarray(from, to), at);
+    return at + (to - from);
+  }
+  while (from < to) dst[at++] = src[from++]!;
+  return at;
+}
+
+/** Room for n more bytes in the scratch buffer. */
+function reserve(n: number): void {
+  if (sat + n <= scratch.length) return;
+  const bigger = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, sat + n + 1024));
+  scratch.copy(bigger, 0, 0, sat);
+  scratch = bigger;
+}
+
+// ---- wire helpers ----
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[at++] = n;
+  return at;
+}
+
+/** A length-delimited field: tag, length, content. */
+function lenField(field: number, content: Uint8Array): Uint8Array {
+  const tag = (field << 3) | 2;
+  const out = new Uint8Array(varintSize(tag) + varintSize(content.length) + content.length);
+  let at = writeVarint(out, 0, tag);
+  at = writeVarint(out, at, content.length);
+  out.set(content, at);
+  return out;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** KeyValue{key, value: AnyValue{string_value}} content. */
+function keyValueString(key: string, value: string): Uint8Array {
+  return concat(lenField(1, encoder.encode(key)), lenField(2, lenField(1, encoder.encode(value))));
+}
+
+/** KeyValue{key, value: AnyValue{int_value}} content. */
+function keyValueInt(key: string, value: number): Uint8Array {
+  const any = new Uint8Array(1 + varintSize(value));
+  any[0] = (3 << 3) | 0;
+  writeVarint(any, 1, value);
+  return concat(lenField(1, encoder.encode(key)), lenField(2, any));
+}
+
+/** The position after a non-LEN field's value starting at pos. */
+function skipValue(pos: number, wt: number, end: number): number {
+  switch (wt) {
+    case 0:
+      return skipVarint(buf, pos, end);
+    case 1:
+      return pos + 8;
+    case 5:
+      return pos + 4;
+    default:
+      // The walk refused every other wire type.
+      throw new Error(`rewrite: wire type ${wt} at ${pos}`);
+  }
+}
+
+// Field iteration registers: the last field read by next().
+let fTag = 0; // tag position
+let fLen = 0; // length prefix position (LEN fields)
+let fStart = 0; // content start (LEN fields)
+let fNum = 0;
+let fWt = 0;
+
+/** Reads the field at pos and returns where the next one starts. */
+function next(pos: number, end: number): number {
+  fTag = pos;
+  const b = buf[pos]!;
+  if (b < 0x80) {
+    wire.tag = b;
+    pos++;
+  } else pos = readTag(buf, pos, end);
+  fNum = wire.tag >>> 3;
+  fWt = wire.tag & 7;
+  if (fWt !== 2) return skipValue(pos, fWt, end);
+  fLen = pos;
+  const l = buf[pos]!;
+  if (l < 0x80) {
+    fStart = pos + 1;
+    return fStart + l;
+  }
+  pos = readLength(buf, pos, end);
+  fStart = pos;
+  return pos + wire.lo;
+}
+
+// ---- edits ----
+
+function pushEdit(s: number, e: number, off: number, len: number): void {
+  eS[ne] = s;
+  eE[ne] = e;
+  eOff[ne] = off;
+  eLen[ne] = len;
+  ne++;
+}
+
+function remove(s: number, e: number): number {
+  pushEdit(s, e, 0, 0);
+  return -(e - s);
+}
+
+/** Replaces input [s, e) with `bytes`; returns the size change. */
+function replace(s: number, e: number, bytes: Uint8Array): number {
+  reserve(bytes.length);
+  scratch.set(bytes, sat);
+  pushEdit(s, e, sat, bytes.length);
+  sat += bytes.length;
+  return bytes.length - (e - s);
+}
+
+function insert(at: number, bytes: Uint8Array): number {
+  return replace(at, at, bytes);
+}
+
+/** Messages up to this size are rebuilt whole in the scratch buffer when they change. */
+const COLLAPSE_BYTES = 160;
+
+/**
+ * After a child message's content [cs, ce) changed by d (its edits are those from `mark` on): its new
+ * length prefix, inserted before the child's edits; or, for a small child (a KeyValue, an AnyValue),
+ * prefix and content rebuilt in the scratch buffer as one edit, so that the ancestors see one change.
+ */
+function relength(lenPos: number, cs: number, ce: number, d: number, mark: number): number {
+  if (d === 0) return 0;
+  const n = ce - cs + d;
+  if (ce - cs <= COLLAPSE_BYTES) {
+    reserve(n + 5);
+    const off = sat;
+    let at = writeVarint(scratch, sat, n);
+    let from = cs;
+    const count = ne;
+    for (let i = mark; i < count; i++) {
+      const s = eS[i]!;
+      while (from < s) scratch[at++] = buf[from++]!;
+      const o = eOff[i]!;
+      const end = o + eLen[i]!;
+      // The child's replacement bytes sit in the scratch buffer below `off`: copying them up is safe.
+      for (let k = o; k < end; k++) scratch[at++] = scratch[k]!;
+      from = eE[i]!;
+    }
+    while (from < ce) scratch[at++] = buf[from++]!;
+    ne = mark;
+    pushEdit(lenPos, ce, off, at - off);
+    sat = at;
+    return at - off - (ce - lenPos);
+  }
+  reserve(10);
+  const off = sat;
+  sat = writeVarint(scratch, sat, n);
+  // Shift the child's edits up one slot and put the prefix before them.
+  for (let i = ne; i > mark; i--) {
+    eS[i] = eS[i - 1]!;
+    eE[i] = eE[i - 1]!;
+    eOff[i] = eOff[i - 1]!;
+    eLen[i] = eLen[i - 1]!;
+  }
+  eS[mark] = lenPos;
+  eE[mark] = cs;
+  eOff[mark] = off;
+  eLen[mark] = sat - off;
+  ne++;
+  return d + (sat - off) - (cs - lenPos);
+}
+
+// ---- key cache: attribute keys repeat across a request; look them up by their bytes, not decoded ----
+
+interface KeyCache {
+  bytes: (Uint8Array | undefined)[];
+  infos: (KeyInfo | undefined)[];
+}
+const KEY_SLOTS = 1024;
+const keyCaches = new WeakMap<RuleSet, Record<Signal, KeyCache>>();
+
+function keyCacheFor(r: RuleSet, s: Signal): KeyCache {
+  let c = keyCaches.get(r);
+  if (!c) {
+    const make = (): KeyCache => ({ bytes: new Array(KEY_SLOTS), infos: new Array(KEY_SLOTS) });
+    c = { traces: make(), metrics: make(), logs: make() };
+    keyCaches.set(r, c);
+  }
+  return c[s];
+}
+
+function keyInfoAt(ks: number, ke: number): KeyInfo {
+  const cache = keys!;
+  // FNV-1a over the key bytes; a collision only costs a decode, never a wrong answer (the bytes are
+  // compared below).
+  let h = 0x811c9dc5 ^ (ke - ks);
+  for (let i = ks; i < ke; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  const slot = (h ^ (h >>> 15)) & (KEY_SLOTS - 1);
+  const cached = cache.bytes[slot];
+  if (cached !== undefined && cached.length === ke - ks) {
+    let i = 0;
+    while (i < cached.length && cached[i] === buf[ks + i]) i++;
+    if (i === cached.length) return cache.infos[slot]!;
+  }
+  const info = rules!.keyInfo(signal, ks === ke ? '' : text.toString('utf8', ks, ke));
+  // A copy: the request's buffer is transferred away (or reused) after this task.
+  cache.bytes[slot] = Uint8Array.prototype.slice.call(buf, ks, ke);
+  cache.infos[slot] = info;
+  return info;
+}
+
+function bytesEqual(s: number, e: number, b: Uint8Array): boolean {
+  if (e - s !== b.length) return false;
+  for (let i = 0; i < b.length; i++) if (buf[s + i] !== b[i]) return false;
+  return true;
+}
+
+// ---- items removed with a metric or a resource ----
+
+const ITEM_PATH = new Set(
+  ['ResourceSpans', 'ResourceMetrics', 'ResourceLogs', 'ScopeSpans', 'ScopeMetrics', 'ScopeLogs', 'Metric', 'Gauge', 'Sum', 'Histogram', 'ExponentialHistogram', 'Summary'].map(
+    (n) => MSG[n]!,
+  ),
+);
+
+function countItems(msg: number, s: number, e: number): number {
+  let n = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2 || fNum >= FIELD_SLOTS) continue;
+    const info = FIELD_INFO[msg * FIELD_SLOTS + fNum]!;
+    if ((info & INFO_KIND_MASK) !== Kind.MESSAGE) continue;
+    if ((info & INFO_ITEM) !== 0) n++;
+    else {
+      const child = info >>> INFO_CHILD_SHIFT;
+      if (ITEM_PATH.has(child)) {
+        const cs = fStart;
+        n += countItems(child, cs, pos);
+      }
+    }
+  }
+  return n;
+}
+
+// ---- the request ----
+
+const RESOURCE_ENTRY: Record<Signal, number> = { traces: MSG['ResourceSpans']!, metrics: MSG['ResourceMetrics']!, logs: MSG['ResourceLogs']! };
+
+function request(s: number, e: number): void {
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    const tagPos = fTag;
+    if (fNum !== 1 || fWt !== 2) {
+      // Foreign top-level fields are stripped so that outputs concatenate (process-request.ts).
+      remove(tagPos, pos);
+      continue;
+    }
+    const lenPos = fLen;
+    const cs = fStart;
+    const ce = pos;
+    if (rules?.serviceAllowed && !rules.serviceAllowed(serviceName(cs, ce))) {
+      const n = countItems(RESOURCE_ENTRY[signal], cs, ce);
+      droppedItems += n;
+      dropped[DROP_SERVICE_NAME] = (dropped[DROP_SERVICE_NAME] ?? 0) + n;
+      remove(tagPos, ce);
+      continue;
+    }
+    const mark = ne;
+    relength(lenPos, cs, ce, resourceEntry(cs, ce), mark);
+  }
+}
+
+/** The last service.name attribute's string value in the entry's resource(s), '' when none. */
+function serviceName(s: number, e: number): string {
+  let name = '';
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum !== 1 || fWt !== 2) continue;
+    const re = pos;
+    for (let p = fStart; p < re; ) {
+      p = next(p, re);
+      if (fNum !== 1 || fWt !== 2) continue;
+      const kvEnd = p;
+      let isService = false;
+      let value: string | null = null;
+      for (let q = fStart; q < kvEnd; ) {
+        q = next(q, kvEnd);
+        if (fWt !== 2) continue;
+        if (fNum === 1) isService = bytesEqual(fStart, q, SERVICE_NAME);
+        else if (fNum === 2) {
+          const ve = q;
+          for (let v = fStart; v < ve; ) {
+            v = next(v, ve);
+            if ((fNum as number) === 1 && fWt === 2) value = text.toString('utf8', fStart, v);
+          }
+        }
+      }
+      if (isService) name = value ?? '';
+    }
+  }
+  return name;
+}
+
+function resourceEntry(s: number, e: number): number {
+  let d = 0;
+  let lastResource = -1;
+  if (stampBytes) {
+    for (let pos = s; pos < e; ) {
+      pos = next(pos, e);
+      if (fNum === 1 && fWt === 2) lastResource = fTag;
+    }
+  }
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    const tagPos = fTag;
+    const lenPos = fLen;
+    const cs = fStart;
+    const mark = ne;
+    if (fNum === 1) d += relength(lenPos, cs, pos, resource(cs, pos, tagPos === lastResource), mark);
+    else if (fNum === 2) d += relength(lenPos, cs, pos, scope(cs, pos), mark);
+  }
+  // No resource at all: the stamp needs one.
+  if (stampBytes && lastResource < 0) d += insert(e, lenField(1, lenField(1, stampBytes)));
+  return d;
+}
+
+function resource(s: number, e: number, stamp: boolean): number {
+  let d = 0;
+  if (rules || stampBytes) {
+    for (let pos = s; pos < e; ) {
+      pos = next(pos, e);
+      if (fNum === 1 && fWt === 2) d += attribute(fTag, fLen, fStart, pos, true);
+    }
+  }
+  if (stamp && stampBytes) d += insert(e, lenField(1, stampBytes));
+  return d;
+}
+
+/** ScopeSpans / ScopeMetrics / ScopeLogs. */
+function scope(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    const tagPos = fTag;
+    const lenPos = fLen;
+    const cs = fStart;
+    const mark = ne;
+    if (fNum === 1) {
+      if (rules) d += relength(lenPos, cs, pos, instrumentationScope(cs, pos), mark);
+    } else if (fNum === 2 && rules) {
+      switch (signal) {
+        case 'traces':
+          d += relength(lenPos, cs, pos, span(cs, pos), mark);
+          break;
+        case 'logs':
+          d += relength(lenPos, cs, pos, logRecord(cs, pos), mark);
+          break;
+        case 'metrics':
+          d += metricField(tagPos, lenPos, cs, pos);
+          break;
+      }
+    }
+  }
+  return d;
+}
+
+function instrumentationScope(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum === 3 && fWt === 2) d += attribute(fTag, fLen, fStart, pos, false);
+  }
+  return d;
+}
+
+/** Appends the summary attribute (field `field`) to an item with redactions. */
+function summarize(e: number, field: number): number {
+  const key = rules!.summaryAttribute;
+  if (key === null || itemRedactions === 0) return 0;
+  return insert(e, lenField(field, keyValueInt(key, itemRedactions)));
+}
+
+// ---- traces ----
+
+function span(s: number, e: number): number {
+  itemRedactions = 0;
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    const lenPos = fLen;
+    const cs = fStart;
+    const mark = ne;
+    switch (fNum) {
+      case 5:
+        d += stringField(lenPos, cs, pos, undefined, false);
+        break;
+      case 9:
+        d += attribute(fTag, lenPos, cs, pos, false);
+        break;
+      case 11:
+        d += relength(lenPos, cs, pos, spanEvent(cs, pos), mark);
+        break;
+      case 13:
+        d += relength(lenPos, cs, pos, spanLink(cs, pos), mark);
+        break;
+      case 15:
+        d += relength(lenPos, cs, pos, status(cs, pos), mark);
+        break;
+    }
+  }
+  return d + summarize(e, 9);
+}
+
+function spanEvent(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    if (fNum === 2) d += stringField(fLen, fStart, pos, undefined, false);
+    else if (fNum === 3) d += attribute(fTag, fLen, fStart, pos, false);
+  }
+  return d;
+}
+
+function spanLink(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum === 4 && fWt === 2) d += attribute(fTag, fLen, fStart, pos, false);
+  }
+  return d;
+}
+
+function status(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum === 2 && fWt === 2) d += stringField(fLen, fStart, pos, undefined, false);
+  }
+  return d;
+}
+
+// ---- logs ----
+
+function logRecord(s: number, e: number): number {
+  itemRedactions = 0;
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    const lenPos = fLen;
+    const cs = fStart;
+    const mark = ne;
+    if (fNum === 5) d += relength(lenPos, cs, pos, anyValue(cs, pos, undefined, false), mark);
+    else if (fNum === 6) d += attribute(fTag, lenPos, cs, pos, false);
+  }
+  return d + summarize(e, 6);
+}
+
+// ---- metrics ----
+
+const DATA_KINDS: Record<number, { attrs: number; exemplars: number }> = {
+  5: { attrs: 7, exemplars: 5 }, // gauge: NumberDataPoint
+  7: { attrs: 7, exemplars: 5 }, // sum: NumberDataPoint
+  9: { attrs: 9, exemplars: 8 }, // histogram: HistogramDataPoint
+  10: { attrs: 1, exemplars: 11 }, // exponential_histogram: ExponentialHistogramDataPoint
+  11: { attrs: 7, exemplars: 0 }, // summary: SummaryDataPoint (no exemplars)
+};
+
+function metricField(tagPos: number, lenPos: number, s: number, e: number): number {
+  const allowed = rules!.metricAllowed;
+  if (allowed) {
+    let name = '';
+    for (let pos = s; pos < e; ) {
+      pos = next(pos, e);
+      if (fNum === 1 && fWt === 2) name = text.toString('utf8', fStart, pos);
+    }
+    if (!allowed(name)) {
+      const n = countItems(MSG['Metric']!, s, e);
+      droppedItems += n;
+      dropped[DROP_METRIC_NAME] = (dropped[DROP_METRIC_NAME] ?? 0) + n;
+      return remove(tagPos, e);
+    }
+  }
+  const mark = ne;
+  return relength(lenPos, s, e, metric(s, e), mark);
+}
+
+function metric(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    const lenPos = fLen;
+    const cs = fStart;
+    const mark = ne;
+    const kind = DATA_KINDS[fNum];
+    if (kind) d += relength(lenPos, cs, pos, dataContainer(cs, pos, kind.attrs, kind.exemplars), mark);
+    else if (fNum === 12) d += nestedKeyValue(fTag, lenPos, cs, pos);
+  }
+  return d;
+}
+
+function dataContainer(s: number, e: number, attrs: number, exemplars: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum !== 1 || fWt !== 2) continue;
+    const lenPos = fLen;
+    const cs = fStart;
+    const mark = ne;
+    d += relength(lenPos, cs, pos, dataPoint(cs, pos, attrs, exemplars), mark);
+  }
+  return d;
+}
+
+function dataPoint(s: number, e: number, attrs: number, exemplars: number): number {
+  itemRedactions = 0;
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    if (fNum === attrs) d += attribute(fTag, fLen, fStart, pos, false);
+    else if (fNum === exemplars) {
+      const lenPos = fLen;
+      const cs = fStart;
+      const mark = ne;
+      d += relength(lenPos, cs, pos, exemplar(cs, pos), mark);
+    }
+  }
+  return d + summarize(e, attrs);
+}
+
+function exemplar(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum === 7 && fWt === 2) d += attribute(fTag, fLen, fStart, pos, false);
+  }
+  return d;
+}
+
+// ---- attributes and values ----
+
+/** Where the last key of a KeyValue is: sets kStart/kEnd (-1 when it has none). */
+let kStart = -1;
+let kEnd = -1;
+/** The KeyValue's value fields: how many, and where the last one's prefix and content are. */
+let vCount = 0;
+let vLenPos = 0;
+let vStart = 0;
+let vEnd = 0;
+function findKey(s: number, e: number): void {
+  kStart = kEnd = -1;
+  vCount = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    if (fNum === 1) {
+      kStart = fStart;
+      kEnd = pos;
+    } else if (fNum === 2) {
+      vCount++;
+      vLenPos = fLen;
+      vStart = fStart;
+      vEnd = pos;
+    }
+  }
+}
+
+/** One entry of a top-level attribute list: the whole field's delta. */
+function attribute(tagPos: number, lenPos: number, s: number, e: number, inResource: boolean): number {
+  if (!rules) {
+    // Stamping only: remove the client's tenant attributes.
+    findKey(s, e);
+    if (kStart >= 0 && text.toString('utf8', kStart, kEnd) === stampKey) {
+      overwrites++;
+      return remove(tagPos, e);
+    }
+    return 0;
+  }
+  findKey(s, e);
+  const info = kStart < 0 ? keyInfoAt(0, 0) : keyInfoAt(kStart, kEnd);
+  if (inResource && stampBytes && info.key === stampKey) {
+    overwrites++;
+    return remove(tagPos, e);
+  }
+  if (!info.allowed) {
+    dropped[DROP_ATTRIBUTE_KEY] = (dropped[DROP_ATTRIBUTE_KEY] ?? 0) + 1;
+    return remove(tagPos, e);
+  }
+  return keyValue(tagPos, lenPos, s, e, info);
+}
+
+/** An entry of a kvlist or of Metric.metadata: blocked patterns and redaction, no allowlist. */
+function nestedKeyValue(tagPos: number, lenPos: number, s: number, e: number): number {
+  findKey(s, e);
+  return keyValue(tagPos, lenPos, s, e, kStart < 0 ? keyInfoAt(0, 0) : keyInfoAt(kStart, kEnd));
+}
+
+function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: KeyInfo): number {
+  const r = rules!;
+  const mark = ne;
+  let d = 0;
+  if (info.blocked !== null) {
+    redactions[BLOCKED_KEY] = (redactions[BLOCKED_KEY] ?? 0) + 1;
+    itemRedactions++;
+    if (info.blocked.action.type === 'drop') return remove(tagPos, e);
+    for (let pos = s; pos < e; ) {
+      pos = next(pos, e);
+      if (fNum !== 2 || fWt !== 2) continue;
+      const vLen = fLen;
+      const ve = pos;
+      let value: string | null = null;
+      for (let v = fStart; v < ve; ) {
+        v = next(v, ve);
+        if ((fNum as number) === 1 && fWt === 2) value = text.toString('utf8', fStart, v);
+      }
+      // The value becomes AnyValue{string_value: mask}, written straight into the scratch buffer.
+      const masked = r.maskBlocked(info.blocked, value);
+      const bytes = Buffer.byteLength(masked, 'utf8');
+      const any = 1 + varintSize(bytes) + bytes;
+      reserve(any + 10);
+      const off = sat;
+      let at = writeVarint(scratch, sat, any);
+      scratch[at++] = (1 << 3) | 2;
+      at = writeVarint(scratch, at, bytes);
+      at += scratch.write(masked, at, 'utf8');
+      pushEdit(vLen, ve, off, at - off);
+      sat = at;
+      d += at - off - (ve - vLen);
+    }
+    return relength(lenPos, s, e, d, mark);
+  }
+  if (vCount === 1) {
+    // The common shape (findKey just saw the one value): no second pass over the KeyValue.
+    const vLen = vLenPos;
+    const cs = vStart;
+    const ce = vEnd;
+    return relength(lenPos, s, e, relength(vLen, cs, ce, anyValue(cs, ce, info.key, info.sensitive), mark), mark);
+  }
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum !== 2 || fWt !== 2) continue;
+    const vLen = fLen;
+    const cs = fStart;
+    const m = ne;
+    d += relength(vLen, cs, pos, anyValue(cs, pos, info.key, info.sensitive), m);
+  }
+  return relength(lenPos, s, e, d, mark);
+}
+
+function anyValue(s: number, e: number, key: string | undefined, sensitive: boolean): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    const lenPos = fLen;
+    const cs = fStart;
+    const mark = ne;
+    if (fNum === 1) d += stringField(lenPos, cs, pos, key, sensitive);
+    else if (fNum === 5) d += relength(lenPos, cs, pos, arrayValue(cs, pos, key, sensitive), mark);
+    else if (fNum === 6) d += relength(lenPos, cs, pos, kvList(cs, pos), mark);
+  }
+  return d;
+}
+
+function arrayValue(s: number, e: number, key: string | undefined, sensitive: boolean): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum !== 1 || fWt !== 2) continue;
+    const lenPos = fLen;
+    const cs = fStart;
+    const mark = ne;
+    d += relength(lenPos, cs, pos, anyValue(cs, pos, key, sensitive), mark);
+  }
+  return d;
+}
+
+function kvList(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fNum === 1 && fWt === 2) d += nestedKeyValue(fTag, fLen, fStart, pos);
+  }
+  return d;
+}
+
+/** A string field's value [s, e) after its length prefix at lenPos: redacted in place if it holds secrets. */
+function stringField(lenPos: number, s: number, e: number, key: string | undefined, sensitive: boolean): number {
+  if (s === e) return 0;
+  const r = rules!;
+  // A sensitive key makes the whole value one finding; otherwise only the detectors whose byte trigger
+  // the value meets run (custom patterns have no trigger: with any, every string is searched).
+  const triggers = sensitive ? ALL_TRIGGERS : secretTriggers(buf, s, e);
+  if (triggers === 0 && !r.hasCustom) return 0;
+  const result = r.redact(text.toString('utf8', s, e), key, redactions, triggers);
+  if (result.count === 0) return 0;
+  itemRedactions += result.count;
+  // Length prefix and UTF-8 straight into the scratch buffer.
+  const bytes = Buffer.byteLength(result.value, 'utf8');
+  reserve(bytes + 5);
+  const off = sat;
+  sat = writeVarint(scratch, sat, bytes);
+  sat += scratch.write(result.value, sat, 'utf8');
+  pushEdit(lenPos, e, off, sat - off);
+  return sat - off - (e - lenPos);
+}

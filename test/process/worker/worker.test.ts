@@ -1,0 +1,52 @@
+// The worker entry's policy delivery: a task names a version; without the compiled policy the worker
+// answers need-policy and hands the body back untouched; with it attached the worker compiles and
+// caches it, so later tasks of that version need only the version.
+import { valueSymbol } from 'piscina';
+import t from 'tap';
+import type { ProcessNeedPolicy, ProcessOk, WorkerResult } from '../../../src/process/protocol.js';
+import processTask from '../../../src/process/worker/worker.js';
+import { requestType } from '../../../src/process/worker/otlp-schema.js';
+import { policyFrom } from './policy-fixtures.js';
+
+// piscina's move() wraps results; the value is what the pool receives.
+const unwrap = (r: WorkerResult): WorkerResult => ((r as unknown as Record<symbol, unknown>)[valueSymbol] as WorkerResult | undefined) ?? r;
+
+const body = (): Uint8Array => {
+  const type = requestType('traces');
+  return type.encode(type.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [{ name: 'mail jane@example.com' }] }] }] })).finish().slice();
+};
+
+t.test('need-policy hands the body back; the policy is cached by version', async (t) => {
+  const p1 = policyFrom({ detectors: { email: 'mask' } });
+  const p2 = policyFrom({ detectors: { email: 'drop' } });
+  const b = body();
+  const copy = b.slice();
+  const asked = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: b, tenant: 'a', policyVersion: p1.version })) as ProcessNeedPolicy;
+  t.equal(asked.status, 'need-policy');
+  t.equal(asked.policyVersion, p1.version);
+  t.same([...asked.body], [...copy], 'the body comes back untouched');
+
+  const first = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: asked.body, tenant: 'a', policyVersion: p1.version, policy: p1 })) as ProcessOk;
+  t.equal(first.status, 'ok');
+  t.equal(first.policyVersion, p1.version);
+  t.same(first.redactions, { email: 1 });
+
+  const cached = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: body(), tenant: 'a', policyVersion: p1.version })) as ProcessOk;
+  t.equal(cached.status, 'ok', 'the version is cached: no policy needed');
+  t.same(cached.redactions, { email: 1 });
+
+  const other = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: body(), tenant: 'a', policyVersion: p2.version }));
+  t.equal(other.status, 'need-policy', 'another version is not confused with the cached one');
+
+  // Three more versions evict the first (the cache keeps a few).
+  for (const action of ['hash', 'truncate', 'mask']) {
+    const p = policyFrom({ detectors: { email: action === 'truncate' ? { action, maxLength: 3 } : action }, summaryAttribute: `s.${action}` });
+    t.equal(unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: body(), tenant: 'a', policyVersion: p.version, policy: p })).status, 'ok');
+  }
+  t.equal(unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: body(), tenant: 'a', policyVersion: p1.version })).status, 'need-policy', 'old versions are evicted');
+
+  const none = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: body(), tenant: 'a' })) as ProcessOk;
+  t.equal(none.status, 'ok');
+  t.equal(none.policyVersion, undefined, 'no version: pass-through');
+  t.equal(none.redactions, undefined);
+});

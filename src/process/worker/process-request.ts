@@ -1,11 +1,13 @@
 // One task of the worker pool: bytes in, bytes out plus a small summary (DESIGN.md decisions 1-2).
 // JSON is converted to protobuf first (the reference codec), then everything takes the same fast path:
-// walk (validate, count, summarise) ─▶ rewrite (policy, tenant stamping; rewrite.ts) ─▶ output.
+// walk (validate, count, summarise) ─▶ rewrite (policy, tenant stamping; rewrite.ts) ─▶ output, laid out
+// per trace when the tail sampler asks (split-traces.ts).
 // With no rules and no stamping the output is the input, untouched.
 import type { ProcessOk, ProcessResult, ProcessTask } from '../protocol.js';
 import { otlpJsonToProtobuf } from './otlp-json.js';
 import type { VersionRules } from './policy-rules.js';
 import { rewriteRequest } from './rewrite.js';
+import { splitByTrace } from './split-traces.js';
 import { walkRequest } from './walk.js';
 import { WireType, readLength, readTag, skipVarint, wire } from './wire-reader.js';
 
@@ -29,7 +31,7 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
   if (policy) result.policyVersion = policy.version;
   if (rules === null && task.tenantAttribute === undefined) {
     if (walked.foreignTopLevel) result.body = keepResourceFields(body);
-    return result;
+    return splitIfAsked(task, result);
   }
   const rewritten = rewriteRequest(task.signal, body, { rules, tenant: task.tenant, tenantAttribute: task.tenantAttribute });
   result.body = rewritten.body;
@@ -43,6 +45,12 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
   if (task.tenantAttribute !== undefined) result.tenantOverwrites = rewritten.tenantOverwrites;
   if (Object.keys(rewritten.redactions).length > 0) result.redactions = rewritten.redactions;
   if (Object.keys(rewritten.dropped).length > 0) result.dropped = rewritten.dropped;
+  return splitIfAsked(task, result);
+}
+
+/** For the tail sampler: one run of resource_spans per trace, located by TraceSummary.offset/length. */
+function splitIfAsked(task: ProcessTask, result: ProcessOk): ProcessOk {
+  if (task.splitTraces && result.traces && result.traces.length > 0) result.body = splitByTrace(result.body, result.traces);
   return result;
 }
 

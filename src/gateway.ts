@@ -7,11 +7,25 @@
 import { resolve } from 'node:path';
 import { createAdmitter } from './admit/admitter.js';
 import { createAdminServer } from './admin/admin-server.js';
+import { createAdminAuth } from './admin/auth.js';
+import { registerIncidentRoutes } from './admin/incidents-routes.js';
+import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
+import { createNotifier } from './incident/notify.js';
+import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
+import type { FastifyInstance } from 'fastify';
 import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
 import { rejected, retryable, type Refusal } from './errors.js';
 import { createExportRouter } from './export/router.js';
 import { createIdentifier } from './identify/identify.js';
+import { createTenantStore } from './identify/tenant-store.js';
+import { createQuotas } from './admit/quota.js';
+import { createTenantLabeler } from './telemetry/tenant-label.js';
 import { createPolicyStore } from './policy/policy-store.js';
+import { forensicDir } from './tee/layout.js';
+import { createTee, type Tee } from './tee/tee.js';
+import { SAMPLING_FILE } from './sample/policy-schema.js';
+import { createSamplingPolicyStore } from './sample/policy-store.js';
+import { createSampler } from './sample/sampler.js';
 import { createProcessPool } from './process/pool.js';
 import type { PayloadEncoding } from './process/protocol.js';
 import { createGrpcReceiver } from './receive/grpc-receiver.js';
@@ -24,6 +38,10 @@ import { createMetrics, type GatewayMetrics } from './telemetry/metrics.js';
 export interface RunningGateway {
   addresses: { grpc?: HostPort; http?: HostPort; admin: HostPort };
   metrics: GatewayMetrics;
+  /** Incident mode (src/incident/store.ts): isActive/list/onChange, on/off. */
+  incidents: IncidentStore;
+  /** The forensic tee (flush, seal, prune; see src/tee/tee.ts). */
+  tee: Tee;
   /** Stop receivers, drain the pool and the exporters; what is left at the deadline is dropped and counted. */
   stop(deadlineMs?: number): Promise<void>;
 }
@@ -42,10 +60,16 @@ export async function startGateway(
   let state: 'starting' | 'ready' | 'stopping' = 'starting';
 
   // Policies load first (an invalid policy fails start-up before anything binds) and hot-reload from
-  // then on. Not applied yet: workers receive the compiled policy by version in the redaction work.
+  // then on. Workers receive the compiled policy by version (see the process stage).
   const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger });
   policies.start();
-  const router = createExportRouter(effectiveExporters(config), { metrics, logger });
+  const router = createExportRouter(effectiveExporters(config), {
+    metrics,
+    logger,
+    // Isolation to the backend: every export request names its tenant; some tenants have their own backend.
+    transportOptions: { tenantHeader: config.tenancy.exportHeader },
+    tenantEndpoints: config.tenancy.exportOverrides,
+  });
   try {
     await router.start();
   } catch (err) {
@@ -53,16 +77,88 @@ export async function startGateway(
     throw err;
   }
   const pool = createProcessPool(config.process, { metrics });
-  const identifier = createIdentifier(config);
-  const admitter = createAdmitter(config.admit, { metrics });
+  // identify ─▶ admit: who may send as which tenant (tenants.yaml, hot-reloaded) and each tenant's quota.
+  const tenants = createTenantStore(config.tenancy.tenantsFile ?? resolve(config.policiesDir, 'tenants.yaml'), {
+    logger,
+    metrics,
+    defaultQuota: config.tenancy.quota,
+  });
+  try {
+    tenants.start();
+  } catch (err) {
+    policies.stop();
+    await Promise.allSettled([pool.close(), router.shutdown(0)]);
+    throw err;
+  }
+  const tenantLabel = createTenantLabeler(config.tenancy.maxTenantLabels).label;
+  const identifier = createIdentifier(config, {
+    bindings: tenants.current,
+    listeners: {
+      grpc: { tls: config.receivers.grpc.tls !== undefined, host: config.receivers.grpc.endpoint.host },
+      http: { tls: config.receivers.http.tls !== undefined, host: config.receivers.http.endpoint.host },
+    },
+  });
+  const quotas = createQuotas({ quotaFor: (t) => tenants.current().quotaFor(t), maxBuckets: config.tenancy.maxBuckets });
+  const admitter = createAdmitter(config.admit, { metrics, quotas, tenantLabel });
   // [stages] incident state, tail sampler and forensic tee are created here (issues 5 and 6).
+  // Incident mode: tenants (or the fleet) whose traces are all kept and teed; persisted under the data
+  // dir (a restart keeps it), every change audited and announced to the Notify webhooks.
+  const incidents = createIncidentStore(incidentStoreConfig(config), { metrics, logger });
+  let notifier: ReturnType<typeof createNotifier>;
+  try {
+    notifier = createNotifier(config.incidents.notify, { metrics, logger });
+    incidents.onChange((change) => notifier.notify(change));
+    incidents.start();
+  } catch (err) {
+    policies.stop();
+    tenants.stop();
+    await Promise.allSettled([pool.close(), router.shutdown(0)]);
+    throw err;
+  }
+  // The forensic tee: post-redaction, pre-sampling copy to per-tenant segments (src/tee); in mode
+  // `incident` it archives the tenants in incident, at the escalated retention tier.
+  const tee = createTee({ ...config.forensic, root: forensicDir(config) }, { metrics, logger, incidents, tenantLabel });
+  try {
+    await tee.start();
+  } catch (err) {
+    policies.stop();
+    tenants.stop();
+    incidents.stop();
+    await Promise.allSettled([pool.close(), router.shutdown(0)]);
+    throw err;
+  }
+
+  // [stages] tail sampling (src/sample): traces wait per (tenant, trace id) for a decision by sampling.yaml
+  // (hot-reloaded); every trace of a tenant in incident mode is kept. Off: traces go straight to export.
+  let sampling: { sampler: ReturnType<typeof createSampler>; policies: ReturnType<typeof createSamplingPolicyStore> } | undefined;
+  if (config.sampling.enabled) {
+    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger });
+    try {
+      samplingPolicies.start();
+    } catch (err) {
+      policies.stop();
+      tenants.stop();
+      incidents.stop();
+      await Promise.allSettled([pool.close(), router.shutdown(0), tee.close(0)]);
+      throw err;
+    }
+    const sampler = createSampler(config.sampling, {
+      emit: (t, b, items) => router.offer({ signal: 'traces', tenant: t, body: b, items }),
+      policy: samplingPolicies.current,
+      incidents,
+      metrics,
+      tenantLabel,
+      logger,
+    });
+    sampling = { sampler, policies: samplingPolicies };
+  }
 
   const ingest: IngestDeps['ingest'] = async (signal, encoding, body, ctx) => {
     if (state === 'stopping') return retryable('SHUTTING_DOWN');
     const who = identifier.identify(ctx);
     if (who.status !== 'ok') return refuse(signal, 'unknown', ctx, who);
     const { tenant } = who;
-    const admitted = admitter.admit(body.length);
+    const admitted = admitter.admit(body.length, tenant);
     if (admitted.status !== 'ok') return refuse(signal, tenant, ctx, admitted);
     try {
       return await processAndExport(signal, encoding, body, tenant, ctx);
@@ -79,31 +175,65 @@ export async function startGateway(
     ctx: RequestContext,
   ): Promise<IngestOutcome> {
     // [process] the task carries the tenant to stamp and the policy version (issues 3 and 4).
-    const result = await pool.run({ signal, encoding, body, tenant });
+    // One policy version per request: the one active now, whatever reloads happen while it runs.
+    const policy = policies.current();
+    const result = await pool.run({ signal, encoding, body, tenant, tenantAttribute: config.tenancy.attributeKey, policyVersion: policy.version, policy, splitTraces: sampling !== undefined && signal === 'traces' });
     if (result.status === 'rejected') return refuse(signal, tenant, ctx, rejected(result.code, result.message));
     if (result.status !== 'ok') return refuse(signal, tenant, ctx, result);
+    // Items are known only now: charged after the fact (the next requests wait while in debt).
+    admitter.chargeItems(tenant, result.items);
+    if (result.tenantOverwrites) metrics.tenantAttributeOverwrites.inc({ tenant: tenantLabel(tenant) }, result.tenantOverwrites);
     if (result.rejectedItems > 0) {
-      metrics.receiverRefusedItems.inc({ signal, tenant, protocol: ctx.protocol, reason: 'MALFORMED_PAYLOAD' }, result.rejectedItems);
+      metrics.receiverRefusedItems.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol, reason: 'MALFORMED_PAYLOAD' }, result.rejectedItems);
     }
     if (result.items > 0) {
       // [tee] the forensic copy goes here: post-redaction, pre-sampling (issue 6).
+      tee.offer({ signal, tenant, body: result.body, items: result.items, policyVersion: result.policyVersion ?? '', timeMs: Date.now() });
       // [sample] traces go through the tail sampler here instead of straight to the router (issue 5).
-      const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
-      if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);
+      // It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
+      if (sampling && signal === 'traces' && result.traces) {
+        sampling.sampler.offer(tenant, result.body, result.traces);
+      } else {
+        const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
+        if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);
+      }
     }
-    metrics.receiverAcceptedItems.inc({ signal, tenant, protocol: ctx.protocol }, result.items);
+    metrics.receiverAcceptedItems.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol }, result.items);
     return { status: 'ok', rejectedItems: result.rejectedItems, tenant, items: result.items };
   }
 
   function refuse(signal: Signal, tenant: string, ctx: RequestContext, outcome: Refusal): IngestOutcome {
-    metrics.receiverRefusedRequests.inc({ signal, tenant, protocol: ctx.protocol, reason: outcome.code });
+    metrics.receiverRefusedRequests.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol, reason: outcome.code });
     return { ...outcome, tenant };
   }
 
   const receivers: Receiver[] = [];
   const addresses: Partial<RunningGateway['addresses']> = {};
   // [admin] /admin/v1 routes (incidents, captures, status) are registered through extraRoutes.
-  const admin = createAdminServer(config.admin, { metrics, logger, isReady: () => state === 'ready', phase: () => state });
+  // Every /admin/v1 route calls adminAuth.authorize first (bearer tokens with roles and tenant scopes).
+  const adminAuth = createAdminAuth(config.incidents.adminTokens);
+  const statusSource = createStatusSource({
+    metrics,
+    profile: config.profile,
+    state: () => state,
+    listeners: () => ({ ...addresses }),
+    exporterNames: effectiveExporters(config).map((e) => e.name),
+    policyVersion: () => policies.current().version,
+    incidents: () => incidents.list(),
+    queues: () => {
+      const p = pool.stats();
+      return { workerPoolQueued: p.queued, workerPoolInflight: p.inflight, notifyPending: notifier.pending() };
+    },
+  });
+  const adminRoutes: ((app: FastifyInstance) => void)[] = [(app) => registerStatusRoute(app, { authorize: adminAuth.authorize, source: statusSource })];
+  if (config.incidents.enabled) adminRoutes.push((app) => registerIncidentRoutes(app, { authorize: adminAuth.authorize, incidents }));
+  const admin = createAdminServer(config.admin, {
+    metrics,
+    logger,
+    isReady: () => state === 'ready',
+    phase: () => state,
+    extraRoutes: (app) => adminRoutes.forEach((add) => add(app)),
+  });
   try {
     addresses.admin = await admin.start();
     if (config.receivers.grpc.enabled) {
@@ -120,7 +250,8 @@ export async function startGateway(
     // Fail fast at start-up, but release what did start so the process can exit cleanly.
     await Promise.allSettled(receivers.map((r) => r.stop(0)));
     policies.stop();
-    await Promise.allSettled([admin.stop(), pool.close(), router.shutdown(0)]);
+    tenants.stop();
+    await Promise.allSettled([admin.stop(), pool.close(), router.shutdown(0), tee.close(0)]);
     throw err;
   }
   state = 'ready';
@@ -135,13 +266,22 @@ export async function startGateway(
       await Promise.allSettled(receivers.map((r) => r.stop(left())));
       await pool.close();
       // [stop] the sampler decides what it still buffers and the tee seals its segments here.
-      await router.shutdown(left());
+      // Buffered traces are decided now (early, reason shutdown) and the kept ones reach the router before it drains.
+      sampling?.sampler.drain();
+      sampling?.sampler.close();
+      sampling?.policies.stop();
+      // Incident state stays on disk for the next start; pending notifications get a short grace.
+      incidents.stop();
+      await notifier.stop(Math.min(left(), 1000));
+      // The tee seals while the exporters drain (both within the deadline: neither waits for the other).
+      await Promise.all([tee.close(left()), router.shutdown(left())]);
       await admin.stop();
       policies.stop();
+      tenants.stop();
       logger.info({}, 'shut down');
     })();
     return stopping;
   };
 
-  return { addresses: addresses as RunningGateway['addresses'], metrics, stop };
+  return { addresses: addresses as RunningGateway['addresses'], metrics, incidents, tee, stop };
 }

@@ -31,6 +31,26 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: 'show what would change between two policies directories',
     load: async () => (await import('./commands/policy-diff.js')).policyDiffCommand,
   },
+  {
+    path: ['incident', 'on'],
+    summary: 'put a tenant (or the fleet) into incident mode: keep 100% until the TTL',
+    load: async () => (await import('./commands/incident.js')).incidentOnCommand,
+  },
+  {
+    path: ['incident', 'off'],
+    summary: 'end incident mode for a tenant (or the fleet)',
+    load: async () => (await import('./commands/incident.js')).incidentOffCommand,
+  },
+  {
+    path: ['incident', 'list'],
+    summary: 'list the active incidents',
+    load: async () => (await import('./commands/incident.js')).incidentListCommand,
+  },
+  {
+    path: ['status'],
+    summary: "a running gateway's listeners, tenants, policy, incidents, queues and export health",
+    load: async () => (await import('./commands/status.js')).statusCommand,
+  },
 ];
 
 function commandName(c: CommandEntry): string {

@@ -132,7 +132,7 @@ export interface GatewayConfig {
   admit: AdmitConfig;
   /** Empty = a file exporter under `${dataDir}/export` (the gateway runs with nothing else installed). */
   exporters: ExporterConfig[];
-  /** Tenant for unauthenticated requests on plain loopback listeners (until the tenancy stage lands). */
+  /** Tenant of requests without identity where tenancy.anonymous admits them (unless tenancy.anonymousTenant is set). */
   defaultTenant: string;
   log: { level: LogLevel };
   /** Deadline for draining everything on SIGTERM. */

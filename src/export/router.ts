@@ -12,6 +12,12 @@ import type { Exporter, ExportItem, ExportRouter } from './types.js';
 export interface ExportRouterDeps extends Omit<ExporterDeps, 'transport'> {
   /** Transports by exporter name, overriding the kind's own (tests). */
   transports?: Record<string, Transport>;
+  /**
+   * Per-tenant routing (tenancy.exportOverrides): tenant → exporter name → endpoint. That tenant's data
+   * goes to an exporter of its own (named `<exporter>@<tenant>`, same settings, that endpoint) instead
+   * of the shared one; other tenants are unaffected.
+   */
+  tenantEndpoints?: Record<string, Record<string, string>>;
 }
 
 export function createExportRouter(configs: ExporterConfig[], deps: ExportRouterDeps): ExportRouter {
@@ -20,21 +26,49 @@ export function createExportRouter(configs: ExporterConfig[], deps: ExportRouter
     if (seen.has(c.name)) throw new ConfigError(`exporters: duplicate exporter name "${c.name}"`);
     seen.add(c.name);
   }
-  const exporters = configs.map((c) => {
-    const { transports, ...exporterDeps } = deps;
+  const { transports, tenantEndpoints, ...exporterDeps } = deps;
+  const build = (c: ExporterConfig): Exporter => {
     const transport = transports?.[c.name];
     return createExporter(c, transport ? { ...exporterDeps, transport } : exporterDeps);
-  });
-  return createExportRouterFor(exporters, deps);
+  };
+  const exporters = configs.map(build);
+  // Tenant overrides: the tenant's list is the shared one with each overridden exporter swapped.
+  const routes = new Map<string, readonly Exporter[]>();
+  const all = [...exporters];
+  for (const [tenant, byExporter] of Object.entries(tenantEndpoints ?? {})) {
+    const list = [...exporters];
+    for (const [name, endpoint] of Object.entries(byExporter)) {
+      const i = configs.findIndex((c) => c.name === name);
+      if (i < 0) throw new ConfigError(`tenancy.exportOverrides.${tenant}: no exporter named "${name}" (have ${configs.map((c) => c.name).join(', ') || 'none'})`);
+      const own = build({ ...configs[i]!, name: `${name}@${tenant}`, endpoint });
+      list[i] = own;
+      all.push(own);
+    }
+    routes.set(tenant, list);
+  }
+  return createExportRouterFor(all, deps, { shared: exporters, byTenant: routes });
 }
 
-/** A router over exporters built elsewhere. */
+/** Which exporters take a tenant's data: its own list when it has one, else the shared list. */
+export interface TenantRouting {
+  shared: readonly Exporter[];
+  byTenant: ReadonlyMap<string, readonly Exporter[]>;
+}
+
+/**
+ * A router over exporters built elsewhere. Without `routing` every exporter is shared; with it,
+ * `exporters` is every exporter (the router starts and shuts them all down).
+ */
 export function createExportRouterFor(
   exporters: readonly Exporter[],
   deps: { metrics: GatewayMetrics; logger: Logger },
+  routing?: TenantRouting,
 ): ExportRouter {
+  const shared = routing?.shared ?? exporters;
+  const byTenant = routing?.byTenant;
   function offer(item: ExportItem): Outcome {
-    const targets = exporters.filter((e) => e.signals.includes(item.signal));
+    const candidates = byTenant?.get(item.tenant) ?? shared;
+    const targets = candidates.filter((e) => e.signals.includes(item.signal));
     if (targets.length === 0) {
       // Nobody exports this signal: acknowledged and dropped, but counted.
       deps.metrics.exporterDroppedItems.inc({ exporter: '_none', signal: item.signal, reason: 'no_exporter' }, item.items);

@@ -36,10 +36,59 @@ export interface GatewayMetrics {
 
   policyVersionInfo: Gauge<'version'>;
   policyReloadFailures: Counter;
+  /** Secrets redacted by the policy in the worker pool, by category (a detector, custom.<name>, blocked_key). */
+  policyRedactions: Counter<'signal' | 'tenant' | 'category'>;
+  /** What the policy dropped: attributes (attribute_key) and items (metric_name, service_name). */
+  policyDropped: Counter<'signal' | 'tenant' | 'reason'>;
   /** Certificate / key / client CA changes on disk that were rejected (the previous ones keep serving). */
   tlsReloadFailures: Counter<'listener'>;
+  /** Forensic tee (src/tee): records and bytes appended to segments. */
+  teeWrittenRecords: Counter<'tenant'>;
+  teeWrittenBytes: Counter<'tenant'>;
+  /** Records the tee dropped instead of blocking ingest (buffer_full, disk_budget, write_error, shutdown). */
+  teeShedRecords: Counter<'tenant' | 'reason'>;
+  /** 1 while the tee is shedding a tenant's records (alert on it), else 0. */
+  teeShedding: Gauge<'tenant'>;
+  /** Bytes offered to the tee and not yet written. */
+  teeBufferBytes: Gauge;
+  /** Bytes under the archive dir, as the tee accounts them against forensic.maxBytes. */
+  teeDiskBytes: Gauge;
+  teeSealedSegments: Counter<'tier'>;
+  teePrunedSegments: Counter<'tier'>;
   samplingDecisions: Counter<'decision' | 'reason'>;
+  /** Tail sampler (src/sample): spans kept or dropped by decisions, late spans included, per tenant. */
+  samplingSpans: Counter<'tenant' | 'decision'>;
+  /** Traces decided before their time because the buffer was full (max_traces, max_bytes), an incident started, or shutdown. */
+  samplingEarlyDecisions: Counter<'reason'>;
+  /** Spans that arrived after their trace was decided (they follow the decision). */
+  samplingLateSpans: Counter<'decision'>;
+  /** Kept spans that were lost anyway (export_refused: the export queue was full). */
+  samplingDroppedSpans: Counter<'reason'>;
+  /** Traces and span bytes buffered, read at scrape time through samplingStats. */
+  samplingBufferedTraces: Gauge;
+  samplingBufferedBytes: Gauge;
+  samplingStats?: () => { traces: number; bytes: number };
+  samplingPolicyReloadFailures: Counter;
+  samplingPolicyVersionInfo: Gauge<'version'>;
   incidentMode: Gauge<'tenant'>;
+  /** Tenancy (src/identify, src/admit): quota refusals per tenant and reason (items | bytes). */
+  tenantQuotaRefused: Counter<'tenant' | 'reason'>;
+  /** Client-supplied tenant attributes the worker overwrote, per tenant. */
+  tenantAttributeOverwrites: Counter<'tenant'>;
+  /** tenants.yaml edits rejected (the last good version stays active). */
+  tenancyReloadFailures: Counter;
+  /** The active tenants.yaml version (value 1). */
+  tenancyBindingsInfo: Gauge<'version'>;
+  /** Incident state or audit log writes that failed (file: state | audit). */
+  incidentPersistFailures: Counter<'file'>;
+  /** Notify: events delivered to a webhook (2xx). */
+  incidentNotifyDelivered: Counter<'webhook' | 'event'>;
+  /** Notify: failed delivery attempts (reason: http_<status> | timeout | network). */
+  incidentNotifyFailures: Counter<'webhook' | 'reason'>;
+  /** Notify: events given up (queue_full | retries_exhausted | rejected | shutdown). */
+  incidentNotifyDropped: Counter<'webhook' | 'reason'>;
+  /** Notify: events waiting or in flight, all webhooks. */
+  incidentNotifyQueueSize: Gauge;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
@@ -173,10 +222,68 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       help: 'Policy reloads rejected (the last good version stays active)',
       registers,
     }),
+    policyRedactions: new Counter({
+      name: 'policy_redactions_total',
+      help: 'Values redacted by the policy, by category (detector, custom.<name>, blocked_key)',
+      labelNames: ['signal', 'tenant', 'category'],
+      registers,
+    }),
+    policyDropped: new Counter({
+      name: 'policy_dropped_total',
+      help: 'Dropped by the policy allowlists: attributes (reason attribute_key) and items (metric_name, service_name)',
+      labelNames: ['signal', 'tenant', 'reason'],
+      registers,
+    }),
     tlsReloadFailures: new Counter({
       name: 'tls_reload_failures_total',
       help: 'TLS certificate, key or client CA changes rejected (the previous ones keep serving)',
       labelNames: ['listener'],
+      registers,
+    }),
+    teeWrittenRecords: new Counter({
+      name: 'tee_written_records_total',
+      help: 'Records the forensic tee appended to segments',
+      labelNames: ['tenant'],
+      registers,
+    }),
+    teeWrittenBytes: new Counter({
+      name: 'tee_written_bytes_total',
+      help: 'Bytes the forensic tee appended to segments (uncompressed)',
+      labelNames: ['tenant'],
+      registers,
+    }),
+    teeShedRecords: new Counter({
+      name: 'tee_shed_records_total',
+      help: 'Records the forensic tee dropped instead of blocking ingest, by reason',
+      labelNames: ['tenant', 'reason'],
+      registers,
+    }),
+    teeShedding: new Gauge({
+      name: 'tee_shedding',
+      help: '1 while the forensic tee is shedding records of the tenant (the archive has a gap), else 0',
+      labelNames: ['tenant'],
+      registers,
+    }),
+    teeBufferBytes: new Gauge({
+      name: 'tee_buffer_bytes',
+      help: 'Bytes offered to the forensic tee and not yet written',
+      registers,
+    }),
+    teeDiskBytes: new Gauge({
+      name: 'tee_disk_bytes',
+      help: 'Bytes under the forensic archive dir, counted against forensic.maxBytes',
+      registers,
+    }),
+    teeSealedSegments: new Counter({
+      name: 'tee_sealed_segments_total',
+      help: 'Forensic segments sealed (gzipped), by retention tier',
+      labelNames: ['tier'],
+      registers,
+    }),
+    teePrunedSegments: new Counter({
+      name: 'tee_pruned_segments_total',
+      help: 'Sealed forensic segments deleted by the pruner after their tier expired',
+      labelNames: ['tier'],
       registers,
     }),
     samplingDecisions: new Counter({
@@ -185,10 +292,115 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       labelNames: ['decision', 'reason'],
       registers,
     }),
+    samplingSpans: new Counter({
+      name: 'sampling_spans_total',
+      help: 'Spans kept or dropped by tail-sampling decisions (late spans included), per tenant',
+      labelNames: ['tenant', 'decision'],
+      registers,
+    }),
+    samplingEarlyDecisions: new Counter({
+      name: 'sampling_early_decisions_total',
+      help: 'Traces decided before their decision wait, by reason (max_traces, max_bytes, incident, shutdown)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    samplingLateSpans: new Counter({
+      name: 'sampling_late_spans_total',
+      help: 'Spans that arrived after their trace was decided, by the decision they followed',
+      labelNames: ['decision'],
+      registers,
+    }),
+    samplingDroppedSpans: new Counter({
+      name: 'sampling_dropped_spans_total',
+      help: 'Spans the sampler kept but could not hand to the exporters, by reason (export_refused)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    samplingBufferedTraces: new Gauge({
+      name: 'sampling_buffered_traces',
+      help: 'Traces buffered by the tail sampler, awaiting a decision',
+      registers,
+      collect() {
+        const stats = m.samplingStats?.();
+        if (stats) this.set(stats.traces);
+      },
+    }),
+    samplingBufferedBytes: new Gauge({
+      name: 'sampling_buffered_bytes',
+      help: 'Span bytes buffered by the tail sampler (bounded by sampling.maxBytes)',
+      registers,
+      collect() {
+        const stats = m.samplingStats?.();
+        if (stats) this.set(stats.bytes);
+      },
+    }),
+    samplingPolicyReloadFailures: new Counter({
+      name: 'sampling_policy_reload_failures_total',
+      help: 'sampling.yaml changes rejected (the last good version stays active)',
+      registers,
+    }),
+    samplingPolicyVersionInfo: new Gauge({
+      name: 'sampling_policy_version_info',
+      help: 'The active sampling policy version (value 1)',
+      labelNames: ['version'],
+      registers,
+    }),
+    tenantQuotaRefused: new Counter({
+      name: 'tenant_quota_refused_requests_total',
+      help: 'Requests refused because the tenant is over its quota, by reason (items, bytes)',
+      labelNames: ['tenant', 'reason'],
+      registers,
+    }),
+    tenantAttributeOverwrites: new Counter({
+      name: 'tenant_attribute_overwrites_total',
+      help: 'Client-supplied tenant resource attributes overwritten by the gateway',
+      labelNames: ['tenant'],
+      registers,
+    }),
+    tenancyReloadFailures: new Counter({
+      name: 'tenancy_reload_failures_total',
+      help: 'tenants.yaml changes rejected (the last good version stays active)',
+      registers,
+    }),
+    tenancyBindingsInfo: new Gauge({
+      name: 'tenancy_bindings_info',
+      help: 'The active tenants.yaml version (value 1)',
+      labelNames: ['version'],
+      registers,
+    }),
     incidentMode: new Gauge({
       name: 'telemetry_incident_mode',
       help: '1 while incident mode is on for the tenant (or _all for the fleet)',
       labelNames: ['tenant'],
+      registers,
+    }),
+    incidentPersistFailures: new Counter({
+      name: 'incident_persist_failures_total',
+      help: 'Incident state (state) or audit log (audit) writes that failed',
+      labelNames: ['file'],
+      registers,
+    }),
+    incidentNotifyDelivered: new Counter({
+      name: 'incident_notify_delivered_total',
+      help: 'Incident events delivered to a Notify webhook',
+      labelNames: ['webhook', 'event'],
+      registers,
+    }),
+    incidentNotifyFailures: new Counter({
+      name: 'incident_notify_failures_total',
+      help: 'Failed Notify delivery attempts, by reason (http_<status>, timeout, network)',
+      labelNames: ['webhook', 'reason'],
+      registers,
+    }),
+    incidentNotifyDropped: new Counter({
+      name: 'incident_notify_dropped_total',
+      help: 'Incident events given up for a webhook (queue_full, retries_exhausted, rejected, shutdown)',
+      labelNames: ['webhook', 'reason'],
+      registers,
+    }),
+    incidentNotifyQueueSize: new Gauge({
+      name: 'incident_notify_queue_size',
+      help: 'Incident events waiting for (or in flight to) Notify webhooks',
       registers,
     }),
   };

@@ -50,6 +50,13 @@ export interface TraceGenOptions {
   spansPerTrace?: number;
   /** Share of eligible spans that carry personal data in each PII slot (0..1). Default 0.3. */
   piiRate?: number;
+  /**
+   * Dense personal data, for the policy bench: every PII slot filled (piiRate 1) plus, on every span, a
+   * customer phone number and, on half of them, a payment card number and a session cookie header:
+   * about 4–5 strings per span that the default policies redact. Off by default (the pool is then
+   * exactly what it was without this option).
+   */
+  densePii?: boolean;
 }
 
 export interface PoolOptions extends TraceGenOptions {
@@ -111,6 +118,7 @@ const KIND = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as 
 class TraceGenerator {
   private readonly spansPerTrace: number;
   private readonly pii: number;
+  private readonly dense: boolean;
   /** Fixed epoch (2024-11-14T22:13:20Z): deterministic timestamps, plausible to any backend. */
   private clockNs = 1_731_622_400_000_000_000n;
 
@@ -119,7 +127,31 @@ class TraceGenerator {
     options: TraceGenOptions,
   ) {
     this.spansPerTrace = Math.max(1, options.spansPerTrace ?? 10);
-    this.pii = options.piiRate ?? 0.3;
+    this.dense = options.densePii === true;
+    this.pii = this.dense ? 1 : (options.piiRate ?? 0.3);
+  }
+
+  /** NANP fictional numbers (555-0100…0199) in the print forms telemetry carries. */
+  phone(): string {
+    const r = this.rng;
+    const area = r.pick(['415', '212', '312', '646', '206']);
+    const line = `01${String(r.int(0, 99)).padStart(2, '0')}`;
+    return r.pick([`+1${area}555${line}`, `(${area}) 555-${line}`, `${area}-555-${line}`, `+1 ${area} 555 ${line}`]);
+  }
+
+  /** Payment-network test card numbers (Luhn-valid), grouped or not. */
+  card(): string {
+    const n = this.rng.pick(['4111111111111111', '5555555555554444', '4012888888881881', '6011111111111117', '5105105105105100']);
+    return this.rng.chance(0.5) ? n : n.replace(/(\d{4})(?=\d)/g, '$1 ');
+  }
+
+  /** The extra personal data of densePii: appended to a span's attributes. */
+  private densePiiAttributes(): KeyValue[] {
+    const r = this.rng;
+    const out = [str('app.customer.phone', this.phone())];
+    if (r.chance(0.5)) out.push(str('app.payment.note', `charged card ${this.card()} for order ${r.int(100000, 999999)}`));
+    if (r.chance(0.5)) out.push(str('http.request.header.cookie', `session=${r.hex(32)}; theme=dark`));
+    return out;
   }
 
   email(): string {
@@ -274,7 +306,7 @@ class TraceGenerator {
       kind: shape.kind,
       startTimeUnixNano: String(startNs),
       endTimeUnixNano: String(startNs + durationNs),
-      attributes: shape.attrs,
+      attributes: this.dense ? [...shape.attrs, ...this.densePiiAttributes()] : shape.attrs,
       status: shape.error ? { code: 2, message: 'upstream returned an error' } : { code: r.chance(0.5) ? 1 : 0 },
     };
     if (parent) span.parentSpanId = parent;

@@ -5,6 +5,7 @@
 // loops are still running, so both edges see steady state; then the loops stop and drain.
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { SIGNAL_WIRE } from '../src/signals.js';
 
@@ -25,9 +26,22 @@ const CALL_TIMEOUT_MS = 30_000;
 
 const identity = (b: Buffer): Buffer => b;
 
+/**
+ * mTLS client material (PEM). The server certificate is checked against `ca` for the name `localhost`
+ * (certs init's server SANs) while connecting to 127.0.0.1. Connections are long-lived: one
+ * handshake per connection (gRPC: per --connections; HTTP: per keep-alive socket).
+ */
+export interface DriverTls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
 export interface GrpcDriverOptions {
   /** host:port */
   address: string;
+  /** mTLS instead of h2c. */
+  tls?: DriverTls;
   /** Compress every request with gzip (grpc-js does it per message, in this process). */
   gzip?: boolean;
   /** HTTP/2 connections to spread the calls over (default 1). */
@@ -40,7 +54,10 @@ export function createGrpcDriver(options: GrpcDriverOptions): Driver {
   if (options.gzip) channelOptions['grpc.default_compression_algorithm'] = grpc.compressionAlgorithms.gzip;
   // grpc-js shares one connection between clients with equal options unless each has its own pool.
   if (n > 1) channelOptions['grpc.use_local_subchannel_pool'] = 1;
-  const clients = Array.from({ length: n }, () => new grpc.Client(options.address, grpc.credentials.createInsecure(), channelOptions));
+  const tls = options.tls;
+  if (tls) channelOptions['grpc.ssl_target_name_override'] = 'localhost';
+  const credentials = (): grpc.ChannelCredentials => (tls ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert) : grpc.credentials.createInsecure());
+  const clients = Array.from({ length: n }, () => new grpc.Client(options.address, credentials(), channelOptions));
   const path = SIGNAL_WIRE.traces.grpcPath;
   let next = 0;
   return {
@@ -67,11 +84,16 @@ export interface HttpDriverOptions {
   gzip?: boolean;
   /** Sockets to keep open: one per request in flight (HTTP/1.1 has no multiplexing). */
   maxSockets: number;
+  /** HTTPS with a client certificate (the base URL's scheme is ignored). */
+  tls?: DriverTls;
 }
 
 export function createHttpDriver(options: HttpDriverOptions): Driver {
   const url = new URL(SIGNAL_WIRE.traces.httpPath, options.baseUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, keepAliveMsecs: 10_000 });
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, keepAliveMsecs: 10_000 };
+  const tls = options.tls;
+  const agent = tls ? new https.Agent({ ...agentOptions, ca: tls.ca, cert: tls.cert, key: tls.key, servername: 'localhost' }) : new http.Agent(agentOptions);
+  const request = tls ? https.request : http.request;
   const baseHeaders: Record<string, string> = { 'content-type': 'application/x-protobuf' };
   if (options.gzip) baseHeaders['content-encoding'] = 'gzip';
   return {
@@ -85,7 +107,7 @@ export function createHttpDriver(options: HttpDriverOptions): Driver {
             resolve(r);
           }
         };
-        const req = http.request(
+        const req = request(
           { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...baseHeaders, 'content-length': String(body.length) } },
           (res) => {
             res.on('data', () => {}); // the answer is empty (or a small google.rpc.Status): read and drop

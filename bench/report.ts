@@ -39,6 +39,9 @@ export interface RunRecord {
     exporterRefusedItems: number;
     /** refusedRequests + exporterDroppedItems + exporterRefusedItems. */
     refusedAndDropped: number;
+    /** Forensic tee (runs with it on): requests archived and shed (tee_*_records_total), whole run. */
+    teeWrittenRecords?: number;
+    teeShedRecords?: number;
   };
   /** The null sink the gateway exported to (gateway runs with an OTLP export): requests and bytes over
    *  the whole run, CPU over the window (per million spans the load generator had acknowledged). */

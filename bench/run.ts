@@ -5,12 +5,15 @@
 // of the window and its peak RSS, stops it, and finally prints medians and writes bench/results/*.json.
 // See bench/README.md for the flags and for what each figure means.
 import { pathToFileURL } from 'node:url';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
 import { defaultPoolSize, generateRequestPool, type RequestPool } from './generate.js';
 import { killAllChildren, readProcMemory, startGatewayProcess, startRawServerProcess, type GatewayProcess } from './gateway-process.js';
-import { createGrpcDriver, createHttpDriver, prepareBodies, runLoad, type Driver, type LoadOptions, type LoadResult } from './load.js';
+import { createGrpcDriver, createHttpDriver, prepareBodies, runLoad, type Driver, type DriverTls, type LoadOptions, type LoadResult } from './load.js';
+import { DEFAULT_TRUST_DOMAIN, writeDevCerts } from '../src/cli/commands/certs-init.js';
 import type { RawServerStats } from './raw-server.js';
 import { buildSummary, environment, formatReport, formatRunLine, writeReport, type BenchOptionsRecord, type BenchReport, type RunRecord } from './report.js';
 
@@ -19,6 +22,12 @@ export interface BenchOptions extends BenchOptionsRecord {
   resultsDir: string;
   poolSize: number;
   quiet: boolean;
+  /** Gateway runs with the forensic tee on (forensic.mode: always). */
+  tee: boolean;
+  /** Generate traces with dense personal data (generate.ts densePii: ~4–5 redacted strings per span). */
+  densePii?: boolean;
+  /** Gateway OTLP listeners with mTLS (a development PKI from certs init); the load keeps its connections. */
+  tls?: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [flags]
@@ -35,6 +44,13 @@ const USAGE = `usage: npm run bench -- [flags]
   --export grpc|http|none  gateway → null sink protocol (default: same as --protocol; none = the
                            gateway's own default exporter, files under its data dir)
   --config FILE            gateway config file (--config of stella telemetry serve)
+  --tee                    gateway with the forensic tee on (forensic.mode: always; not with --config;
+                           node dist/bench/tee-compare.js alternates tee off and on)
+  --dense-pii              traces with ~4–5 strings per span the default policies redact
+                           (node dist/bench/policy-compare.js alternates no policy and the defaults)
+  --tls                    mTLS on the gateway's OTLP listeners (development PKI in a temp dir), long-lived
+                           connections; not with --baseline (node dist/bench/tls-compare.js alternates
+                           plain and TLS and measures the handshake cost)
   --connections N          gRPC connections the load is spread over (default 1)
   --seed S                 PRNG seed of the generated traces (default 1)
   --pool P                 distinct requests to cycle through (default 64, fewer for large --spans)
@@ -82,6 +98,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         workers: { type: 'string' },
         export: { type: 'string' },
         config: { type: 'string' },
+        tee: { type: 'boolean' },
+        'dense-pii': { type: 'boolean' },
+        tls: { type: 'boolean' },
         connections: { type: 'string' },
         seed: { type: 'string' },
         pool: { type: 'string' },
@@ -101,7 +120,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   if (protocol !== 'grpc' && protocol !== 'http') throw new UsageError(`--protocol: expected grpc or http (got "${protocol}")`);
   const exp = v.export ?? protocol;
   if (exp !== 'grpc' && exp !== 'http' && exp !== 'none') throw new UsageError(`--export: expected grpc, http or none (got "${exp}")`);
+  if (v.tee && v.config !== undefined) throw new UsageError('--tee and --config exclude each other (put forensic.mode: always in the file)');
   if (v.baseline && v['only-baseline']) throw new UsageError('--baseline and --only-baseline exclude each other');
+  if (v.tls && (v.baseline || v['only-baseline'])) throw new UsageError('--tls is for the gateway only (the raw baseline server has no TLS)');
   const quick = v.quick === true;
   const concurrency = positiveInt('--concurrency', v.concurrency ?? '8');
   const spansPerRequest = positiveInt('--spans', v.spans ?? '500');
@@ -124,9 +145,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     workers: v.workers === undefined ? null : positiveInt('--workers', v.workers, 0),
     export: exp,
     config: v.config ?? null,
+    tee: v.tee === true,
+    densePii: v['dense-pii'] === true,
+    tls: v.tls === true,
     connections: positiveInt('--connections', v.connections ?? '1'),
     seed: positiveInt('--seed', v.seed ?? '1', 0),
-    name: v.name ?? (mode === 'baseline' ? `baseline-${defaultName}` : defaultName),
+    name: v.name ?? (mode === 'baseline' ? `baseline-${defaultName}` : v.tls ? `${defaultName}-tls` : defaultName),
     resultsDir: v['results-dir'] ?? join(packageRoot, 'bench', 'results'),
     poolSize: v.pool === undefined ? defaultPoolSize(spansPerRequest) : positiveInt('--pool', v.pool),
     quiet: v.quiet === true,
@@ -142,10 +166,27 @@ interface RunContext {
   gatewayCommand?: string[];
 }
 
-function makeDriver(o: BenchOptions, grpcAddress: string, httpUrl: string): Driver {
+function makeDriver(o: BenchOptions, grpcAddress: string, httpUrl: string, tls?: DriverTls): Driver {
   return o.protocol === 'grpc'
-    ? createGrpcDriver({ address: grpcAddress, gzip: o.gzip, connections: o.connections })
-    : createHttpDriver({ baseUrl: httpUrl, gzip: o.gzip, maxSockets: o.concurrency });
+    ? createGrpcDriver({ address: grpcAddress, gzip: o.gzip, connections: o.connections, ...(tls ? { tls } : {}) })
+    : createHttpDriver({ baseUrl: httpUrl, gzip: o.gzip, maxSockets: o.concurrency, ...(tls ? { tls } : {}) });
+}
+
+/** A development PKI (certs init's generator) for --tls runs: made once per bench process. */
+let benchPki: Promise<{ args: string[]; client: DriverTls }> | undefined;
+export function tlsMaterial(): Promise<{ args: string[]; client: DriverTls }> {
+  benchPki ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stella-bench-pki-'));
+    const r = await writeDevCerts({ out: dir, tenants: ['bench'], days: 2, trustDomain: DEFAULT_TRUST_DOMAIN, force: false });
+    if (!r.ok) throw new Error(`bench --tls: ${r.error}`);
+    const f = r.files;
+    const client = f.clients.bench!;
+    return {
+      args: ['--tls-cert', f.server, '--tls-key', f.serverKey, '--tls-client-ca', f.ca],
+      client: { ca: readFileSync(f.ca), cert: readFileSync(client.cert), key: readFileSync(client.key) },
+    };
+  })();
+  return benchPki;
 }
 
 /** Peak RSS of a child: the kernel's high-water mark, else the largest sample polled during the run. */
@@ -243,19 +284,28 @@ async function settleExports(gw: GatewayProcess, ms: number): Promise<Map<string
   return m;
 }
 
+/** A config file that turns the forensic tee on for every tenant (archive under the run's data dir). */
+function teeConfigFile(): string {
+  const file = join(tmpdir(), `stella-bench-tee-${process.pid}.yaml`);
+  writeFileSync(file, 'forensic:\n  mode: always\n');
+  return file;
+}
+
 async function gatewayRun(ctx: RunContext, run: number): Promise<RunRecord | undefined> {
   const o = ctx.options;
   const sink = o.export === 'none' ? undefined : await startRawServerProcess(o.export);
   try {
     const exportUrl = sink ? `${o.export === 'grpc' ? 'otlp-grpc' : 'otlp-http'}://127.0.0.1:${sink.port}` : undefined;
+    const tls = o.tls ? await tlsMaterial() : undefined;
     const gw = await startGatewayProcess({
+      ...(tls ? { extraArgs: tls.args } : {}),
       ...(exportUrl ? { exportUrl } : {}),
       ...(o.workers !== null ? { workers: o.workers } : {}),
-      ...(o.config ? { configFile: o.config } : {}),
+      ...(o.config ? { configFile: o.config } : o.tee ? { configFile: teeConfigFile() } : {}),
     });
     ctx.gatewayCommand ??= gw.argv;
     try {
-      const driver = makeDriver(o, gw.grpcAddress, gw.httpUrl);
+      const driver = makeDriver(o, gw.grpcAddress, gw.httpUrl, tls?.client);
       let cpu0 = NaN;
       let cpu1 = NaN;
       let sink0: RawServerStats | undefined;
@@ -294,6 +344,8 @@ async function gatewayRun(ctx: RunContext, run: number): Promise<RunRecord | und
         exporterDroppedItems,
         exporterRefusedItems,
         refusedAndDropped: refusedRequests + exporterDroppedItems + exporterRefusedItems,
+        ...(m.has('tee_written_records_total') ? { teeWrittenRecords: sumOf(m, 'tee_written_records_total') } : {}),
+        ...(m.has('tee_shed_records_total') ? { teeShedRecords: sumOf(m, 'tee_shed_records_total') } : {}),
       };
       if (sink && sink0 && sink1) {
         // Requests and bytes over the whole run (after the exports settled); CPU over the window.
@@ -322,7 +374,7 @@ export interface BenchOutcome {
 export async function runBench(options: BenchOptions, signal: AbortSignal, log: (line: string) => void = () => {}): Promise<BenchOutcome> {
   const startedAt = new Date();
   log(`generating ${options.poolSize} requests × ${options.spansPerRequest} spans (seed ${options.seed}) …`);
-  const pool: RequestPool = generateRequestPool({ count: options.poolSize, spansPerRequest: options.spansPerRequest, seed: options.seed });
+  const pool: RequestPool = generateRequestPool({ count: options.poolSize, spansPerRequest: options.spansPerRequest, seed: options.seed, densePii: options.densePii === true });
   const ctx: RunContext = { options, bodies: prepareBodies(pool.requests, options.protocol, options.gzip), signal };
 
   const plan: Array<RunRecord['target']> = [];

@@ -7,16 +7,13 @@
 //
 // A missing directory or missing files are an empty policy (see load.ts). A directory created later is
 // not watched (fs.watch needs it to exist): send SIGHUP after creating it.
-import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { CompiledPolicy } from './compile.js';
+import { createHotReload, type ReloadOutcome } from './hot-reload.js';
 import { loadPolicy } from './load.js';
 
-export type ReloadOutcome =
-  | { status: 'ok'; version: string; changed: boolean }
-  /** The files are invalid; `version` is the one still active (undefined before the first good load). */
-  | { status: 'rejected'; errors: string[]; version?: string };
+export type { ReloadOutcome } from './hot-reload.js';
 
 export interface PolicyStoreOptions {
   /** The gateway profile whose overrides apply. */
@@ -41,93 +38,29 @@ export interface PolicyStore {
 }
 
 export function createPolicyStore(dir: string, options: PolicyStoreOptions): PolicyStore {
-  const { profile, metrics, logger } = options;
-  const debounceMs = options.debounceMs ?? 200;
-  let active: CompiledPolicy | undefined;
-  let watcher: FSWatcher | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
-  const listeners = new Set<(policy: CompiledPolicy) => void>();
-
-  function reload(): ReloadOutcome {
-    const result = loadPolicy(dir, profile);
-    if (!result.ok) {
-      metrics?.policyReloadFailures.inc();
-      logger.error({ dir, errors: result.errors, activeVersion: active?.version }, `policy reload rejected (${result.errors.length} error${result.errors.length === 1 ? '' : 's'}); the last good version stays active`);
-      return { status: 'rejected', errors: result.errors, ...(active ? { version: active.version } : {}) };
-    }
-    const next = result.policy;
-    if (active?.version === next.version) return { status: 'ok', version: next.version, changed: false };
-    const previous = active;
-    active = next;
-    if (metrics) {
-      metrics.policyVersionInfo.reset();
-      metrics.policyVersionInfo.set({ version: next.version }, 1);
-    }
-    logger.info({ dir, profile, version: next.version, previousVersion: previous?.version, files: result.present }, 'policy active');
-    for (const fn of listeners) {
-      try {
-        fn(next);
-      } catch (err) {
-        logger.error({ err }, 'policy change listener failed');
-      }
-    }
-    return { status: 'ok', version: next.version, changed: true };
-  }
-
-  const onSighup = (): void => {
-    logger.info({ dir }, 'SIGHUP: reloading policies');
-    reload();
-  };
-
-  function schedule(): void {
-    if (!running) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (running) reload();
-    }, debounceMs);
-    timer.unref();
-  }
-
+  const { profile, metrics } = options;
+  const store = createHotReload<CompiledPolicy>({
+    what: 'policies',
+    dir,
+    source: `in ${dir}`,
+    logger: options.logger,
+    failures: metrics?.policyReloadFailures,
+    versionInfo: metrics?.policyVersionInfo,
+    ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+    load() {
+      const r = loadPolicy(dir, profile);
+      return r.ok ? { ok: true, value: r.policy, version: r.policy.version, logFields: { profile, files: r.present } } : r;
+    },
+  });
   return {
     current() {
+      const active = store.active();
       if (!active) throw new Error('policy store: no policy loaded yet (call start())');
       return active;
     },
-    start() {
-      if (running) return;
-      const first = reload();
-      if (first.status === 'rejected' && !active) {
-        throw new Error(`invalid policies in ${dir}:\n${first.errors.join('\n')}`);
-      }
-      running = true;
-      try {
-        // Watch the directory, not the files: editors and Kubernetes replace files (rename, symlink
-        // swap), which a watch on the old inode would miss. Any event triggers a reload; an unchanged
-        // version is a no-op.
-        watcher = watch(dir, { persistent: false }, schedule);
-        watcher.on('error', (err) => logger.warn({ dir, err }, 'policy directory watch failed; SIGHUP still reloads'));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        logger.info({ dir, code }, 'policy directory not watched (create it, then send SIGHUP)');
-      }
-      // Installed only while running: without a listener, SIGHUP's default action ends the process.
-      process.on('SIGHUP', onSighup);
-    },
-    stop() {
-      if (!running) return;
-      running = false;
-      clearTimeout(timer);
-      timer = undefined;
-      watcher?.close();
-      watcher = undefined;
-      process.off('SIGHUP', onSighup);
-    },
-    reload,
-    onChange(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
+    start: store.start,
+    stop: store.stop,
+    reload: store.reload,
+    onChange: store.onChange,
   };
 }

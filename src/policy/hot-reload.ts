@@ -1,0 +1,133 @@
+// Hot reload of one versioned document (policies, tenant bindings, sampling rules), shared by every
+// store that operators steer by editing files. A change in the watched directory (fs.watch, debounced:
+// editors write a file in several steps, ConfigMaps swap a symlink) or a SIGHUP runs load ─▶ validate ─▶
+// compile ─▶ swap. The swap is one assignment, so a reader sees the old or the new value, never a mix.
+// A bad edit is rejected: the last good version keeps serving, the errors are logged and the failure
+// counter counts it. The version gauge has exactly one series, the active version, at 1.
+//
+// A directory created later is not watched (fs.watch needs it to exist): send SIGHUP after creating it.
+import { watch, type FSWatcher } from 'node:fs';
+import type { Counter, Gauge } from 'prom-client';
+import type { Logger } from '../telemetry/logger-types.js';
+
+export type ReloadOutcome =
+  | { status: 'ok'; version: string; changed: boolean }
+  /** The files are invalid; `version` is the one still active (undefined before the first good load). */
+  | { status: 'rejected'; errors: string[]; version?: string };
+
+export type Loaded<T> = { ok: true; value: T; version: string; logFields?: Record<string, unknown> } | { ok: false; errors: string[] };
+
+export interface HotReloadOptions<T> {
+  /** What is reloaded, for log lines and errors ("policy", "tenants file", ...). */
+  what: string;
+  /** The directory watched. */
+  dir: string;
+  /** How start-up errors name the source: `invalid <what> <source>:` (a file, or "in DIR"). */
+  source: string;
+  /** Reload only on events naming this file (other files share the directory); absent: any event. */
+  fileName?: string;
+  load(): Loaded<T>;
+  logger: Logger;
+  failures?: Pick<Counter, 'inc'>;
+  versionInfo?: Pick<Gauge<'version'>, 'reset' | 'set'>;
+  /** Quiet time after the last file event before reloading; 200 ms by default. */
+  debounceMs?: number;
+}
+
+export interface HotReloaded<T> {
+  /** The active value; undefined before the first good load. */
+  active(): T | undefined;
+  /** Loads (throws, listing every error, if invalid: fail fast at start-up), then watches. */
+  start(): void;
+  /** Stops watching and removes the SIGHUP handler. */
+  stop(): void;
+  /** Loads now; swaps on success. */
+  reload(): ReloadOutcome;
+  /** Called after each swap to a new version; returns the unsubscribe function. */
+  onChange(fn: (value: T) => void): () => void;
+}
+
+export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T> {
+  const { what, dir, source, fileName, logger } = options;
+  const debounceMs = options.debounceMs ?? 200;
+  let active: { value: T; version: string } | undefined;
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  const listeners = new Set<(value: T) => void>();
+
+  function reload(): ReloadOutcome {
+    const result = options.load();
+    if (!result.ok) {
+      options.failures?.inc();
+      const n = result.errors.length;
+      logger.error({ dir, errors: result.errors, activeVersion: active?.version }, `${what} reload rejected (${n} error${n === 1 ? '' : 's'}); the last good version stays active`);
+      return { status: 'rejected', errors: result.errors, ...(active ? { version: active.version } : {}) };
+    }
+    if (active?.version === result.version) return { status: 'ok', version: result.version, changed: false };
+    const previousVersion = active?.version;
+    active = { value: result.value, version: result.version };
+    options.versionInfo?.reset();
+    options.versionInfo?.set({ version: result.version }, 1);
+    logger.info({ dir, version: result.version, previousVersion, ...result.logFields }, `${what} active`);
+    for (const fn of listeners) {
+      try {
+        fn(result.value);
+      } catch (err) {
+        logger.error({ err }, `${what} change listener failed`);
+      }
+    }
+    return { status: 'ok', version: result.version, changed: true };
+  }
+
+  const onSighup = (): void => {
+    logger.info({ dir }, `SIGHUP: reloading the ${what}`);
+    reload();
+  };
+
+  function schedule(_event: string, name: string | Buffer | null): void {
+    if (!running) return;
+    // Kubernetes swaps `..data` symlinks; some platforms send events without a name.
+    if (fileName !== undefined && name !== null && String(name) !== fileName && !String(name).startsWith('..')) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (running) reload();
+    }, debounceMs);
+    timer.unref();
+  }
+
+  return {
+    active: () => active?.value,
+    start() {
+      if (running) return;
+      const first = reload();
+      if (first.status === 'rejected' && !active) throw new Error(`invalid ${what} ${source}:\n${first.errors.join('\n')}`);
+      running = true;
+      try {
+        // Watch the directory, not the file: editors and Kubernetes replace files (rename, symlink
+        // swap), which a watch on the old inode would miss. An unchanged version is a no-op.
+        watcher = watch(dir, { persistent: false }, schedule);
+        watcher.on('error', (err) => logger.warn({ dir, err }, `${what} watch failed; SIGHUP still reloads`));
+      } catch (err) {
+        logger.info({ dir, code: (err as NodeJS.ErrnoException).code }, `${what} directory not watched (create it, then send SIGHUP)`);
+      }
+      // Installed only while running: without a listener, SIGHUP's default action ends the process.
+      process.on('SIGHUP', onSighup);
+    },
+    stop() {
+      if (!running) return;
+      running = false;
+      clearTimeout(timer);
+      timer = undefined;
+      watcher?.close();
+      watcher = undefined;
+      process.off('SIGHUP', onSighup);
+    },
+    reload,
+    onChange(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+  };
+}

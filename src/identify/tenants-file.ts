@@ -5,10 +5,9 @@
 // A missing file is an empty binding table (no explicit identities, no quotas): SPIFFE tenant
 // certificates and the anonymous tenant still work.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { readYamlFile } from '../policy/load.js';
 import { UNLIMITED_QUOTA, type QuotaSpec } from '../config/sections/tenancy.js';
-import { EMPTY_TENANTS_FILE, formatPath, validateTenantsFile, type PathSegment, type SchemaError, type TenantsFile } from './tenants-schema.js';
+import { EMPTY_TENANTS_FILE, validateTenantsFile, type TenantsFile } from './tenants-schema.js';
 
 /** An identity as the identifier resolves it: who, and which tenants it may send as. */
 export interface BoundIdentity {
@@ -58,58 +57,11 @@ export function emptyBindings(defaultQuota: QuotaSpec = UNLIMITED_QUOTA): Tenant
   return compileBindings(EMPTY_TENANTS_FILE, 'empty', defaultQuota);
 }
 
-/** Where `path` sits in the document (the key itself for `atKey`), as 1-based line and column. */
-function locate(doc: Document, lineCounter: LineCounter, path: readonly PathSegment[], atKey: boolean): { line: number; col: number } | undefined {
-  let node: unknown = doc.contents;
-  let keyNode: unknown;
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => {
-        const k = p.key as { value?: unknown } | null;
-        return k !== null && typeof k === 'object' && String(k.value) === String(seg);
-      });
-      if (!pair) break;
-      keyNode = pair.key;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      keyNode = undefined;
-      node = node.items[seg];
-    } else break;
-  }
-  const target = (atKey ? keyNode : node) ?? keyNode ?? node;
-  const range = (target as { range?: [number, number, number] } | null)?.range;
-  return range ? lineCounter.linePos(range[0]) : undefined;
-}
-
-function formatError(file: string, doc: Document, lineCounter: LineCounter, e: SchemaError): string {
-  const pos = locate(doc, lineCounter, e.path, e.atKey === true);
-  const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-  return e.path.length > 0 ? `${where} ${formatPath(e.path)}: ${e.message}` : `${where} ${e.message}`;
-}
-
 /** Reads, validates and compiles `file`; never throws. */
 export function loadTenantsFile(file: string, defaultQuota: QuotaSpec = UNLIMITED_QUOTA): TenantsLoad {
-  let text: Buffer;
-  try {
-    text = readFileSync(file);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return { ok: true, bindings: emptyBindings(defaultQuota), present: false };
-    return { ok: false, errors: [`${file}: cannot read the tenants file: ${e.code === 'EISDIR' ? 'is a directory' : e.message}`] };
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text.toString('utf8'), { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => {
-        const { line, col } = lineCounter.linePos(e.pos[0]);
-        return `${file}:${line}:${col} ${e.message.split('\n')[0]}`;
-      }),
-    };
-  }
-  const result = validateTenantsFile(doc.toJS({ maxAliasCount: 100 }));
-  if (!result.ok) return { ok: false, errors: result.errors.map((e) => formatError(file, doc, lineCounter, e)) };
-  const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  return { ok: true, bindings: compileBindings(result.value, version, defaultQuota), present: true };
+  const read = readYamlFile(file, validateTenantsFile, 'tenants file');
+  if (read.status === 'absent') return { ok: true, bindings: emptyBindings(defaultQuota), present: false };
+  if (read.status === 'invalid') return { ok: false, errors: read.errors };
+  const version = createHash('sha256').update(read.bytes).digest('hex').slice(0, 12);
+  return { ok: true, bindings: compileBindings(read.value, version, defaultQuota), present: true };
 }

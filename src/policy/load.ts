@@ -36,21 +36,27 @@ function locate(doc: Document, lineCounter: LineCounter, path: readonly PathSegm
   return range ? lineCounter.linePos(range[0]) : undefined;
 }
 
-function readPolicyFile<T>(dir: string, name: string, validate: (raw: unknown) => Validated<T>): { value?: T; errors: string[]; present: boolean } {
-  const file = join(dir, name);
-  let text: string;
+/** A YAML file read, parsed and validated: absent, valid (with its raw bytes), or every error found. */
+export type YamlFileRead<T> = { status: 'absent' } | { status: 'ok'; value: T; bytes: Buffer } | { status: 'invalid'; errors: string[] };
+
+/**
+ * Reads `file` and validates it; never throws. Errors read `file:line:col path: reason` where the YAML
+ * parser knows the position. A missing file (or directory) is `absent`: each caller says what that means.
+ */
+export function readYamlFile<T>(file: string, validate: (raw: unknown) => Validated<T>, what = 'policy file'): YamlFileRead<T> {
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return { errors: [], present: false };
-    return { errors: [`${file}: cannot read the policy file: ${e.code === 'EISDIR' ? 'is a directory' : e.message}`], present: true };
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return { status: 'absent' };
+    return { status: 'invalid', errors: [`${file}: cannot read the ${what}: ${e.code === 'EISDIR' ? 'is a directory' : e.message}`] };
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(bytes.toString('utf8'), { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
-      present: true,
+      status: 'invalid',
       errors: doc.errors.map((e) => {
         const { line, col } = lineCounter.linePos(e.pos[0]);
         return `${file}:${line}:${col} ${e.message.split('\n')[0]}`;
@@ -58,8 +64,15 @@ function readPolicyFile<T>(dir: string, name: string, validate: (raw: unknown) =
     };
   }
   const result = validate(doc.toJS({ maxAliasCount: 100 }));
-  if (result.ok) return { value: result.value, errors: [], present: true };
-  return { present: true, errors: result.errors.map((e) => formatError(file, doc, lineCounter, e)) };
+  if (result.ok) return { status: 'ok', value: result.value, bytes };
+  return { status: 'invalid', errors: result.errors.map((e) => formatError(file, doc, lineCounter, e)) };
+}
+
+function readPolicyFile<T>(dir: string, name: string, validate: (raw: unknown) => Validated<T>): { value?: T; errors: string[]; present: boolean } {
+  const read = readYamlFile(join(dir, name), validate);
+  if (read.status === 'absent') return { errors: [], present: false };
+  if (read.status === 'invalid') return { errors: read.errors, present: true };
+  return { value: read.value, errors: [], present: true };
 }
 
 function formatError(file: string, doc: Document, lineCounter: LineCounter, e: SchemaError): string {

@@ -4,11 +4,12 @@
 //
 // Start-up follows the graph backwards (export first, receivers last) and shut-down forwards
 // (receivers stop taking requests, then each stage drains in turn within one deadline).
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createAdmitter } from './admit/admitter.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { createAdminAuth } from './admin/auth.js';
 import { registerIncidentRoutes } from './admin/incidents-routes.js';
+import { registerCaptureRoutes } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
 import { createNotifier } from './incident/notify.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
@@ -227,6 +228,15 @@ export async function startGateway(
   });
   const adminRoutes: ((app: FastifyInstance) => void)[] = [(app) => registerStatusRoute(app, { authorize: adminAuth.authorize, source: statusSource })];
   if (config.incidents.enabled) adminRoutes.push((app) => registerIncidentRoutes(app, { authorize: adminAuth.authorize, incidents }));
+  adminRoutes.push((app) =>
+    registerCaptureRoutes(app, {
+      authorize: adminAuth.authorize,
+      root: forensicDir(config),
+      capturesDir: join(config.dataDir, 'captures'),
+      signingKeyPath: join(config.dataDir, 'keys', 'signing-key.pem'),
+      profile: config.profile,
+    }),
+  );
   const admin = createAdminServer(config.admin, {
     metrics,
     logger,

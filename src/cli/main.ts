@@ -51,6 +51,26 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: "a running gateway's listeners, tenants, policy, incidents, queues and export health",
     load: async () => (await import('./commands/status.js')).statusCommand,
   },
+  {
+    path: ['keys', 'init'],
+    summary: 'write the ECDSA P-256 key pair that signs forensic bundles',
+    load: async () => (await import('./commands/keys-init.js')).keysInitCommand,
+  },
+  {
+    path: ['capture'],
+    summary: "build a signed forensic bundle of a tenant's archived window",
+    load: async () => (await import('./commands/capture.js')).captureCommand,
+  },
+  {
+    path: ['verify'],
+    summary: 'verify a forensic bundle offline with the public key',
+    load: async () => (await import('./commands/verify.js')).verifyCommand,
+  },
+  {
+    path: ['replay'],
+    summary: 'verify a forensic bundle, then send its records to an OTLP backend',
+    load: async () => (await import('./commands/replay.js')).replayCommand,
+  },
 ];
 
 function commandName(c: CommandEntry): string {

@@ -14,7 +14,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { defaultPoliciesDir } from '../src/paths.js';
 import { loadPolicy } from '../src/policy/load.js';
 import type { ProcessTask } from '../src/process/protocol.js';
@@ -22,9 +21,9 @@ import { referenceProcess } from '../src/process/reference/reference.js';
 import { compileRules } from '../src/process/worker/policy-rules.js';
 import { processRequest } from '../src/process/worker/process-request.js';
 import { generateRequestPool } from './generate.js';
-import { killAllChildren } from './gateway-process.js';
 import { environment, writeReport, type RunRecord } from './report.js';
-import { parseBenchArgs, runBench, UsageError, type BenchOptions } from './run.js';
+import { runBench } from './run.js';
+import { runAsScript, parseCompareArgs } from './script.js';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -98,24 +97,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('policy-compare: --rounds: expected an integer ≥ 1\n');
     return 2;
   }
-  let options: BenchOptions | undefined;
-  try {
-    options = parseBenchArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`policy-compare: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (!options) {
-    process.stdout.write('usage: node dist/bench/policy-compare.js [--micro-only] [--rounds N] [bench flags; see npm run bench -- --help]\n');
-    return 0;
-  }
-  if (options.config || options.tee || options.mode !== 'gateway') {
-    process.stderr.write('policy-compare: --config, --tee, --baseline and --only-baseline are not for this script\n');
-    return 2;
-  }
+  const options = parseCompareArgs('policy-compare', argv, 'node dist/bench/policy-compare.js [--micro-only] [--rounds N] [bench flags; see npm run bench -- --help]', {
+    flags: '--config, --tee',
+    used: (o) => Boolean(o.config || o.tee),
+  });
+  if (typeof options === 'number') return options;
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
   log(`in process: ${rounds} rounds over 16 requests × ${options.spansPerRequest} spans (dense PII) …`);
@@ -191,16 +177,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      killAllChildren();
-      process.exit(code);
-    },
-    (err: unknown) => {
-      process.stderr.write(`policy-compare: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      killAllChildren();
-      process.exit(1);
-    },
-  );
-}
+runAsScript('policy-compare', import.meta.url, main);

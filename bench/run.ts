@@ -4,7 +4,6 @@
 // with N concurrent requests for a warm-up and a measured window, reads the target's CPU at both edges
 // of the window and its peak RSS, stops it, and finally prints medians and writes bench/results/*.json.
 // See bench/README.md for the flags and for what each figure means.
-import { pathToFileURL } from 'node:url';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { createGrpcDriver, createHttpDriver, prepareBodies, runLoad, type Driver
 import { DEFAULT_TRUST_DOMAIN, writeDevCerts } from '../src/cli/commands/certs-init.js';
 import type { RawServerStats } from './raw-server.js';
 import { buildSummary, environment, formatReport, formatRunLine, writeReport, type BenchOptionsRecord, type BenchReport, type RunRecord } from './report.js';
+import { runAsScript } from './script.js';
 
 export interface BenchOptions extends BenchOptionsRecord {
   name: string;
@@ -463,16 +463,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      killAllChildren();
-      process.exit(code);
-    },
-    (err: unknown) => {
-      process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      killAllChildren();
-      process.exit(1);
-    },
-  );
-}
+runAsScript('bench', import.meta.url, main);

@@ -15,12 +15,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../src/paths.js';
 import { generateRequestPool } from './generate.js';
-import { killAllChildren, readProcMemory, startGatewayProcess, startRawServerProcess } from './gateway-process.js';
+import { readProcMemory, startGatewayProcess, startRawServerProcess } from './gateway-process.js';
 import { createGrpcDriver, runLoad, type Driver } from './load.js';
 import { parseDuration } from './run.js';
+import { runAsScript } from './script.js';
 
 const MiB = 1024 * 1024;
 
@@ -311,16 +311,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      killAllChildren();
-      process.exit(code);
-    },
-    (err: unknown) => {
-      process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      killAllChildren();
-      process.exit(1);
-    },
-  );
-}
+runAsScript('bench', import.meta.url, main);

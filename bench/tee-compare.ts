@@ -10,10 +10,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseBenchArgs, runBench, UsageError, type BenchOptions } from './run.js';
+import { runBench } from './run.js';
 import { environment, writeReport, type RunRecord } from './report.js';
-import { killAllChildren } from './gateway-process.js';
+import { runAsScript, parseCompareArgs } from './script.js';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,24 +47,11 @@ async function main(argv: string[]): Promise<number> {
     }
     argv = [...argv.slice(0, levelAt), ...argv.slice(levelAt + 2)];
   }
-  let options: BenchOptions | undefined;
-  try {
-    options = parseBenchArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`tee-compare: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (!options) {
-    process.stdout.write('usage: node dist/bench/tee-compare.js [--gzip-level N] [bench flags; see npm run bench -- --help]\n');
-    return 0;
-  }
-  if (options.config || options.tee || options.mode !== 'gateway') {
-    process.stderr.write('tee-compare: --config, --tee, --baseline and --only-baseline are not for this script\n');
-    return 2;
-  }
+  const options = parseCompareArgs('tee-compare', argv, 'node dist/bench/tee-compare.js [--gzip-level N] [bench flags; see npm run bench -- --help]', {
+    flags: '--config, --tee',
+    used: (o) => Boolean(o.config || o.tee),
+  });
+  if (typeof options === 'number') return options;
   const dir = mkdtempSync(join(tmpdir(), 'stella-tee-compare-'));
   const offFile = join(dir, 'off.yaml');
   const onFile = join(dir, 'on.yaml');
@@ -136,16 +122,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      killAllChildren();
-      process.exit(code);
-    },
-    (err: unknown) => {
-      process.stderr.write(`tee-compare: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      killAllChildren();
-      process.exit(1);
-    },
-  );
-}
+runAsScript('tee-compare', import.meta.url, main);

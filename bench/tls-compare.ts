@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { killAllChildren, startGatewayProcess } from './gateway-process.js';
+import { startGatewayProcess } from './gateway-process.js';
 import { environment, writeReport, type RunRecord } from './report.js';
-import { parseBenchArgs, runBench, tlsMaterial, UsageError, type BenchOptions } from './run.js';
+import { runBench, tlsMaterial } from './run.js';
+import { runAsScript, parseCompareArgs } from './script.js';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -80,24 +80,11 @@ async function main(argv: string[]): Promise<number> {
     }
     argv = [...argv.slice(0, at), ...argv.slice(at + 2)];
   }
-  let options: BenchOptions | undefined;
-  try {
-    options = parseBenchArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`tls-compare: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (!options) {
-    process.stdout.write('usage: node dist/bench/tls-compare.js [--handshakes N] [bench flags; see npm run bench -- --help]\n');
-    return 0;
-  }
-  if (options.tls || options.mode !== 'gateway') {
-    process.stderr.write('tls-compare: --tls, --baseline and --only-baseline are not for this script\n');
-    return 2;
-  }
+  const options = parseCompareArgs('tls-compare', argv, 'node dist/bench/tls-compare.js [--handshakes N] [bench flags; see npm run bench -- --help]', {
+    flags: '--tls',
+    used: (o) => Boolean(o.tls),
+  });
+  if (typeof options === 'number') return options;
   const dir = mkdtempSync(join(tmpdir(), 'stella-tls-compare-'));
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -157,16 +144,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      killAllChildren();
-      process.exit(code);
-    },
-    (err: unknown) => {
-      process.stderr.write(`tls-compare: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      killAllChildren();
-      process.exit(1);
-    },
-  );
-}
+runAsScript('tls-compare', import.meta.url, main);

@@ -1,0 +1,53 @@
+// What every bench script shares: its entry point (exit codes, no gateway child left behind) and, for
+// the comparison scripts, the bench harness's flags with the script's own usage line.
+import { pathToFileURL } from 'node:url';
+import { killAllChildren } from './gateway-process.js';
+import { parseBenchArgs, UsageError, type BenchOptions } from './run.js';
+
+/** Runs `main` when the module at `moduleUrl` is the process's entry point; exits with its code. */
+export function runAsScript(name: string, moduleUrl: string, main: (argv: string[]) => Promise<number>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  main(process.argv.slice(2)).then(
+    (code) => {
+      killAllChildren();
+      process.exit(code);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      killAllChildren();
+      process.exit(1);
+    },
+  );
+}
+
+/**
+ * The harness's flags for a script that compares gateway runs: the options, or the exit code when
+ * there is nothing to run (0 after printing `usage` for --help, 2 after a usage error). `refused`
+ * names flags the script sets itself and checks whether the options use them.
+ */
+export function parseCompareArgs(
+  name: string,
+  argv: string[],
+  usage: string,
+  refused: { flags: string; used: (o: BenchOptions) => boolean },
+): BenchOptions | number {
+  let options: BenchOptions | undefined;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (!options) {
+    process.stdout.write(`usage: ${usage}\n`);
+    return 0;
+  }
+  if (refused.used(options) || options.mode !== 'gateway') {
+    process.stderr.write(`${name}: ${refused.flags}, --baseline and --only-baseline are not for this script\n`);
+    return 2;
+  }
+  return options;
+}

@@ -83,6 +83,10 @@ const KIND = new Uint8Array(256);
 for (let b = 0x30; b <= 0x39; b++) KIND[b] = 1;
 for (const b of [0x2d, 0x40, 0x3a, 0x65, 0x41, 0x67, 0x78]) KIND[b] = 2; // - @ : e A g x
 for (let b = 0; b < 256; b++) if (KIND[b] === 0 && BY_FIRST[LOWER[b]!]!.length > 0) KIND[b] = 3;
+// Bytes that begin a stem (any case): the kind-2 letters `e`, `g`, `x` and the other trigger bytes
+// begin none, so secretTriggers skips the stem lookup on them.
+const STEM_FIRST = new Uint8Array(256);
+for (let b = 0; b < 256; b++) if (BY_FIRST[LOWER[b]!]!.length > 0) STEM_FIRST[b] = 1;
 
 function stemAt(buf: Uint8Array, i: number, end: number, first: number): boolean {
   const list = BY_FIRST[first]!;
@@ -242,6 +246,20 @@ export function secretTriggers(buf: Uint8Array, start: number, end: number): num
       dashes = 0;
       continue;
     }
+    if (kind === 3) {
+      // A letter that only begins a stem (the common case after kind 0): the stem test alone.
+      digits = 0;
+      dashes = 0;
+      if ((bits & Trigger.STEM) === 0 && i + 2 < end) {
+        const first = LOWER[b]!;
+        const second = LOWER[buf[i + 1]!]!;
+        if (PAIRS[first * 256 + second] === 1) {
+          const h = triHash(first, second, LOWER[buf[i + 2]!]!);
+          if ((TRI_BITS[h >>> 5]! & (1 << (h & 31))) !== 0 && stemAt(buf, i, end, first)) bits |= Trigger.STEM;
+        }
+      }
+      continue;
+    }
     if (kind === 1) {
       total++;
       if (digits++ === 0) leftOk = i === start || !isAlnumByte(buf[i - 1]!);
@@ -281,10 +299,13 @@ export function secretTriggers(buf: Uint8Array, start: number, end: number): num
           break;
       }
     }
-    if ((bits & Trigger.STEM) === 0 && i + 2 < end) {
+    if (STEM_FIRST[b] === 1 && (bits & Trigger.STEM) === 0 && i + 2 < end) {
       const first = LOWER[b]!;
-      const h = triHash(first, LOWER[buf[i + 1]!]!, LOWER[buf[i + 2]!]!);
-      if ((TRI_BITS[h >>> 5]! & (1 << (h & 31))) !== 0 && stemAt(buf, i, end, first)) bits |= Trigger.STEM;
+      const second = LOWER[buf[i + 1]!]!;
+      if (PAIRS[first * 256 + second] === 1) {
+        const h = triHash(first, second, LOWER[buf[i + 2]!]!);
+        if ((TRI_BITS[h >>> 5]! & (1 << (h & 31))) !== 0 && stemAt(buf, i, end, first)) bits |= Trigger.STEM;
+      }
     }
   }
   if (digits >= 4 && leftOk) bits |= Trigger.DIGITS;

@@ -111,7 +111,8 @@ const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Attribute keys, metric names and service names (and globs of them): non-empty, no control characters. */
 const NAME_RE = /^[^\u0000-\u001f\u007f]{1,255}$/;
 
-class Checker {
+/** Collects every error of a document (not just the first); the other policy schemas extend it. */
+export class Checker {
   readonly errors: SchemaError[] = [];
 
   fail(path: PathSegment[], message: string, atKey = false): void {

@@ -7,9 +7,8 @@
 // `profiles: {<name>: overrides}` and `tenants: {<id>: overrides}` with the same keys. `rules` is an
 // ordered composite: the first rule whose conditions hold decides keep or drop; `otherwise` decides
 // when none does. An override replaces `rules` whole (lists are replaced whole, as in allowlists.yaml).
-import { didYouMean } from '../config/suggest.js';
 import { parseDuration } from '../config/units.js';
-import { formatPath, show, type PathSegment, type SchemaError, type Validated } from '../policy/schema.js';
+import { Checker as SchemaChecker, formatPath, show, type PathSegment, type SchemaError, type Validated } from '../policy/schema.js';
 
 export { formatPath };
 export type { PathSegment, SchemaError, Validated };
@@ -87,48 +86,8 @@ const RANGE_KEYS = ['min', 'max'] as const;
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-class Checker {
-  readonly errors: SchemaError[] = [];
-
-  fail(path: PathSegment[], message: string, atKey = false): void {
-    this.errors.push({ path, message, ...(atKey ? { atKey } : {}) });
-  }
-
-  mapping(path: PathSegment[], value: unknown, allowed: readonly string[]): Record<string, unknown> | undefined {
-    if (value === null || value === undefined) return {};
-    if (!isMapping(value)) {
-      this.fail(path, `expected a mapping (got ${show(value)})`);
-      return undefined;
-    }
-    for (const k of Object.keys(value)) {
-      if (!allowed.includes(k)) this.fail([...path, k], `unknown key "${k}"${didYouMean(k, allowed)}; expected one of ${allowed.join(', ')}`, true);
-    }
-    return value;
-  }
-
-  dictionary(path: PathSegment[], value: unknown, rule: { re: RegExp; what: string }): Record<string, unknown> | undefined {
-    if (value === null || value === undefined) return {};
-    if (!isMapping(value)) {
-      this.fail(path, `expected a mapping (got ${show(value)})`);
-      return undefined;
-    }
-    for (const k of Object.keys(value)) if (!rule.re.test(k)) this.fail([...path, k], `expected ${rule.what} (got ${show(k)})`, true);
-    return value;
-  }
-
-  oneOf<T extends string>(path: PathSegment[], value: unknown, choices: readonly T[]): T | undefined {
-    if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-    const hint = typeof value === 'string' ? didYouMean(value, choices) : '';
-    this.fail(path, `expected one of ${choices.join(', ')} (got ${show(value)})${hint}`);
-    return undefined;
-  }
-
-  integer(path: PathSegment[], value: unknown, min: number, max: number): number | undefined {
-    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
-    this.fail(path, `expected an integer from ${min} to ${max} (got ${show(value)})`);
-    return undefined;
-  }
-
+/** The policy files' checker, plus the number and boolean checks sampling rules need. */
+class Checker extends SchemaChecker {
   number(path: PathSegment[], value: unknown, min: number, max: number, what: string): number | undefined {
     if (typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max) return value;
     this.fail(path, `expected ${what} (got ${show(value)})`);

@@ -21,15 +21,9 @@ import { referenceProcess } from '../src/process/reference/reference.js';
 import { compileRules } from '../src/process/worker/policy-rules.js';
 import { processRequest } from '../src/process/worker/process-request.js';
 import { generateRequestPool } from './generate.js';
-import { environment, writeReport, type RunRecord } from './report.js';
+import { environment, median, writeReport, type RunRecord } from './report.js';
 import { runBench } from './run.js';
-import { runAsScript, parseCompareArgs } from './script.js';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+import { comparePairs, parseCompareArgs, runAsScript } from './script.js';
 
 export interface MicroFigures {
   spans: number;
@@ -140,22 +134,13 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const pairs = Math.min(off.length, on.length);
+  const { pairs, a: mo, b: mn, ratio, pairRatios } = comparePairs(off, on);
   if (pairs === 0) return 1;
-  const m = (rs: RunRecord[]) => ({
-    cpuMicrosPerSpan: median(rs.map((r) => r.cpuSecondsPerMillionSpans)),
-    spansPerSecond: median(rs.map((r) => r.spansPerSecond)),
-    p99Ms: median(rs.map((r) => r.latencyMs.p99)),
-  });
-  const mo = m(off.slice(0, pairs));
-  const mn = m(on.slice(0, pairs));
-  const ratio = mn.cpuMicrosPerSpan / mo.cpuMicrosPerSpan;
-  const pairRatios = Array.from({ length: pairs }, (_, i) => on[i]!.cpuSecondsPerMillionSpans / off[i]!.cpuSecondsPerMillionSpans);
   process.stdout.write(
     [
       `gateway, ${options.protocol}, ${options.concurrency} in flight × ${options.spansPerRequest} spans (dense PII), medians of ${pairs} alternating pairs:`,
-      `  no policy:        ${mo.cpuMicrosPerSpan.toFixed(2)} CPU s/Mspans, ${Math.round(mo.spansPerSecond)} spans/s, p99 ${mo.p99Ms.toFixed(1)} ms`,
-      `  default policies: ${mn.cpuMicrosPerSpan.toFixed(2)} CPU s/Mspans, ${Math.round(mn.spansPerSecond)} spans/s, p99 ${mn.p99Ms.toFixed(1)} ms`,
+      `  no policy:        ${mo.cpuSecondsPerMillionSpans.toFixed(2)} CPU s/Mspans, ${Math.round(mo.spansPerSecond)} spans/s, p99 ${mo.p99Ms.toFixed(1)} ms`,
+      `  default policies: ${mn.cpuSecondsPerMillionSpans.toFixed(2)} CPU s/Mspans, ${Math.round(mn.spansPerSecond)} spans/s, p99 ${mn.p99Ms.toFixed(1)} ms`,
       `  policies ÷ no policy: ${ratio.toFixed(2)}× CPU per span (pairs: ${pairRatios.map((x) => x.toFixed(2)).join(', ')}; target ≤ 3×)`,
     ].join('\n') + '\n',
   );

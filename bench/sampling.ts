@@ -20,6 +20,7 @@ import { generateRequestPool } from './generate.js';
 import { readProcMemory, startGatewayProcess, startRawServerProcess } from './gateway-process.js';
 import { createGrpcDriver, runLoad, type Driver } from './load.js';
 import { parseDuration } from './run.js';
+import { median } from './report.js';
 import { runAsScript } from './script.js';
 
 const MiB = 1024 * 1024;
@@ -99,11 +100,6 @@ function configFile(dir: string, name: string, sampling: Record<string, unknown>
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 interface CpuRun {
   target: string;

@@ -2,6 +2,7 @@
 // the comparison scripts, the bench harness's flags with the script's own usage line.
 import { pathToFileURL } from 'node:url';
 import { killAllChildren } from './gateway-process.js';
+import { median, type RunRecord } from './report.js';
 import { parseBenchArgs, UsageError, type BenchOptions } from './run.js';
 
 /** Runs `main` when the module at `moduleUrl` is the process's entry point; exits with its code. */
@@ -50,4 +51,35 @@ export function parseCompareArgs(
     return 2;
   }
   return options;
+}
+
+/** Medians of one series of runs (CPU s per million spans = CPU µs per span). */
+export interface SeriesMedians {
+  cpuSecondsPerMillionSpans: number;
+  spansPerSecond: number;
+  p99Ms: number;
+}
+
+/**
+ * Two series run in alternation (`a` without the feature, `b` with it), cut to the pairs both finished:
+ * their medians and, per pair, b's CPU per span over a's (ratio) and minus a's (delta).
+ */
+export function comparePairs(a: RunRecord[], b: RunRecord[]) {
+  const pairs = Math.min(a.length, b.length);
+  const medians = (rs: RunRecord[]): SeriesMedians => ({
+    cpuSecondsPerMillionSpans: median(rs.map((r) => r.cpuSecondsPerMillionSpans)),
+    spansPerSecond: median(rs.map((r) => r.spansPerSecond)),
+    p99Ms: median(rs.map((r) => r.latencyMs.p99)),
+  });
+  const cpu = (i: number) => [a[i]!.cpuSecondsPerMillionSpans, b[i]!.cpuSecondsPerMillionSpans] as const;
+  const ma = medians(a.slice(0, pairs));
+  const mb = medians(b.slice(0, pairs));
+  return {
+    pairs,
+    a: ma,
+    b: mb,
+    ratio: mb.cpuSecondsPerMillionSpans / ma.cpuSecondsPerMillionSpans,
+    pairRatios: Array.from({ length: pairs }, (_, i) => cpu(i)[1] / cpu(i)[0]),
+    pairDeltas: Array.from({ length: pairs }, (_, i) => cpu(i)[1] - cpu(i)[0]),
+  };
 }

@@ -12,20 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench } from './run.js';
 import { environment, writeReport, type RunRecord } from './report.js';
-import { runAsScript, parseCompareArgs } from './script.js';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+import { comparePairs, parseCompareArgs, runAsScript, type SeriesMedians } from './script.js';
 
 export interface TeeComparison {
   off: RunRecord[];
   on: RunRecord[];
   medians: {
-    off: { cpuMicrosPerSpan: number; spansPerSecond: number; p99Ms: number };
-    on: { cpuMicrosPerSpan: number; spansPerSecond: number; p99Ms: number };
+    off: SeriesMedians;
+    on: SeriesMedians;
     /** on − off, µs of CPU per span. */
     deltaCpuMicrosPerSpan: number;
     /** on ÷ off. */
@@ -80,26 +74,19 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const pairs = Math.min(off.length, on.length);
+  const { pairs, a: mo, b: mn, pairDeltas } = comparePairs(off, on);
   if (pairs === 0) return 1;
-  const m = (rs: RunRecord[]) => ({
-    cpuMicrosPerSpan: median(rs.map((r) => r.cpuSecondsPerMillionSpans)),
-    spansPerSecond: median(rs.map((r) => r.spansPerSecond)),
-    p99Ms: median(rs.map((r) => r.latencyMs.p99)),
-  });
-  const mo = m(off.slice(0, pairs));
-  const mn = m(on.slice(0, pairs));
   const result: TeeComparison = {
     off: off.slice(0, pairs),
     on: on.slice(0, pairs),
-    medians: { off: mo, on: mn, deltaCpuMicrosPerSpan: mn.cpuMicrosPerSpan - mo.cpuMicrosPerSpan, throughputRatio: mn.spansPerSecond / mo.spansPerSecond },
-    pairDeltas: Array.from({ length: pairs }, (_, i) => on[i]!.cpuSecondsPerMillionSpans - off[i]!.cpuSecondsPerMillionSpans),
+    medians: { off: mo, on: mn, deltaCpuMicrosPerSpan: mn.cpuSecondsPerMillionSpans - mo.cpuSecondsPerMillionSpans, throughputRatio: mn.spansPerSecond / mo.spansPerSecond },
+    pairDeltas,
     gzipLevel,
   };
   const lines = [
     `tee off vs on (gzip level ${gzipLevel}), ${options.protocol}, ${options.concurrency} in flight × ${options.spansPerRequest} spans, medians of ${pairs} alternating pairs:`,
-    `  off: ${mo.cpuMicrosPerSpan.toFixed(3)} CPU µs/span, ${Math.round(mo.spansPerSecond)} spans/s, p99 ${mo.p99Ms.toFixed(1)} ms`,
-    `  on:  ${mn.cpuMicrosPerSpan.toFixed(3)} CPU µs/span, ${Math.round(mn.spansPerSecond)} spans/s, p99 ${mn.p99Ms.toFixed(1)} ms`,
+    `  off: ${mo.cpuSecondsPerMillionSpans.toFixed(3)} CPU µs/span, ${Math.round(mo.spansPerSecond)} spans/s, p99 ${mo.p99Ms.toFixed(1)} ms`,
+    `  on:  ${mn.cpuSecondsPerMillionSpans.toFixed(3)} CPU µs/span, ${Math.round(mn.spansPerSecond)} spans/s, p99 ${mn.p99Ms.toFixed(1)} ms`,
     `  tee cost: ${result.medians.deltaCpuMicrosPerSpan >= 0 ? '+' : ''}${result.medians.deltaCpuMicrosPerSpan.toFixed(3)} CPU µs/span (pairs: ${result.pairDeltas.map((d) => d.toFixed(2)).join(', ')}), throughput ×${result.medians.throughputRatio.toFixed(3)} (target: ≤ +1.5 µs)`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -14,13 +14,7 @@ import { join } from 'node:path';
 import { startGatewayProcess } from './gateway-process.js';
 import { environment, writeReport, type RunRecord } from './report.js';
 import { runBench, tlsMaterial } from './run.js';
-import { runAsScript, parseCompareArgs } from './script.js';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+import { comparePairs, parseCompareArgs, runAsScript } from './script.js';
 
 export interface HandshakeCost {
   handshakes: number;
@@ -105,19 +99,10 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const pairs = Math.min(plain.length, tls.length);
+  const { pairs, a: mp, b: mt, ratio, pairRatios } = comparePairs(plain, tls);
   if (pairs === 0) return 1;
   log(`handshakes: ${handshakes} new mTLS connections …`);
   const hs = await measureHandshakes(handshakes);
-  const m = (rs: RunRecord[]) => ({
-    cpuSecondsPerMillionSpans: median(rs.map((r) => r.cpuSecondsPerMillionSpans)),
-    spansPerSecond: median(rs.map((r) => r.spansPerSecond)),
-    p99Ms: median(rs.map((r) => r.latencyMs.p99)),
-  });
-  const mp = m(plain.slice(0, pairs));
-  const mt = m(tls.slice(0, pairs));
-  const ratio = mt.cpuSecondsPerMillionSpans / mp.cpuSecondsPerMillionSpans;
-  const pairRatios = Array.from({ length: pairs }, (_, i) => tls[i]!.cpuSecondsPerMillionSpans / plain[i]!.cpuSecondsPerMillionSpans);
   const lines = [
     `plain vs mTLS, ${options.protocol}, ${options.concurrency} in flight × ${options.spansPerRequest} spans${options.protocol === 'grpc' ? `, ${options.connections} connection(s)` : ''}, medians of ${pairs} alternating pairs:`,
     `  plain: ${mp.cpuSecondsPerMillionSpans.toFixed(3)} CPU s/Mspans, ${Math.round(mp.spansPerSecond)} spans/s, p99 ${mp.p99Ms.toFixed(1)} ms`,

@@ -34,7 +34,24 @@ t.test('validate: the shipped policies', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^OK: .* \(profile default\) version [0-9a-f]{64}\n/);
   t.match(r.stdout, /detectors \(16\): /);
+  t.match(r.stdout, /\ntenants\.yaml: version [0-9a-f]{12}, \d+ identit/);
+  t.match(r.stdout, /\nsampling\.yaml: version [0-9a-f]{64}\n/);
   t.equal(r.stderr, '');
+});
+
+t.test('validate: tenants.yaml and sampling.yaml are checked with the others', async (t) => {
+  const dir = join(work, 'bad-tenants-sampling');
+  cpSync(defaultPoliciesDir, dir, { recursive: true });
+  writeFileSync(join(dir, 'tenants.yaml'), 'identities:\n  - name: ci\n    tokenSha256: nothex\n    tenants: [acme]\n');
+  writeFileSync(join(dir, 'sampling.yaml'), 'rules:\n  - name: some\n    probability: 2\n');
+  const r = await run(['policy', 'validate', dir]);
+  t.equal(r.code, 1);
+  t.equal(r.stdout, '');
+  const lines = r.stderr.trim().split('\n');
+  t.equal(lines.length, 3, r.stderr);
+  t.match(lines[0], `${join(dir, 'tenants.yaml')}:3:18 identities[0].tokenSha256: `);
+  t.match(lines[1], `${join(dir, 'sampling.yaml')}:3:18 rules[0].probability: `);
+  t.equal(lines[2], `INVALID: ${dir} (2 errors)`);
 });
 
 t.test('validate: every error, exit 1', async (t) => {

@@ -1,19 +1,25 @@
 // `stella telemetry policy validate DIR [--profile P]`: checks a policies directory offline with exactly
 // the loader the gateway's hot reload uses, and prints the version it would activate and what it does,
 // or every error (file:line:column path: reason). Exit 0 valid, 1 invalid, 2 bad command line.
+import { join } from 'node:path';
 import { PROFILES } from '../../config/types.js';
 import { policyFor, type CompiledPolicy, type EffectivePolicy } from '../../policy/compile.js';
 import { describeAction } from '../../policy/diff.js';
 import { loadPolicy } from '../../policy/load.js';
+import { loadTenantsFile } from '../../identify/tenants-file.js';
+import { TENANTS_FILE } from '../../identify/tenants-schema.js';
+import { loadSamplingFile } from '../../sample/policy-file.js';
+import { SAMPLING_FILE } from '../../sample/policy-schema.js';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
 
 const help = `Usage: stella telemetry policy validate DIR [--profile P]
 
-Checks the policy files of DIR (redaction.yaml, allowlists.yaml) without starting anything: schema,
-unknown keys, actions, and custom patterns (rejected when they could backtrack catastrophically).
-Prints the policy version the gateway would activate and a summary, and exits 0; or prints every
-error with file, line, column and path, and exits 1. Missing files (or a missing DIR) are an empty
-policy, which is valid.
+Checks the policy files of DIR (redaction.yaml, allowlists.yaml, tenants.yaml, sampling.yaml) without
+starting anything, with the loaders the gateway's hot reload uses: schema, unknown keys, actions, and
+custom patterns (rejected when they could backtrack catastrophically). Prints the policy version the
+gateway would activate and a summary, and exits 0; or prints every error of every file with file,
+line, column and path, and exits 1. Missing files (or a missing DIR) are valid: an empty policy, no
+tenant bindings (anonymous default tenant only), the default sampling rules.
 
 Options:
   --profile P   apply this gateway profile's overrides (default: default)
@@ -38,9 +44,12 @@ export const policyValidateCommand: Command = {
     const dir = positionals[0]!;
     const profile = values.profile ?? 'default';
     const result = loadPolicy(dir, profile);
-    if (!result.ok) {
-      for (const e of result.errors) stdio.err(e);
-      stdio.err(`INVALID: ${dir} (${result.errors.length} error${result.errors.length === 1 ? '' : 's'})`);
+    const tenants = loadTenantsFile(join(dir, TENANTS_FILE));
+    const sampling = loadSamplingFile(join(dir, SAMPLING_FILE), profile);
+    if (!result.ok || !tenants.ok || !sampling.ok) {
+      const errors = [result, tenants, sampling].flatMap((r) => (r.ok ? [] : r.errors));
+      for (const e of errors) stdio.err(e);
+      stdio.err(`INVALID: ${dir} (${errors.length} error${errors.length === 1 ? '' : 's'})`);
       return 1;
     }
     stdio.out(`OK: ${dir} (profile ${profile}) version ${result.policy.version}`);
@@ -51,6 +60,13 @@ export const policyValidateCommand: Command = {
       if (!(PROFILES as readonly string[]).includes(p)) stdio.out(`note: profile "${p}" is not a gateway profile (${PROFILES.join(', ')}); its overrides never apply`);
     }
     for (const line of summarisePolicy(result.policy)) stdio.out(line);
+    const t = tenants.bindings;
+    stdio.out(
+      tenants.present
+        ? `${TENANTS_FILE}: version ${t.version}, ${t.identityCount} identit${t.identityCount === 1 ? 'y' : 'ies'}`
+        : `${TENANTS_FILE}: absent (no bindings: only the anonymous default tenant, where tenancy.anonymous allows it)`,
+    );
+    stdio.out(`${SAMPLING_FILE}: ${sampling.present ? '' : 'absent, the default rules; '}version ${sampling.policy.version}`);
     return 0;
   },
 };

@@ -307,8 +307,10 @@ export interface RawServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startRawServerProcess(protocol: RawProtocol, readyTimeoutMs = 15_000): Promise<RawServerProcess> {
-  const child = fork(RAW_SERVER_PATH, ['--protocol', protocol, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+export async function startRawServerProcess(protocol: RawProtocol, readyTimeoutMs = 15_000, options: { windowBytes?: number } = {}): Promise<RawServerProcess> {
+  const args = ['--protocol', protocol, '--port', '0'];
+  if (options.windowBytes !== undefined && protocol === 'grpc') args.push('--window', String(options.windowBytes));
+  const child = fork(RAW_SERVER_PATH, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   track(child);
   const log = tail(8192);
   child.stderr!.on('data', (c: Buffer) => log.push(c));

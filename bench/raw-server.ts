@@ -7,9 +7,10 @@
 //         real receiver must), then answers 200 with an empty protobuf body (or `{}` for JSON).
 //         https://opentelemetry.io/docs/specs/otlp/#otlphttp-response
 // It never decodes protobuf. Run as a child process (the bench forks it, so CPU and memory are its own):
-//   node dist/bench/raw-server.js --protocol grpc|http [--port 0] [--host 127.0.0.1]
+//   node dist/bench/raw-server.js --protocol grpc|http [--port 0] [--host 127.0.0.1] [--window BYTES]
 // It prints one JSON line with its address on stdout and, when forked, answers {type:'stats'} IPC
 // messages with its process.cpuUsage(), RSS and request counts (see RawServerStats).
+import { advertiseWideWindows } from '../src/receive/grpc-receiver.js';
 import { otlpExportService } from '../src/receive/otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
@@ -57,6 +58,12 @@ export interface RawServerOptions {
   host?: string;
   /** 0 (default) lets the OS choose. */
   port?: number;
+  /**
+   * gRPC only: the HTTP/2 flow-control window per stream to advertise (the connection gets 4×), as
+   * backends built on grpc-go (the OpenTelemetry Collector, Tempo, Mimir) grow theirs with BDP
+   * estimation. Absent: grpc-js's 64 KiB defaults, the baseline's setting.
+   */
+  windowBytes?: number;
 }
 
 function baseStats(protocol: RawProtocol, counts: { requests: number; bytes: number; errors: number }): RawServerStats {
@@ -74,7 +81,7 @@ function baseStats(protocol: RawProtocol, counts: { requests: number; bytes: num
 }
 
 
-async function startGrpc(host: string, port: number): Promise<RawServer> {
+async function startGrpc(host: string, port: number, windowBytes?: number): Promise<RawServer> {
   const counts = { requests: 0, bytes: 0, errors: 0 };
   const server = new grpc.Server({
     // The gateway's export batches can be several MiB; grpc-js's 4 MiB default would refuse them.
@@ -93,6 +100,9 @@ async function startGrpc(host: string, port: number): Promise<RawServer> {
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
+  if (windowBytes !== undefined && !advertiseWideWindows(server, windowBytes, 4 * windowBytes)) {
+    throw new Error('--window: this grpc-js version does not expose its HTTP/2 servers');
+  }
   return {
     protocol: 'grpc',
     host,
@@ -185,7 +195,7 @@ async function startHttp(host: string, port: number): Promise<RawServer> {
 export async function startRawServer(options: RawServerOptions): Promise<RawServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
-  return options.protocol === 'grpc' ? startGrpc(host, port) : startHttp(host, port);
+  return options.protocol === 'grpc' ? startGrpc(host, port, options.windowBytes) : startHttp(host, port);
 }
 
 /** Messages a forked raw server sends to its parent. */
@@ -199,13 +209,22 @@ export type RawServerCommand = { type: 'stats'; id: number } | { type: 'close' }
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { protocol: { type: 'string', default: 'grpc' }, port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: {
+      protocol: { type: 'string', default: 'grpc' },
+      port: { type: 'string', default: '0' },
+      host: { type: 'string', default: '127.0.0.1' },
+      window: { type: 'string' },
+    },
   });
   const protocol = values.protocol;
   if (protocol !== 'grpc' && protocol !== 'http') throw new Error(`--protocol: expected grpc or http (got "${protocol}")`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected 0..65535 (got "${values.port}")`);
-  const server = await startRawServer({ protocol, host: values.host, port });
+  const windowBytes = values.window === undefined ? undefined : Number(values.window);
+  if (windowBytes !== undefined && (!Number.isInteger(windowBytes) || windowBytes < 65_535 || windowBytes > 2 ** 31 - 1)) {
+    throw new Error(`--window: expected bytes from 65535 to 2147483647 (got "${values.window}")`);
+  }
+  const server = await startRawServer({ protocol, host: values.host, port, ...(windowBytes !== undefined ? { windowBytes } : {}) });
   const ready: RawServerMessage = { type: 'ready', protocol, host: server.host, port: server.port, address: server.address };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
   let stopping = false;

@@ -76,6 +76,11 @@ export interface BenchOptionsRecord {
   config: string | null;
   connections: number;
   seed: number;
+  /**
+   * HTTP/2 window per stream the gRPC null sink advertises (the connection gets 4×); null = grpc-js's
+   * 64 KiB defaults. The raw baseline server always keeps the defaults.
+   */
+  sinkWindowBytes?: number | null;
 }
 
 export interface BenchReport {
@@ -210,7 +215,8 @@ export function formatReport(report: BenchReport, path?: string): string {
   lines.push(
     `bench "${report.name}": ${o.protocol}${o.gzip ? '+gzip' : ''}, ${o.concurrency} in flight × ${o.spansPerRequest} spans, ` +
       `${o.durationMs / 1000} s measured after ${o.warmupMs / 1000} s warm-up, ${o.runs} run(s), export ${o.export}` +
-      `${o.workers !== null ? `, ${o.workers} workers` : ''}`,
+      `${o.workers !== null ? `, ${o.workers} workers` : ''}` +
+      `${o.export === 'grpc' && o.mode !== 'baseline' ? `, sink window ${o.sinkWindowBytes ? `${Math.round(o.sinkWindowBytes / 1024)} KiB` : 'grpc-js default'}` : ''}`,
   );
   lines.push(`pool: ${report.pool.requests} requests, ${int(report.pool.avgRequestBytes)} bytes each (${fix(report.pool.bytesPerSpan, 0)} bytes/span); node ${report.environment.node}, ${report.environment.cpus} CPUs`);
   const rows: string[][] = [['target', 'runs', 'spans/s', 'p50 ms', 'p99 ms', 'CPU s/Mspans', 'peak RSS', 'refused+dropped', 'failed']];

@@ -51,6 +51,9 @@ const USAGE = `usage: npm run bench -- [flags]
   --tls                    mTLS on the gateway's OTLP listeners (development PKI in a temp dir), long-lived
                            connections; not with --baseline (node dist/bench/tls-compare.js alternates
                            plain and TLS and measures the handshake cost)
+  --sink-window BYTES      HTTP/2 stream window the gRPC null sink advertises, as grpc-go backends grow
+                           theirs (default 1048576; 0 = grpc-js's 64 KiB defaults, export then stalls on
+                           flow control); the raw baseline server always keeps the defaults
   --connections N          gRPC connections the load is spread over (default 1)
   --seed S                 PRNG seed of the generated traces (default 1)
   --pool P                 distinct requests to cycle through (default 64, fewer for large --spans)
@@ -102,6 +105,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         'dense-pii': { type: 'boolean' },
         tls: { type: 'boolean' },
         connections: { type: 'string' },
+        'sink-window': { type: 'string' },
         seed: { type: 'string' },
         pool: { type: 'string' },
         name: { type: 'string' },
@@ -149,12 +153,24 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     densePii: v['dense-pii'] === true,
     tls: v.tls === true,
     connections: positiveInt('--connections', v.connections ?? '1'),
+    sinkWindowBytes: sinkWindow(v['sink-window']),
     seed: positiveInt('--seed', v.seed ?? '1', 0),
     name: v.name ?? (mode === 'baseline' ? `baseline-${defaultName}` : v.tls ? `${defaultName}-tls` : defaultName),
     resultsDir: v['results-dir'] ?? join(packageRoot, 'bench', 'results'),
     poolSize: v.pool === undefined ? defaultPoolSize(spansPerRequest) : positiveInt('--pool', v.pool),
     quiet: v.quiet === true,
   };
+}
+
+/** The null sink's default: a window that lets one 290 KB export request go out without a stall. */
+export const DEFAULT_SINK_WINDOW_BYTES = 1024 * 1024;
+
+function sinkWindow(value: string | undefined): number | null {
+  if (value === undefined) return DEFAULT_SINK_WINDOW_BYTES;
+  const n = positiveInt('--sink-window', value, 0);
+  if (n === 0) return null;
+  if (n < 65_535 || n > 2 ** 31 - 1) throw new UsageError(`--sink-window: expected 0 or bytes from 65535 to 2147483647 (got "${value}")`);
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -293,7 +309,7 @@ function teeConfigFile(): string {
 
 async function gatewayRun(ctx: RunContext, run: number): Promise<RunRecord | undefined> {
   const o = ctx.options;
-  const sink = o.export === 'none' ? undefined : await startRawServerProcess(o.export);
+  const sink = o.export === 'none' ? undefined : await startRawServerProcess(o.export, undefined, o.sinkWindowBytes ? { windowBytes: o.sinkWindowBytes } : {});
   try {
     const exportUrl = sink ? `${o.export === 'grpc' ? 'otlp-grpc' : 'otlp-http'}://127.0.0.1:${sink.port}` : undefined;
     const tls = o.tls ? await tlsMaterial() : undefined;

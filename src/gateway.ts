@@ -178,7 +178,7 @@ export async function startGateway(
     // [process] the task carries the tenant to stamp and the policy version (issues 3 and 4).
     // One policy version per request: the one active now, whatever reloads happen while it runs.
     const policy = policies.current();
-    const result = await pool.run({ signal, encoding, body, tenant, tenantAttribute: config.tenancy.attributeKey, policyVersion: policy.version, policy, splitTraces: sampling !== undefined && signal === 'traces' });
+    const result = await pool.run({ signal, encoding, body, tenant, tenantAttribute: config.tenancy.attributeKey, policyVersion: policy.version, policy, splitTraces: sampling !== undefined && signal === 'traces', omitTraceSummaries: sampling === undefined });
     if (result.status === 'rejected') return refuse(signal, tenant, ctx, rejected(result.code, result.message));
     if (result.status !== 'ok') return refuse(signal, tenant, ctx, result);
     // Items are known only now: charged after the fact (the next requests wait while in debt).

@@ -86,6 +86,7 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
     if (version !== undefined) message.policyVersion = version;
     if (policy) message.policy = policy;
     if (task.splitTraces !== undefined) message.splitTraces = task.splitTraces;
+    if (task.omitTraceSummaries) message.omitTraceSummaries = true;
     return piscina.run(message, { transferList: [body.buffer], signal }) as Promise<WorkerResult>;
   }
 

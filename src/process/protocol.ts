@@ -31,6 +31,12 @@ export interface ProcessTask {
    * of `traces`, and fill TraceSummary.offset/length (the tail sampler keeps or drops them whole).
    */
   splitTraces?: boolean;
+  /**
+   * Traces only: leave ProcessOk.traces out of the result (a caller without a tail sampler has no use
+   * for it). The summaries are tens of small objects with bigints per request, and cloning them from
+   * the worker to the main thread is a measurable share of the hand-off. Ignored with splitTraces.
+   */
+  omitTraceSummaries?: boolean;
 }
 
 /** Per trace id, what the sampler needs to decide without decoding spans again. */

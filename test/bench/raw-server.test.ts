@@ -2,6 +2,7 @@
 // counts what it got, and as a forked child reports its own CPU over IPC and goes away when told.
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import t from 'tap';
 import { gzipSync } from 'node:zlib';
 import { readProcMemory, startRawServerProcess } from '../../bench/gateway-process.js';
@@ -73,6 +74,38 @@ t.test('gRPC: acknowledges Export of each signal with an empty message, plain an
   const s = server.stats();
   t.equal(s.requests, 4);
   t.equal(s.bytes, payload.length * 3 + 100_000, 'bytes counted after grpc-js inflated the message');
+});
+
+/** The stream window a server's SETTINGS announce, once it equals `want` (undefined after 5 s). */
+function announcedWindow(address: string, want: number): Promise<number | undefined> {
+  const session = http2.connect(`http://${address}`);
+  session.on('error', () => {});
+  return new Promise<number | undefined>((resolve) => {
+    let last: number | undefined;
+    const done = (v: number | undefined): void => {
+      clearTimeout(timer);
+      session.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(last), 1500);
+    session.on('remoteSettings', (s) => {
+      last = s.initialWindowSize;
+      if (last === want) done(last);
+    });
+  });
+}
+
+t.test('gRPC: windowBytes widens the HTTP/2 windows (the sink role); the default keeps grpc-js\'s', async (t) => {
+  const wide = await startRawServer({ protocol: 'grpc', windowBytes: 2 * 1024 * 1024 });
+  t.teardown(() => wide.close());
+  t.equal(await announcedWindow(wide.address, 2 * 1024 * 1024), 2 * 1024 * 1024, 'announces the wide window');
+  const plain = await startRawServer({ protocol: 'grpc' });
+  t.teardown(() => plain.close());
+  t.equal(await announcedWindow(plain.address, 2 * 1024 * 1024), 65_535, 'baseline: nghttp2 defaults');
+  const client = createGrpcDriver({ address: wide.address });
+  t.same(await client.send(Buffer.alloc(900_000, 7)), { ok: true }, 'a large call goes through');
+  await client.close();
+  t.equal(wide.stats().bytes, 900_000);
 });
 
 t.test('the HTTP driver reports non-200 answers and unreachable targets as errors', async (t) => {

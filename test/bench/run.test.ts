@@ -69,6 +69,9 @@ t.test('bad flags exit 2 and name the flag; --help prints the usage', async (t) 
   const bad = await bench(['--protocol', 'carrier-pigeon']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /--protocol: expected grpc or http \(got "carrier-pigeon"\)/);
+  const window = await bench(['--sink-window', '1000']);
+  t.equal(window.code, 2);
+  t.match(window.stderr, /--sink-window: expected 0 or bytes from 65535/);
   const help = await bench(['--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /--only-baseline/);

@@ -78,6 +78,20 @@ t.test('the body is transferred to the worker and the output transferred back', 
   t.same(Buffer.from(inBigger), before, 'a shared buffer is left alone');
 });
 
+t.test('omitTraceSummaries leaves the per-trace summaries out (not with splitTraces); the output is the same', async (t) => {
+  const { pool: p } = pool(t, {});
+  const request = tracesRequest(span({ traceId: T1, name: 'a' }), span({ traceId: T1, name: 'b' }));
+  const full = await p.run(task(ownBuffer(request)));
+  const lean = await p.run({ ...task(ownBuffer(request)), omitTraceSummaries: true });
+  if (full.status !== 'ok' || lean.status !== 'ok') return t.fail('both succeed');
+  t.match(full, { items: 2, traces: [{ traceId: T1, spans: 2 }] }, 'by default the summaries come back');
+  t.equal(lean.traces, undefined, 'asked to omit them: none');
+  t.equal(lean.items, 2, 'the counts stay');
+  t.same(Buffer.from(lean.body), Buffer.from(full.body), 'the same output bytes');
+  const split = await p.run({ ...task(ownBuffer(request)), omitTraceSummaries: true, splitTraces: true });
+  t.match(split, { status: 'ok', traces: [{ traceId: T1, spans: 2, offset: 0 }] }, 'splitTraces needs them: kept');
+});
+
 t.test('a malformed request is rejected and the pool keeps serving', async (t) => {
   const { pool: p, metrics } = pool(t, {});
   const bad = await p.run(task(bytes(vint(1, 1))));

@@ -1,8 +1,9 @@
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import t from 'tap';
 import { GrpcCode, rejected, retryable } from '../../src/errors.js';
-import { createGrpcReceiver } from '../../src/receive/grpc-receiver.js';
+import { CONNECTION_WINDOW_BYTES, createGrpcReceiver, STREAM_WINDOW_BYTES } from '../../src/receive/grpc-receiver.js';
 import type { Receiver } from '../../src/receive/types.js';
 import { decodeRpcStatus } from '../../src/rpc-status.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../../src/signals.js';
@@ -189,6 +190,26 @@ t.test('gRPC receiver', async (t) => {
         identity, identity, Buffer.alloc(1), (err, res) => resolve({ err, res })),
     );
     t.equal(r.err?.code, GrpcCode.UNIMPLEMENTED);
+  });
+
+  t.test('advertises wide HTTP/2 flow-control windows (a large request needs no WINDOW_UPDATE round trips)', async (t) => {
+    const session = http2.connect(`http://${h.address}`);
+    t.teardown(() => session.destroy());
+    session.on('error', () => {});
+    // The server's first SETTINGS carry nghttp2's defaults; the widened ones follow in a second frame.
+    const settings = await new Promise<http2.Settings | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 5000);
+      session.on('remoteSettings', (s) => {
+        if (s.initialWindowSize === STREAM_WINDOW_BYTES) {
+          clearTimeout(timer);
+          resolve(s);
+        }
+      });
+    });
+    t.equal(settings?.initialWindowSize, STREAM_WINDOW_BYTES, 'per-stream window');
+    t.ok(STREAM_WINDOW_BYTES >= 1024 * 1024 && CONNECTION_WINDOW_BYTES >= STREAM_WINDOW_BYTES, 'at least 1 MiB per stream');
+    const big = await call(h.client, 'traces', payload(MAX));
+    t.equal(big.err, null, 'requests still work');
   });
 });
 

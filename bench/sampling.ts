@@ -8,6 +8,11 @@
 //   traces until `--traces` are buffered, then its resident memory is read: it must stay within
 //   sampling.maxBytes + 150 MiB.
 //
+// micro: in-process, one thread, no sockets: the CPU per span of the split by trace (worker side) and of
+//   the sampler (offer, decisions, emit) under the bench's request shape, with a simulated clock (one
+//   500-span request every 5 ms = 100,000 spans/s), for keep-all and the default policy. Steadier than
+//   the process runs on a shared machine; it leaves out what the pipeline does anyway (walk, transfer).
+//
 // Every request gets fresh trace ids (the pool's ids with a per-send counter in their first four bytes):
 // a pool that repeated its ids would only exercise the decision cache. Uses the bench harness's pieces
 // (generate.ts, load.ts, gateway-process.ts); results go to bench/results/<time>-sampling-<mode>.json.
@@ -18,10 +23,18 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
 import { generateRequestPool } from './generate.js';
 import { readProcMemory, startGatewayProcess, startRawServerProcess } from './gateway-process.js';
+import { DEFAULT_SINK_WINDOW_BYTES } from './run.js';
 import { createGrpcDriver, runLoad, type Driver } from './load.js';
 import { parseDuration } from './run.js';
 import { median } from './report.js';
 import { runAsScript } from './script.js';
+import type { TraceSummary } from '../src/process/protocol.js';
+import { splitByTrace } from '../src/process/worker/split-traces.js';
+import { walkRequest } from '../src/process/worker/walk.js';
+import { compileSampling } from '../src/sample/policy.js';
+import { DEFAULT_SAMPLING_FILE, validateSampling } from '../src/sample/policy-schema.js';
+import { createSampler, type SamplerClock } from '../src/sample/sampler.js';
+import { DEFAULT_SAMPLING } from '../src/config/sections/sampling.js';
 
 const MiB = 1024 * 1024;
 
@@ -125,7 +138,7 @@ async function cpuMode(o: { runs: number; durationMs: number; warmupMs: number; 
   for (let i = 1; i <= o.runs; i++) {
     for (const target of targets) {
       o.log(`${target.name} #${i}: ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s …`);
-      const sink = await startRawServerProcess('grpc');
+      const sink = await startRawServerProcess('grpc', undefined, { windowBytes: DEFAULT_SINK_WINDOW_BYTES });
       const gw = await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sink.port}`, configFile: target.config });
       try {
         const bodies = pool.requests.map((b) => Buffer.from(b));
@@ -184,19 +197,29 @@ async function memoryMode(o: { traces: number; maxBytes: number; spansPerTrace: 
   // The default policy (errors, slow, 10 %): what the early decisions keep is exported, as in production.
   const config = configFile(dir, 'memory', { enabled: true, decisionWait: '10m', rootGrace: '10m', maxTraces: o.traces, maxBytes: o.maxBytes });
   const pool = generateRequestPool({ count: 64, spansPerRequest: 500, spansPerTrace: o.spansPerTrace, seed: 2 });
-  const sink = await startRawServerProcess('grpc');
+  const sink = await startRawServerProcess('grpc', undefined, { windowBytes: DEFAULT_SINK_WINDOW_BYTES });
   const gw = await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sink.port}`, configFile: config });
   const bodies = pool.requests.map((b) => Buffer.from(b));
   const driver = freshIds(createGrpcDriver({ address: gw.grpcAddress }), bodies);
   try {
     const rssAtStart = readProcMemory(gw.pid)?.rssBytes ?? 0;
-    const samples: Array<{ phase: string; traces: number; bytes: number; rssBytes: number }> = [];
+    // Besides RSS (what an operator sees), the main thread's V8 heap and external memory (ArrayBuffers:
+    // request bodies, including those waiting for a GC) tell where the overhead sits.
+    const samples: Array<{ phase: string; traces: number; bytes: number; rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number }> = [];
     let peakRss = 0;
     const sample = async (phase: string) => {
       const m = await gw.metrics();
       const rss = readProcMemory(gw.pid)?.rssBytes ?? 0;
       peakRss = Math.max(peakRss, rss);
-      const s = { phase, traces: m.get('sampling_buffered_traces') ?? 0, bytes: m.get('sampling_buffered_bytes') ?? 0, rssBytes: rss };
+      const s = {
+        phase,
+        traces: m.get('sampling_buffered_traces') ?? 0,
+        bytes: m.get('sampling_buffered_bytes') ?? 0,
+        rssBytes: rss,
+        heapUsedBytes: m.get('nodejs_heap_size_used_bytes') ?? 0,
+        heapTotalBytes: m.get('nodejs_heap_size_total_bytes') ?? 0,
+        externalBytes: m.get('nodejs_external_memory_bytes') ?? 0,
+      };
       samples.push(s);
       return s;
     };
@@ -231,6 +254,8 @@ async function memoryMode(o: { traces: number; maxBytes: number; spansPerTrace: 
         bufferedTraces: filled.traces,
         bufferedMiB: filled.bytes / MiB,
         rssMiB: filled.rssBytes / MiB,
+        heapUsedMiB: filled.heapUsedBytes / MiB,
+        externalMiB: filled.externalBytes / MiB,
         earlyDecisions: m1.get('sampling_early_decisions_total') ?? 0,
       },
       churn: {
@@ -258,6 +283,128 @@ async function memoryMode(o: { traces: number; maxBytes: number; spansPerTrace: 
   }
 }
 
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** A simulated clock: timers run when the bench advances time (in due order). */
+function manualClock(): SamplerClock & { advance(ms: number): void } {
+  let now = 1_000_000;
+  let timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
+  return {
+    now: () => now,
+    setTimer(fn, ms) {
+      const t = { at: now + Math.max(0, ms), fn, live: true };
+      timers.push(t);
+      return { cancel: () => void (t.live = false) };
+    },
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        let due: (typeof timers)[number] | undefined;
+        for (const t of timers) if (t.live && t.at <= end && (!due || t.at < due.at)) due = t;
+        if (!due) break;
+        now = Math.max(now, due.at);
+        due.live = false;
+        due.fn();
+      }
+      now = end;
+      if (timers.length > 64) timers = timers.filter((t) => t.live);
+    },
+  };
+}
+
+async function microMode(o: { seconds: number; spans: number; log: (s: string) => void }) {
+  const pool = generateRequestPool({ count: 64, spansPerRequest: o.spans, seed: 1 });
+  const walked = pool.requests.map((b) => {
+    const w = walkRequest('traces', b);
+    if (!w.ok) throw new Error(w.message);
+    return { body: b, traces: w.traces! };
+  });
+  const copyTraces = (ts: readonly TraceSummary[]): TraceSummary[] => ts.map((t) => ({ ...t }));
+  // Split: the worker's share (every request, whatever the policy decides).
+  let n = 0;
+  let spans = 0;
+  const splitStart = cpuMicros();
+  const wallEnd = Date.now() + o.seconds * 1000;
+  while (Date.now() < wallEnd) {
+    const r = walked[n++ % walked.length]!;
+    splitByTrace(r.body, copyTraces(r.traces));
+    spans += o.spans;
+  }
+  const split = (cpuMicros() - splitStart) / spans;
+  o.log(`split: ${split.toFixed(3)} µs/span`);
+  const splitReqs = walked.map((r) => {
+    const traces = copyTraces(r.traces);
+    return { body: splitByTrace(r.body, traces), traces };
+  });
+
+  const run = (name: string, policyYaml: string | null) => {
+    const file = policyYaml === null ? DEFAULT_SAMPLING_FILE : (() => {
+      const v = validateSampling(JSON.parse(policyYaml));
+      if (!v.ok) throw new Error('bad policy');
+      return v.value;
+    })();
+    const compiled = compileSampling(file, 'default');
+    const clock = manualClock();
+    let emittedSpans = 0;
+    let emittedBytes = 0;
+    const sampler = createSampler(DEFAULT_SAMPLING, {
+      emit: (_t, body, items) => {
+        emittedSpans += items;
+        emittedBytes += body.length;
+        return { status: 'ok' };
+      },
+      policy: () => compiled,
+      clock,
+    });
+    let seq = 0;
+    let offered = 0;
+    // Fresh ids: the first 8 hex digits carry a counter (the probabilistic rule reads the last 14). Made
+    // flat strings through a Buffer, as the worker's summaries arrive (a concatenation would be a cons
+    // string that the first map lookup must flatten: a cost the gateway does not have).
+    const fresh = (ts: readonly TraceSummary[]): TraceSummary[] =>
+      ts.map((t) => {
+        const c = (seq++ >>> 0).toString(16).padStart(8, '0');
+        return { ...t, traceId: t.traceId === '' ? '' : Buffer.from(c + t.traceId.slice(8), 'latin1').toString('latin1') };
+      });
+    // Warm-up (fills the buffer to its steady state: 2 s of rootGrace at 100,000 spans/s).
+    for (let i = 0; i < 600; i++) {
+      const r = splitReqs[i % splitReqs.length]!;
+      sampler.offer('bench', r.body, fresh(r.traces));
+      clock.advance(5);
+    }
+    // Id freshening is outside the measured share: measured alone below and subtracted.
+    const batches: TraceSummary[][] = [];
+    const t0 = cpuMicros();
+    let cpu = 0;
+    const end = Date.now() + o.seconds * 1000;
+    let i = 0;
+    while (Date.now() < end) {
+      for (let k = 0; k < 64; k++) batches[k] = fresh(splitReqs[k]!.traces);
+      const c0 = cpuMicros();
+      for (let k = 0; k < 64; k++) {
+        sampler.offer('bench', splitReqs[k]!.body, batches[k]!);
+        offered += o.spans;
+        clock.advance(5);
+      }
+      cpu += cpuMicros() - c0;
+      i++;
+    }
+    void t0;
+    const stats = sampler.stats();
+    sampler.drain();
+    sampler.close();
+    const perSpan = cpu / offered;
+    o.log(`sampler ${name}: ${perSpan.toFixed(3)} µs/span (${offered} spans, kept ${((emittedSpans / (offered + 600 * o.spans)) * 100).toFixed(0)} %, buffered at end ${stats.traces} traces / ${(stats.bytes / MiB).toFixed(0)} MiB, emitted ${(emittedBytes / MiB).toFixed(0)} MiB)`);
+    return { microsPerSpan: perSpan, spans: offered, keptShare: emittedSpans / (offered + 600 * o.spans), bufferedTraces: stats.traces, bufferedBytes: stats.bytes };
+  };
+  const keepAll = run('keep-all', '{"rules":[],"otherwise":"keep"}');
+  const defaults = run('default-policy', null);
+  return { splitMicrosPerSpan: split, keepAll, defaultPolicy: defaults, totals: { keepAll: split + keepAll.microsPerSpan, defaultPolicy: split + defaults.microsPerSpan } };
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -272,6 +419,7 @@ async function main(argv: string[]): Promise<number> {
       'max-bytes': { type: 'string' },
       'spans-per-trace': { type: 'string' },
       churn: { type: 'string' },
+      seconds: { type: 'string' },
     },
   });
   const mode = positionals[0];
@@ -286,6 +434,8 @@ async function main(argv: string[]): Promise<number> {
       concurrency: Number(values.concurrency ?? 8),
       log,
     });
+  } else if (mode === 'micro') {
+    result = await microMode({ seconds: Number(values.seconds ?? 5), spans: Number(values.spans ?? 500), log });
   } else if (mode === 'memory') {
     result = await memoryMode({
       traces: Number(values.traces ?? 100_000),
@@ -296,7 +446,7 @@ async function main(argv: string[]): Promise<number> {
       log,
     });
   } else {
-    process.stderr.write('usage: node dist/bench/sampling.js cpu [--runs 3 --duration 8s --warmup 3s --spans 500 --concurrency 8]\n' + '       node dist/bench/sampling.js memory [--traces 100000 --max-bytes 268435456 --spans-per-trace 2 --concurrency 4 --churn 15s]\n');
+    process.stderr.write('usage: node dist/bench/sampling.js cpu [--runs 3 --duration 8s --warmup 3s --spans 500 --concurrency 8]\n' + '       node dist/bench/sampling.js micro [--seconds 5 --spans 500]\n' + '       node dist/bench/sampling.js memory [--traces 100000 --max-bytes 268435456 --spans-per-trace 2 --concurrency 4 --churn 15s]\n');
     return 2;
   }
   const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');

@@ -60,14 +60,29 @@ function threshold(p: number): { hi: number; lo: number } {
   return { hi: Number(t >> 32n), lo: Number(t & 0xffffffffn) };
 }
 
-/** Is the trace in the kept share: R (the id's rightmost 56 bits) >= T. Empty ids have R = 0. */
+/** The hex digits [from, to) of s as a number (at most 8 digits); -1 if one is not a hex digit. */
+function hexValue(s: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/**
+ * Is the trace in the kept share: R (the id's rightmost 56 bits) >= T. Empty or malformed ids have
+ * R = 0. Digits are read in place (no substring per decision: this runs for most traces).
+ */
 export function traceIdSelected(traceId: string, t: { hi: number; lo: number }): boolean {
   let rHi = 0;
   let rLo = 0;
   if (traceId.length === 32) {
-    rHi = parseInt(traceId.slice(18, 24), 16);
-    rLo = parseInt(traceId.slice(24, 32), 16);
-    if (Number.isNaN(rHi) || Number.isNaN(rLo)) rHi = rLo = 0;
+    rHi = hexValue(traceId, 18, 24);
+    rLo = hexValue(traceId, 24, 32);
+    if (rHi < 0 || rLo < 0) rHi = rLo = 0;
   }
   return rHi > t.hi || (rHi === t.hi && rLo >= t.lo);
 }

@@ -4,7 +4,8 @@
 //   - decisionWait after its first span arrived, or
 //   - rootGrace after its root span (no parent) arrived, when that is sooner,
 // by the tenant's sampling policy (policy.ts). Kept traces go to the export router as concatenated runs of
-// resource_spans (a valid batch: DESIGN.md decision 1). Decisions are remembered (lru-cache), so spans
+// resource_spans (a valid batch: DESIGN.md decision 1); the ranges of a body that follow each other are
+// handed on as one view, without a copy. Decisions are remembered (trace-index.ts), so spans
 // arriving after the decision follow it.
 //
 // Bounded by traces and by bytes: when either bound is exceeded, the oldest traces are decided early by
@@ -19,8 +20,10 @@
 // just the fragments. Bodies are released in about the order they arrived (traces are decided oldest
 // first), so evicting the oldest traces frees the oldest bodies. Copying each fragment out instead costs
 // an ArrayBuffer per (trace, request): more CPU and, measured, several hundred bytes more per trace.
+// The per-trace state is kept in typed-array columns (no object per trace), see createSampler.
 import { LRUCache } from 'lru-cache';
 import type { SamplingConfig } from '../config/sections/sampling.js';
+import { DEFAULT_BATCH } from '../config/types.js';
 import type { Outcome } from '../errors.js';
 import { FLEET, type IncidentState } from '../incident/types.js';
 import type { TraceSummary } from '../process/protocol.js';
@@ -28,6 +31,7 @@ import { splitByTrace } from '../process/worker/split-traces.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { evaluate, type CompiledSampling, type TraceFacts } from './policy.js';
+import { createTraceIndex, keepOf } from './trace-index.js';
 
 export interface SamplerClock {
   now(): number;
@@ -65,6 +69,12 @@ export interface SamplerDeps {
   logger?: Logger;
   /** Decisions due within this many ms of each other are taken together (one emit per tenant). Default 50. */
   tickMs?: number;
+  /**
+   * Kept ranges of at least this many bytes are emitted on their own, as views of the request body (no
+   * copy); smaller ones are copied together. Default: the exporters' default batch passThroughBytes
+   * (which they forward without copying).
+   */
+  viewBytes?: number;
 }
 
 export type EarlyReason = 'max_traces' | 'max_bytes' | 'incident' | 'shutdown';
@@ -83,53 +93,33 @@ export interface TailSampler {
   stats(): { traces: number; bytes: number; decisionsCached: number };
 }
 
-/** A request body that buffered fragments point into; its bytes count while refs > 0. */
-interface Chunk {
-  body: Uint8Array;
-  refs: number;
-}
-
-/** A fragment beyond a trace's first: a range of a chunk and its span count. */
+/** A fragment beyond a trace's first (rare: a trace split across requests): a chunk's range and its spans. */
 interface Fragment {
-  chunk: Chunk;
+  chunk: number;
   offset: number;
   length: number;
   spans: number;
 }
 
-/** One buffered trace; an intrusive doubly linked list keeps them in arrival order (oldest first). */
-interface Trace {
-  tenant: string;
-  traceId: string;
-  /** The first fragment, inline (most traces have one per decision): chunk, offset, length, spans. */
-  chunk: Chunk;
-  offset: number;
-  length: number;
-  firstSpans: number;
-  /** Fragments from later requests. */
-  more: Fragment[] | null;
-  spans: number;
-  error: boolean;
-  root: boolean;
-  /** Earliest start and latest end over the spans seen, ns (0 = some span had no time). */
-  startNs: number;
-  endNs: number;
-  /** When the first span arrived, and when the trace is due (first + wait, or root + grace). */
-  firstAt: number;
-  dueAt: number;
-  prev: Trace | null;
-  next: Trace | null;
-  decided: boolean;
-}
-
+/** Pending output of one tenant: byte ranges of request bodies; adjacent ranges of one body are merged. */
 interface EmitGroup {
-  parts: Uint8Array[];
+  bodies: Uint8Array[];
+  starts: number[];
+  ends: number[];
+  /** Spans in each range. */
+  rangeItems: number[];
   bytes: number;
   items: number;
 }
 
+/** Decisions and spans counted per reason / tenant between flushes (index 0 = drop, 1 = keep). */
+type Pair = [number, number];
+
 const EMPTY = new Uint8Array(0);
-const NO_CHUNK: Chunk = { body: EMPTY, refs: 1 };
+const NONE = -1;
+const F_ERROR = 1;
+const F_ROOT = 2;
+const F_LIVE = 4;
 
 /** One emit is at most this large (the exporters' default batch is 4 MiB; they pass big items through whole). */
 const MAX_EMIT_BYTES = 2 * 1024 * 1024;
@@ -137,28 +127,62 @@ const MAX_EMIT_BYTES = 2 * 1024 * 1024;
 export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSampler {
   const clock = deps.clock ?? systemSamplerClock;
   const tickMs = deps.tickMs ?? 50;
+  const viewBytes = deps.viewBytes ?? DEFAULT_BATCH.passThroughBytes;
   const metrics = deps.metrics;
   const label = deps.tenantLabel ?? ((t: string) => t);
   const incidents = deps.incidents;
   const { decisionWaitMs, rootGraceMs, maxTraces, maxBytes } = config;
 
-  /** tenant → trace id → buffered trace. Two levels: a tenant name may hold any character, so no joined key. */
-  const buffered = new Map<string, Map<string, Trace>>();
-  let oldest: Trace | null = null;
-  let newest: Trace | null = null;
+  // Buffered traces live in columns indexed by a slot (typed arrays, like trace-groups.ts) rather than
+  // one object each: a buffered trace outlives several young-generation GCs, so every object per trace
+  // would be copied and promoted, and per-trace objects were most of the sampler's CPU and memory.
+  let cap = 0;
+  const tenantOf: string[] = [];
+  const idOf: string[] = [];
+  /** The first fragment, inline (most traces have one per decision): chunk, offset, length, spans. */
+  let chunkOf = new Int32Array(0);
+  let offsetOf = new Int32Array(0);
+  let lengthOf = new Int32Array(0);
+  let firstSpansOf = new Int32Array(0);
+  let spansOf = new Int32Array(0);
+  let flagsOf = new Uint8Array(0);
+  /** Generation of each slot, bumped when it is freed: root-queue entries of a freed slot are stale. */
+  let genOf = new Int32Array(0);
+  /** Earliest start and latest end over the spans seen, ns (0 = some span had no time). */
+  let startNsOf = new Float64Array(0);
+  let endNsOf = new Float64Array(0);
+  /** When the first span arrived, and when the trace is due (first + wait, or root + grace). */
+  let firstAtOf = new Float64Array(0);
+  let dueAtOf = new Float64Array(0);
+  /** Arrival order, oldest first: a doubly linked list of slots. */
+  let prevOf = new Int32Array(0);
+  let nextOf = new Int32Array(0);
+  /** Fragments from later requests (sparse). */
+  const moreOf: Array<Fragment[] | null> = [];
+  const freeSlots: number[] = [];
+  let oldest = NONE;
+  let newest = NONE;
+
+  // Chunks: the request bodies that buffered fragments point into; a body's bytes count while refs > 0.
+  const chunkBody: Uint8Array[] = [];
+  let chunkRefs = new Int32Array(64);
+  const freeChunks: number[] = [];
+
+  /** (tenant, trace id) → buffer slot, then → decision (the decision cache): trace-index.ts. */
+  const index = createTraceIndex(config.decisionCacheSize);
   let traceCount = 0;
   let byteCount = 0;
-  /** Traces whose root arrived, in the order they became due (rootGrace is constant). */
-  let rootQueue: Trace[] = [];
+  /** Traces whose root arrived, in the order they became due (rootGrace is constant): slot and generation. */
+  let rootSlots: number[] = [];
+  let rootGens: number[] = [];
   let rootHead = 0;
 
-  const cache = config.decisionCacheSize > 0 ? new LRUCache<string, boolean>({ max: config.decisionCacheSize }) : undefined;
   /** Rate-limit buckets per (tenant, rule): tokens and the time they were counted. */
   const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: 10_000 });
 
   // Counts aggregated between flushes: prom-client label lookups cost more than the decisions.
-  const decisionCounts = new Map<string, number>();
-  const spanCounts = new Map<string, { tenant: string; decision: string; n: number }>();
+  const decisionCounts = new Map<string, Pair>();
+  const spanCounts = new Map<string, Pair>();
   const earlyCounts = new Map<EarlyReason, number>();
   let lateKept = 0;
   let lateDropped = 0;
@@ -175,14 +199,70 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     if (event.type !== 'start' || closed) return;
     // Everything of the scope already buffered is kept: an incident wants the traces in flight too.
     const scope = event.incident.scope;
-    for (const [tenant, traces] of [...buffered]) {
-      if (scope !== FLEET && tenant !== scope) continue;
-      for (const trace of [...traces.values()]) decide(trace, 'incident', true);
-    }
+    for (const slot of index.slots(scope === FLEET ? undefined : scope)) decide(slot, 'incident', true);
     flush();
   });
 
-  const cacheKey = (tenant: string, traceId: string): string => `${tenant}\u0000${traceId}`;
+  function grow(need: number): void {
+    if (need <= cap) return;
+    const n = Math.max(need, cap * 2, 1024);
+    const i32 = (a: Int32Array) => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    const f64 = (a: Float64Array) => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    chunkOf = i32(chunkOf);
+    offsetOf = i32(offsetOf);
+    lengthOf = i32(lengthOf);
+    firstSpansOf = i32(firstSpansOf);
+    spansOf = i32(spansOf);
+    genOf = i32(genOf);
+    prevOf = i32(prevOf);
+    nextOf = i32(nextOf);
+    const flags = new Uint8Array(n);
+    flags.set(flagsOf);
+    flagsOf = flags;
+    startNsOf = f64(startNsOf);
+    endNsOf = f64(endNsOf);
+    firstAtOf = f64(firstAtOf);
+    dueAtOf = f64(dueAtOf);
+    for (let i = n - 1; i >= cap; i--) freeSlots.push(i);
+    for (let i = cap; i < n; i++) {
+      tenantOf.push('');
+      idOf.push('');
+      moreOf.push(null);
+    }
+    cap = n;
+  }
+
+  function newChunk(body: Uint8Array): number {
+    let c = freeChunks.pop();
+    if (c === undefined) {
+      c = chunkBody.length;
+      chunkBody.push(body);
+      if (c >= chunkRefs.length) {
+        const r = new Int32Array(chunkRefs.length * 2);
+        r.set(chunkRefs);
+        chunkRefs = r;
+      }
+    } else chunkBody[c] = body;
+    chunkRefs[c] = 0;
+    byteCount += body.length;
+    return c;
+  }
+
+  function release(c: number): void {
+    if (--chunkRefs[c]! === 0) {
+      byteCount -= chunkBody[c]!.length;
+      chunkBody[c] = EMPTY;
+      freeChunks.push(c);
+    }
+  }
 
   function rateGate(tenant: string, rule: string, perSecond: number, spans: number): boolean {
     const key = `${tenant}\u0000${rule}`;
@@ -200,114 +280,176 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     return true;
   }
 
-  function unlink(t: Trace): void {
-    if (t.prev) t.prev.next = t.next;
-    else oldest = t.next;
-    if (t.next) t.next.prev = t.prev;
-    else newest = t.prev;
-    t.prev = t.next = null;
+  function unlink(slot: number): void {
+    const p = prevOf[slot]!;
+    const n = nextOf[slot]!;
+    if (p !== NONE) nextOf[p] = n;
+    else oldest = n;
+    if (n !== NONE) prevOf[n] = p;
+    else newest = p;
   }
 
   function countSpans(tenant: string, keep: boolean, n: number): void {
-    const decision = keep ? 'keep' : 'drop';
-    const key = `${decision}\u0000${tenant}`;
-    const c = spanCounts.get(key);
-    if (c) c.n += n;
-    else spanCounts.set(key, { tenant, decision, n });
+    let c = spanCounts.get(tenant);
+    if (!c) spanCounts.set(tenant, (c = [0, 0]));
+    c[keep ? 1 : 0] += n;
   }
 
-  function addEmit(tenant: string, part: Uint8Array, items: number): void {
+  function countDecision(reason: string, keep: boolean, n: number): void {
+    let c = decisionCounts.get(reason);
+    if (!c) decisionCounts.set(reason, (c = [0, 0]));
+    c[keep ? 1 : 0] += n;
+  }
+
+  /** Queues body[start, end) for the tenant's next emit; a range right after the previous one of the same body extends it. */
+  function addEmit(tenant: string, body: Uint8Array, start: number, end: number, items: number): void {
     let g = emits.get(tenant);
     if (!g) {
-      g = { parts: [], bytes: 0, items: 0 };
+      g = { bodies: [], starts: [], ends: [], rangeItems: [], bytes: 0, items: 0 };
       emits.set(tenant, g);
     }
-    if (g.bytes > 0 && g.bytes + part.length > MAX_EMIT_BYTES) {
+    const n = end - start;
+    if (g.bytes > 0 && g.bytes + n > MAX_EMIT_BYTES) {
       emitGroup(tenant, g);
-      g.parts = [];
+      g.bodies.length = g.starts.length = g.ends.length = g.rangeItems.length = 0;
       g.bytes = 0;
       g.items = 0;
     }
-    g.parts.push(part);
-    g.bytes += part.length;
+    const last = g.bodies.length - 1;
+    if (last >= 0 && g.bodies[last] === body && g.ends[last] === start) {
+      g.ends[last] = end;
+      g.rangeItems[last]! += items;
+    } else {
+      g.bodies.push(body);
+      g.starts.push(start);
+      g.ends.push(end);
+      g.rangeItems.push(items);
+    }
+    g.bytes += n;
     g.items += items;
   }
 
   function emitGroup(tenant: string, g: EmitGroup): void {
-    let body: Uint8Array;
-    if (g.parts.length === 1) body = g.parts[0]!;
+    const n = g.bodies.length;
+    let copied = g.bytes;
+    let copiedItems = g.items;
+    if (n > 1) {
+      // Ranges big enough to be an export request of their own (e.g. every trace of a request kept, which
+      // merged into one range) go on as views: the exporters' batcher passes them through, no copy.
+      for (let i = 0; i < n; i++) {
+        const size = g.ends[i]! - g.starts[i]!;
+        if (size < viewBytes) continue;
+        send(tenant, view(g, i), g.rangeItems[i]!);
+        copied -= size;
+        copiedItems -= g.rangeItems[i]!;
+        g.ends[i] = g.starts[i]!; // emptied: skipped below
+      }
+    }
+    if (copied === 0) return;
+    let body: Uint8Array | undefined;
+    if (n === 1) body = view(g, 0);
     else {
       // Every byte is written below: no zero-fill (allocUnsafeSlow: an ArrayBuffer of its own, never Node's pool).
-      body = Buffer.allocUnsafeSlow(g.bytes);
+      const out = Buffer.allocUnsafeSlow(copied);
       let at = 0;
-      for (const p of g.parts) {
-        body.set(p, at);
-        at += p.length;
+      for (let i = 0; i < n; i++) {
+        const s = g.starts[i]!;
+        const e = g.ends[i]!;
+        if (e === s) continue;
+        const b = g.bodies[i]!;
+        out.set(s === 0 && e === b.length ? b : b.subarray(s, e), at);
+        at += e - s;
       }
+      body = out;
     }
-    const outcome = deps.emit(tenant, body, g.items);
-    if (outcome.status !== 'ok') exportRefused += g.items;
+    send(tenant, body, copiedItems);
   }
 
-  function release(c: Chunk): void {
-    if (--c.refs === 0) {
-      byteCount -= c.body.length;
-      c.body = EMPTY;
-    }
+  function view(g: EmitGroup, i: number): Uint8Array {
+    const b = g.bodies[i]!;
+    const s = g.starts[i]!;
+    const e = g.ends[i]!;
+    return s === 0 && e === b.length ? b : b.subarray(s, e);
   }
+
+  function send(tenant: string, body: Uint8Array, items: number): void {
+    const outcome = deps.emit(tenant, body, items);
+    if (outcome.status !== 'ok') exportRefused += items;
+  }
+
+  // The facts of the trace being decided: one reusable object; `parts` (views of its fragments) is built
+  // only when an attribute rule asks for it.
+  let factsSlot = NONE;
+  const facts: TraceFacts = {
+    traceId: '',
+    spans: 0,
+    error: false,
+    durationNs: 0,
+    get parts(): Uint8Array[] {
+      const slot = factsSlot;
+      const b = chunkBody[chunkOf[slot]!]!;
+      const parts = [b.subarray(offsetOf[slot]!, offsetOf[slot]! + lengthOf[slot]!)];
+      for (const f of moreOf[slot] ?? []) parts.push(chunkBody[f.chunk]!.subarray(f.offset, f.offset + f.length));
+      return parts;
+    },
+  };
 
   /** Decides one buffered trace; kept fragments join the pending emits (flush() sends them). */
-  function decide(t: Trace, early: EarlyReason | undefined, forceKeep = false): void {
-    if (t.decided) return;
-    t.decided = true;
-    unlink(t);
-    const perTenant = buffered.get(t.tenant);
-    perTenant?.delete(t.traceId);
-    if (perTenant && perTenant.size === 0) buffered.delete(t.tenant);
+  function decide(slot: number, early: EarlyReason | undefined, forceKeep = false): void {
+    if ((flagsOf[slot]! & F_LIVE) === 0) return;
+    const tenant = tenantOf[slot]!;
+    const traceId = idOf[slot]!;
+    unlink(slot);
     traceCount--;
-    const parts: Uint8Array[] = [t.chunk.body.subarray(t.offset, t.offset + t.length)];
-    release(t.chunk);
-    if (t.more) {
-      for (const f of t.more) {
-        parts.push(f.chunk.body.subarray(f.offset, f.offset + f.length));
-        release(f.chunk);
-      }
-    }
+    const spans = spansOf[slot]!;
 
     let keep: boolean;
     let reason: string;
-    if (forceKeep || incidents?.isActive(t.tenant)) {
+    if (forceKeep || incidents?.isActive(tenant)) {
       keep = true;
       reason = 'incident';
     } else {
-      const facts: TraceFacts = {
-        traceId: t.traceId,
-        spans: t.spans,
-        error: t.error,
-        durationNs: t.startNs > 0 && t.endNs > t.startNs ? t.endNs - t.startNs : 0,
-        parts,
-      };
-      const d = evaluate(deps.policy().forTenant(t.tenant), facts, t.tenant, rateGate);
+      const start = startNsOf[slot]!;
+      const end = endNsOf[slot]!;
+      factsSlot = slot;
+      facts.traceId = traceId;
+      facts.spans = spans;
+      facts.error = (flagsOf[slot]! & F_ERROR) !== 0;
+      facts.durationNs = start > 0 && end > start ? end - start : 0;
+      const d = evaluate(deps.policy().forTenant(tenant), facts, tenant, rateGate);
+      factsSlot = NONE;
       keep = d.keep;
       reason = d.reason;
     }
     if (early) earlyCounts.set(early, (earlyCounts.get(early) ?? 0) + 1);
-    const dKey = `${keep ? 'keep' : 'drop'}\u0000${reason}`;
-    decisionCounts.set(dKey, (decisionCounts.get(dKey) ?? 0) + 1);
-    countSpans(t.tenant, keep, t.spans);
-    cache?.set(cacheKey(t.tenant, t.traceId), keep);
+    countDecision(reason, keep, 1);
+    countSpans(tenant, keep, spans);
+    index.decide(tenant, traceId, keep);
+    const chunk = chunkOf[slot]!;
+    const more = moreOf[slot];
     if (keep) {
-      addEmit(t.tenant, parts[0]!, t.firstSpans);
-      if (t.more) for (let i = 0; i < t.more.length; i++) addEmit(t.tenant, parts[i + 1]!, t.more[i]!.spans);
+      const at = offsetOf[slot]!;
+      addEmit(tenant, chunkBody[chunk]!, at, at + lengthOf[slot]!, firstSpansOf[slot]!);
+      if (more) for (const f of more) addEmit(tenant, chunkBody[f.chunk]!, f.offset, f.offset + f.length, f.spans);
     }
-    t.chunk = NO_CHUNK;
-    t.more = null;
+    release(chunk);
+    if (more) {
+      for (const f of more) release(f.chunk);
+      moreOf[slot] = null;
+    }
+    flagsOf[slot] = 0;
+    genOf[slot]!++;
+    tenantOf[slot] = '';
+    idOf[slot] = '';
+    freeSlots.push(slot);
   }
 
   /** Sends the pending emits and the aggregated counts. */
   function flush(): void {
-    for (const [tenant, g] of emits) if (g.bytes > 0) emitGroup(tenant, g);
-    emits.clear();
+    if (emits.size > 0) {
+      for (const [tenant, g] of emits) if (g.bytes > 0) emitGroup(tenant, g);
+      emits.clear();
+    }
     if (!metrics) {
       decisionCounts.clear();
       spanCounts.clear();
@@ -315,15 +457,24 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
       lateKept = lateDropped = exportRefused = 0;
       return;
     }
-    for (const [key, n] of decisionCounts) {
-      const sep = key.indexOf('\u0000');
-      metrics.samplingDecisions.inc({ decision: key.slice(0, sep), reason: key.slice(sep + 1) }, n);
+    if (decisionCounts.size > 0) {
+      for (const [reason, c] of decisionCounts) {
+        if (c[1] > 0) metrics.samplingDecisions.inc({ decision: 'keep', reason }, c[1]);
+        if (c[0] > 0) metrics.samplingDecisions.inc({ decision: 'drop', reason }, c[0]);
+      }
+      decisionCounts.clear();
     }
-    decisionCounts.clear();
-    for (const c of spanCounts.values()) metrics.samplingSpans.inc({ tenant: label(c.tenant), decision: c.decision }, c.n);
-    spanCounts.clear();
-    for (const [reason, n] of earlyCounts) metrics.samplingEarlyDecisions.inc({ reason }, n);
-    earlyCounts.clear();
+    if (spanCounts.size > 0) {
+      for (const [tenant, c] of spanCounts) {
+        if (c[1] > 0) metrics.samplingSpans.inc({ tenant: label(tenant), decision: 'keep' }, c[1]);
+        if (c[0] > 0) metrics.samplingSpans.inc({ tenant: label(tenant), decision: 'drop' }, c[0]);
+      }
+      spanCounts.clear();
+    }
+    if (earlyCounts.size > 0) {
+      for (const [reason, n] of earlyCounts) metrics.samplingEarlyDecisions.inc({ reason }, n);
+      earlyCounts.clear();
+    }
     if (lateKept > 0) metrics.samplingLateSpans.inc({ decision: 'keep' }, lateKept);
     if (lateDropped > 0) metrics.samplingLateSpans.inc({ decision: 'drop' }, lateDropped);
     if (exportRefused > 0) metrics.samplingDroppedSpans.inc({ reason: 'export_refused' }, exportRefused);
@@ -332,23 +483,36 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
 
   /** Decides what is due at `now`: the oldest traces past decisionWait, and roots past their grace. */
   function decideDue(now: number): void {
-    while (oldest !== null && oldest.firstAt + decisionWaitMs <= now) decide(oldest, undefined);
-    while (rootHead < rootQueue.length) {
-      const t = rootQueue[rootHead]!;
-      if (!t.decided && t.dueAt > now) break;
+    while (oldest !== NONE && firstAtOf[oldest]! + decisionWaitMs <= now) decide(oldest, undefined);
+    while (rootHead < rootSlots.length) {
+      const slot = rootSlots[rootHead]!;
+      const live = genOf[slot] === rootGens[rootHead] && (flagsOf[slot]! & F_LIVE) !== 0;
+      if (live && dueAtOf[slot]! > now) break;
       rootHead++;
-      if (!t.decided) decide(t, undefined);
+      if (live) decide(slot, undefined);
     }
-    if (rootHead > 1024 && rootHead * 2 > rootQueue.length) {
-      rootQueue = rootQueue.slice(rootHead);
+    compactRoots();
+  }
+
+  function compactRoots(): void {
+    if (rootHead > 1024 && rootHead * 2 > rootSlots.length) {
+      rootSlots = rootSlots.slice(rootHead);
+      rootGens = rootGens.slice(rootHead);
       rootHead = 0;
     }
   }
 
   function nextDue(): number {
-    let due = oldest !== null ? oldest.firstAt + decisionWaitMs : Infinity;
-    while (rootHead < rootQueue.length && rootQueue[rootHead]!.decided) rootHead++;
-    if (rootHead < rootQueue.length) due = Math.min(due, rootQueue[rootHead]!.dueAt);
+    let due = oldest !== NONE ? firstAtOf[oldest]! + decisionWaitMs : Infinity;
+    while (rootHead < rootSlots.length) {
+      const slot = rootSlots[rootHead]!;
+      if (genOf[slot] === rootGens[rootHead] && (flagsOf[slot]! & F_LIVE) !== 0) {
+        due = Math.min(due, dueAtOf[slot]!);
+        break;
+      }
+      rootHead++;
+    }
+    compactRoots();
     return due;
   }
 
@@ -366,16 +530,27 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     const due = nextDue();
     if (due === Infinity) return;
     // Coalesce: fire no sooner than tickMs from now, so close decisions are taken (and emitted) together.
-    const at = Math.max(due, clock.now() + tickMs);
+    const now = clock.now();
+    const at = Math.max(due, now + tickMs);
     if (timer && timerAt <= at) return;
     timer?.cancel();
     timerAt = at;
-    timer = clock.setTimer(onTimer, at - clock.now());
+    timer = clock.setTimer(onTimer, at - now);
   }
 
   function enforceBounds(): void {
-    while (oldest !== null && (traceCount > maxTraces || byteCount > maxBytes)) {
+    while (oldest !== NONE && (traceCount > maxTraces || byteCount > maxBytes)) {
       decide(oldest, traceCount > maxTraces ? 'max_traces' : 'max_bytes');
+    }
+  }
+
+  function onRoot(slot: number, now: number): void {
+    flagsOf[slot]! |= F_ROOT;
+    const due = now + rootGraceMs;
+    if (due < dueAtOf[slot]!) {
+      dueAtOf[slot] = due;
+      rootSlots.push(slot);
+      rootGens.push(genOf[slot]!);
     }
   }
 
@@ -389,9 +564,8 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
           items += x.spans;
           countSpans(tenant, true, x.spans);
         }
-        const key = 'keep\u0000shutdown';
-        decisionCounts.set(key, (decisionCounts.get(key) ?? 0) + traces.length);
-        addEmit(tenant, body, items);
+        countDecision('shutdown', true, traces.length);
+        addEmit(tenant, body, 0, body.length, items);
         flush();
         return;
       }
@@ -404,96 +578,82 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
       }
       const now = clock.now();
       const inIncident = incidents?.isActive(tenant) === true;
-      let perTenant = buffered.get(tenant);
-      /** Spans forwarded at once (incident, or late spans of kept traces), and the spans in each part. */
-      let passParts: Uint8Array[] | undefined;
-      let passSpans: number[] | undefined;
-      let passItems = 0;
-      const whole = traces.length === 1;
       /** This request's body, once a fragment of it is buffered. */
-      let chunk: Chunk | undefined;
+      let chunk = NONE;
 
-      for (const s of traces) {
+      for (let k = 0; k < traces.length; k++) {
+        const s = traces[k]!;
         const start = s.offset!;
         const end = start + s.length!;
-        const existing = perTenant?.get(s.traceId);
+        const entry = index.get(tenant, s.traceId);
         if (inIncident) {
-          if (existing) decide(existing, 'incident', true);
-          cache?.set(cacheKey(tenant, s.traceId), true);
+          // Forwarded at once (adjacent traces of the body merge into one range in addEmit).
+          if (entry !== undefined && entry >= 0) decide(entry, 'incident', true);
+          else index.decide(tenant, s.traceId, true);
           countSpans(tenant, true, s.spans);
-          (passParts ??= []).push(whole ? body : body.subarray(start, end));
-          (passSpans ??= []).push(s.spans);
-          passItems += s.spans;
+          addEmit(tenant, body, start, end, s.spans);
           continue;
         }
-        if (existing) {
-          chunk ??= { body, refs: 0 };
-          chunk.refs++;
-          (existing.more ??= []).push({ chunk, offset: start, length: end - start, spans: s.spans });
-          existing.spans += s.spans;
-          if (s.error) existing.error = true;
-          mergeTimes(existing, s);
-          if (s.root && !existing.root) onRoot(existing, now);
+        if (entry !== undefined && entry >= 0) {
+          const existing = entry;
+          if (chunk === NONE) chunk = newChunk(body);
+          chunkRefs[chunk]!++;
+          (moreOf[existing] ??= []).push({ chunk, offset: start, length: end - start, spans: s.spans });
+          spansOf[existing]! += s.spans;
+          if (s.error) flagsOf[existing]! |= F_ERROR;
+          const st = Number(s.startNs);
+          const en = Number(s.endNs);
+          if (startNsOf[existing] === 0 || st === 0) startNsOf[existing] = 0;
+          else if (st < startNsOf[existing]!) startNsOf[existing] = st;
+          if (en > endNsOf[existing]!) endNsOf[existing] = en;
+          if (s.root && (flagsOf[existing]! & F_ROOT) === 0) onRoot(existing, now);
           continue;
         }
-        const cached = cache?.get(cacheKey(tenant, s.traceId));
-        if (cached !== undefined) {
+        if (entry !== undefined) {
+          // Decided already: late spans follow the decision.
+          const cached = keepOf(entry);
           countSpans(tenant, cached, s.spans);
           if (cached) {
             lateKept += s.spans;
-            (passParts ??= []).push(whole ? body : body.subarray(start, end));
-            (passSpans ??= []).push(s.spans);
-            passItems += s.spans;
+            addEmit(tenant, body, start, end, s.spans);
           } else lateDropped += s.spans;
           continue;
         }
-        chunk ??= { body, refs: 0 };
-        chunk.refs++;
-        const t: Trace = {
-          tenant,
-          traceId: s.traceId,
-          chunk,
-          offset: start,
-          length: end - start,
-          firstSpans: s.spans,
-          more: null,
-          spans: s.spans,
-          error: s.error,
-          root: false,
-          startNs: Number(s.startNs),
-          endNs: Number(s.endNs),
-          firstAt: now,
-          dueAt: now + decisionWaitMs,
-          prev: newest,
-          next: null,
-          decided: false,
-        };
-        if (newest) newest.next = t;
-        else oldest = t;
-        newest = t;
-        if (!perTenant) {
-          perTenant = new Map();
-          buffered.set(tenant, perTenant);
-        }
-        perTenant.set(s.traceId, t);
+        if (chunk === NONE) chunk = newChunk(body);
+        chunkRefs[chunk]!++;
+        if (freeSlots.length === 0) grow(cap + 1);
+        const slot = freeSlots.pop()!;
+        tenantOf[slot] = tenant;
+        idOf[slot] = s.traceId;
+        chunkOf[slot] = chunk;
+        offsetOf[slot] = start;
+        lengthOf[slot] = end - start;
+        firstSpansOf[slot] = s.spans;
+        spansOf[slot] = s.spans;
+        flagsOf[slot] = s.error ? F_LIVE | F_ERROR : F_LIVE;
+        startNsOf[slot] = Number(s.startNs);
+        endNsOf[slot] = Number(s.endNs);
+        firstAtOf[slot] = now;
+        dueAtOf[slot] = now + decisionWaitMs;
+        prevOf[slot] = newest;
+        nextOf[slot] = NONE;
+        if (newest !== NONE) nextOf[newest] = slot;
+        else oldest = slot;
+        newest = slot;
+        index.setSlot(tenant, s.traceId, slot);
         traceCount++;
-        if (s.root) onRoot(t, now);
+        if (s.root) onRoot(slot, now);
       }
-      if (chunk) byteCount += body.length;
 
-      if (passParts) {
-        // Every trace of the request is forwarded: the body itself, one part.
-        if (passParts.length === traces.length && !whole) addEmit(tenant, body, passItems);
-        else for (let i = 0; i < passParts.length; i++) addEmit(tenant, passParts[i]!, passSpans![i]!);
-      }
       if (traceCount > maxTraces || byteCount > maxBytes) enforceBounds();
       flush();
       arm();
     },
 
     drain() {
-      while (oldest !== null) decide(oldest, 'shutdown');
-      rootQueue = [];
+      while (oldest !== NONE) decide(oldest, 'shutdown');
+      rootSlots = [];
+      rootGens = [];
       rootHead = 0;
       flush();
     },
@@ -507,23 +667,6 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
       if (metrics?.samplingStats) metrics.samplingStats = undefined;
     },
 
-    stats: () => ({ traces: traceCount, bytes: byteCount, decisionsCached: cache?.size ?? 0 }),
+    stats: () => ({ traces: traceCount, bytes: byteCount, decisionsCached: index.decisions }),
   };
-
-  function mergeTimes(t: Trace, s: TraceSummary): void {
-    const start = Number(s.startNs);
-    const end = Number(s.endNs);
-    if (t.startNs === 0 || start === 0) t.startNs = 0;
-    else if (start < t.startNs) t.startNs = start;
-    if (end > t.endNs) t.endNs = end;
-  }
-
-  function onRoot(t: Trace, now: number): void {
-    t.root = true;
-    const due = now + rootGraceMs;
-    if (due < t.dueAt) {
-      t.dueAt = due;
-      rootQueue.push(t);
-    }
-  }
 }

@@ -100,6 +100,11 @@ t.test('probability: deterministic and exact at the threshold', async (t) => {
   t.ok(traceIdSelected('00000000000000000000000000000000', at(1)), 'p = 1 keeps every id');
   t.notOk(traceIdSelected('ffffffffffffffffffffffffffffffff', at(0)), 'p = 0 keeps none');
   t.notOk(traceIdSelected('', at(0.5)), 'an empty id has R = 0');
+  // R is read digit by digit: every digit of the 14 counts, in either case; anything else means R = 0.
+  t.ok(traceIdSelected('ffffffffffffffffffc0000000000000', at(0.25)));
+  t.notOk(traceIdSelected('ffffffffffffffffffbfffffffffffff', at(0.25)));
+  t.ok(traceIdSelected('FFFFFFFFFFFFFFFFFFC0000000000000', at(0.25)), 'upper-case hex');
+  t.notOk(traceIdSelected('ffffffffffffffffffc000000000000g', at(0.25)), 'not hex: R = 0');
   const p = policyOf({ rules: [{ name: 'half', probability: 0.5, when: { error: false } }] }).forTenant('x');
   t.same(evaluate(p, facts({ traceId: '00000000000000000080000000000000' }), 'x', noGate), { keep: true, reason: 'half' });
   t.same(evaluate(p, facts({ traceId: '00000000000000000080000000000000', error: true }), 'x', noGate), { keep: false, reason: 'otherwise' }, 'conditions and probability both');

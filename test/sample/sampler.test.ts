@@ -257,3 +257,48 @@ t.test('rate-limited rules use per-tenant budgets on the sampler clock', async (
   clock.advance(10_100);
   t.equal(out.spans('a').length, 200, 'refilled by the time the next traces are decided');
 });
+
+t.test('kept runs that follow each other in a body are handed on as one view; big ones without a copy', async (t) => {
+  const keepAll = policyOf({ rules: [], otherwise: 'keep' });
+  const dropMiddle = policyOf({ rules: [{ name: 'no-b', when: { spansAtLeast: 2 }, action: 'drop' }], otherwise: 'keep' });
+  const run = (viewBytes: number | undefined, policy = keepAll) => {
+    const clock = testClock();
+    const raw: Array<{ body: Uint8Array; items: number }> = [];
+    const out = sink();
+    const sampler = createSampler(BASE, {
+      emit: (tenant, body, items) => {
+        raw.push({ body, items });
+        return out.emit(tenant, body, items);
+      },
+      policy: () => policy,
+      clock,
+      tickMs: 10,
+      ...(viewBytes === undefined ? {} : { viewBytes }),
+    });
+    const r1 = spansOf({ traceId: traceId(1), name: 'a' }, { traceId: traceId(2), name: 'b1' }, { traceId: traceId(2), name: 'b2', parentSpanId: P }, { traceId: traceId(3), name: 'c' });
+    const r2 = spansOf({ traceId: traceId(4), name: 'd' }, { traceId: traceId(5), name: 'e' });
+    sampler.offer('acme', ...args(r1));
+    sampler.offer('acme', ...args(r2));
+    clock.advance(2_100);
+    return { raw, out, r1, r2 };
+  };
+  // Every range is "big": each request's traces, all kept, go on as the request body itself.
+  const views = run(1);
+  t.equal(views.raw.length, 2, 'one emit per request body');
+  t.equal(views.raw[0]!.body, views.r1.body, 'the first body itself, not a copy');
+  t.equal(views.raw[1]!.body, views.r2.body);
+  t.same(views.raw.map((e) => e.items), [4, 2]);
+  t.same(views.out.spans().map((s) => s.name).sort(), ['a', 'b1', 'b2', 'c', 'd', 'e']);
+  // Small ranges (the default threshold, 256 KiB): copied together into one body.
+  const copied = run(undefined);
+  t.equal(copied.raw.length, 1, 'one emit for both requests');
+  t.not(copied.raw[0]!.body.buffer, copied.r1.body.buffer, 'a body of its own');
+  t.equal(copied.raw[0]!.items, 6);
+  t.same(copied.out.spans().map((s) => s.name).sort(), ['a', 'b1', 'b2', 'c', 'd', 'e']);
+  // A dropped trace in the middle splits the body's kept ranges in two views.
+  const partial = run(1, dropMiddle);
+  t.same(partial.out.spans().map((s) => s.name).sort(), ['a', 'c', 'd', 'e']);
+  t.equal(partial.raw.length, 3, 'two ranges of the first body, one of the second');
+  t.ok(partial.raw.slice(0, 2).every((e) => e.body.buffer === partial.r1.body.buffer), 'views of the first body');
+  t.same(partial.raw.map((e) => e.items), [1, 1, 2]);
+});

@@ -137,10 +137,11 @@ t.test('the OTLP JSON example and generated requests (alone and concatenated)', 
   t.ok(multi > 50, `most generated bodies hold several traces (${multi})`);
 });
 
-t.test('a realistic 500-span request (the bench generator) and throughput', async (t) => {
+t.test('a realistic 500-span request (the bench generator)', async (t) => {
   const pool = generateRequestPool({ count: 4, spansPerRequest: 500, seed: 3 });
   for (const [i, body] of pool.requests.entries()) checkSplit(t, body, `bench #${i}`);
-  // Cost per span, for the record (the assertion is loose: machines differ; the README has the figure).
+  // Cost per span, printed for the record only: cost is measured in the bench harness
+  // (`node dist/bench/sampling.js micro|cpu`), never asserted in a unit test on a shared machine.
   const body = pool.requests[0]!;
   const base = summaries(body);
   const rounds = 200;
@@ -148,5 +149,4 @@ t.test('a realistic 500-span request (the bench generator) and throughput', asyn
   for (let i = 0; i < rounds; i++) splitByTrace(body, base.map((s) => ({ ...s })));
   const nsPerSpan = Number(process.hrtime.bigint() - t0) / (rounds * 500);
   t.comment(`splitByTrace: ${nsPerSpan.toFixed(0)} ns per span (${base.length} traces per request)`);
-  t.ok(nsPerSpan < 5000, 'well under the per-span budget');
 });

@@ -3,13 +3,14 @@
 // load, medians over --runs pairs. Reports CPU µs per span (the target: the tee adds ≤ 1.5 µs) and
 // throughput / p99 (the target: sustained ingest not slowed).
 //
-//   node dist/bench/tee-compare.js [--runs 3] [--gzip-level 1] [any bench/run.ts flag except --config/--tee/--baseline]
+//   node dist/bench/tee-compare.js [--runs 3] [--compression brotli|deflate|none] [--gzip-level 1] [any bench/run.ts flag except --config/--tee/--baseline]
 //
-// --gzip-level sets forensic.segment.gzipLevel of the tee-on runs (0 = stored: sealing without
-// compression, to separate the cost of compressing from the cost of writing).
+// --compression sets forensic.segment.compression of the tee-on runs (none: frames stored as they are,
+// to separate the cost of compressing from the cost of writing); --gzip-level the level of `deflate`.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SEGMENT_COMPRESSIONS, type SegmentCompression } from '../src/config/sections/forensic.js';
 import { runBench } from './run.js';
 import { environment, writeReport, type RunRecord } from './report.js';
 import { comparePairs, parseCompareArgs, runAsScript, type SeriesMedians } from './script.js';
@@ -27,6 +28,7 @@ export interface TeeComparison {
   };
   /** Per pair: on − off, µs per span (the spread says how much to trust the median). */
   pairDeltas: number[];
+  compression: SegmentCompression;
   gzipLevel: number;
 }
 
@@ -41,7 +43,18 @@ async function main(argv: string[]): Promise<number> {
     }
     argv = [...argv.slice(0, levelAt), ...argv.slice(levelAt + 2)];
   }
-  const options = parseCompareArgs('tee-compare', argv, 'node dist/bench/tee-compare.js [--gzip-level N] [bench flags; see npm run bench -- --help]', {
+  const codecAt = argv.indexOf('--compression');
+  let compression: SegmentCompression = 'brotli';
+  if (codecAt >= 0) {
+    compression = argv[codecAt + 1] as SegmentCompression;
+    if (!SEGMENT_COMPRESSIONS.includes(compression)) {
+      process.stderr.write(`tee-compare: --compression: expected ${SEGMENT_COMPRESSIONS.join(', ')}\n`);
+      return 2;
+    }
+    argv = [...argv.slice(0, codecAt), ...argv.slice(codecAt + 2)];
+  }
+  const codecName = compression === 'deflate' ? `deflate level ${gzipLevel}` : compression;
+  const options = parseCompareArgs('tee-compare', argv, 'node dist/bench/tee-compare.js [--compression C] [--gzip-level N] [bench flags; see npm run bench -- --help]', {
     flags: '--config, --tee',
     used: (o) => Boolean(o.config || o.tee),
   });
@@ -50,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   const offFile = join(dir, 'off.yaml');
   const onFile = join(dir, 'on.yaml');
   writeFileSync(offFile, 'forensic:\n  mode: "off"\n');
-  writeFileSync(onFile, `forensic:\n  mode: always\n  segment:\n    gzipLevel: ${gzipLevel}\n`);
+  writeFileSync(onFile, `forensic:\n  mode: always\n  segment:\n    compression: ${compression}\n    gzipLevel: ${gzipLevel}\n`);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -81,10 +94,11 @@ async function main(argv: string[]): Promise<number> {
     on: on.slice(0, pairs),
     medians: { off: mo, on: mn, deltaCpuMicrosPerSpan: mn.cpuSecondsPerMillionSpans - mo.cpuSecondsPerMillionSpans, throughputRatio: mn.spansPerSecond / mo.spansPerSecond },
     pairDeltas,
+    compression,
     gzipLevel,
   };
   const lines = [
-    `tee off vs on (gzip level ${gzipLevel}), ${options.protocol}, ${options.concurrency} in flight × ${options.spansPerRequest} spans, medians of ${pairs} alternating pairs:`,
+    `tee off vs on (${codecName}), ${options.protocol}, ${options.concurrency} in flight × ${options.spansPerRequest} spans, medians of ${pairs} alternating pairs:`,
     `  off: ${mo.cpuSecondsPerMillionSpans.toFixed(3)} CPU µs/span, ${Math.round(mo.spansPerSecond)} spans/s, p99 ${mo.p99Ms.toFixed(1)} ms`,
     `  on:  ${mn.cpuSecondsPerMillionSpans.toFixed(3)} CPU µs/span, ${Math.round(mn.spansPerSecond)} spans/s, p99 ${mn.p99Ms.toFixed(1)} ms`,
     `  tee cost: ${result.medians.deltaCpuMicrosPerSpan >= 0 ? '+' : ''}${result.medians.deltaCpuMicrosPerSpan.toFixed(3)} CPU µs/span (pairs: ${result.pairDeltas.map((d) => d.toFixed(2)).join(', ')}), throughput ×${result.medians.throughputRatio.toFixed(3)} (target: ≤ +1.5 µs)`,
@@ -94,14 +108,14 @@ async function main(argv: string[]): Promise<number> {
   const path = writeReport(
     {
       version: 1,
-      name: `tee-compare-gz${gzipLevel}-${options.protocol}`,
+      name: `tee-compare-${compression === 'deflate' ? `deflate${gzipLevel}` : compression}-${options.protocol}`,
       startedAt: new Date().toISOString(),
       options: { ...options, config: null },
       environment: environment(),
       pool: { requests: options.poolSize, spansPerRequest: options.spansPerRequest, avgRequestBytes: NaN, bytesPerSpan: NaN },
       runs: [...result.off.map((r) => ({ ...r, target: 'baseline' as const })), ...result.on],
       summary: {},
-      teeComparison: { medians: result.medians, pairDeltas: result.pairDeltas, gzipLevel, note: "runs with target 'baseline' are the gateway with the tee off" },
+      teeComparison: { medians: result.medians, pairDeltas: result.pairDeltas, compression, gzipLevel, note: "runs with target 'baseline' are the gateway with the tee off" },
     } as Parameters<typeof writeReport>[0],
     options.resultsDir,
   );

@@ -23,6 +23,7 @@ import { createQuotas } from './admit/quota.js';
 import { createTenantLabeler } from './telemetry/tenant-label.js';
 import { createPolicyStore } from './policy/policy-store.js';
 import { forensicDir } from './tee/layout.js';
+import { archiveStatus } from './tee/retention.js';
 import { createTee, type Tee } from './tee/tee.js';
 import { SAMPLING_FILE } from './sample/policy-schema.js';
 import { createSamplingPolicyStore } from './sample/policy-store.js';
@@ -221,6 +222,7 @@ export async function startGateway(
     exporterNames: effectiveExporters(config).map((e) => e.name),
     policyVersion: () => policies.current().version,
     incidents: () => incidents.list(),
+    archive: () => archiveStatus(forensicDir(config), config.forensic, tee),
     queues: () => {
       const p = pool.stats();
       return { workerPoolQueued: p.queued, workerPoolInflight: p.inflight, notifyPending: notifier.pending() };

@@ -1,6 +1,6 @@
 // GET /admin/v1/status (viewer): one JSON document an operator (or `stella telemetry status`) reads to
 // see what the gateway is doing: listeners, tenants seen, policy version, incidents, queue depths and
-// export health. The gateway passes a StatusSource; createStatusSource builds one from what the gateway
+// export health, and the forensic archive's usage per tenant and tier. The gateway passes a StatusSource; createStatusSource builds one from what the gateway
 // already has (its metrics registry, pool stats, policy store, incident store), so no stage needs a new
 // API for it. A token scoped to some tenants sees only those tenants (and fleet-wide incidents).
 import { readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import type { HostPort } from '../config/types.js';
 import { formatHostPort } from '../config/validate.js';
 import { FLEET, type Incident } from '../incident/types.js';
 import { packageRoot } from '../paths.js';
+import { scopeArchiveStatus, type ArchiveStatus } from '../tee/retention.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { inScope, sendAdminError } from './auth.js';
 import type { AdminAuthorize } from './auth-types.js';
@@ -45,6 +46,8 @@ export interface GatewayStatus {
   /** Queue name → depth (items, tasks, events or bytes as the name says). */
   queues: Record<string, number>;
   exporters: ExporterStatus[];
+  /** The forensic archive (src/tee): bytes and segments per tenant and retention tier; null when not wired. */
+  archive: ArchiveStatus | null;
 }
 
 export type StatusSource = () => Promise<GatewayStatus>;
@@ -59,6 +62,8 @@ export interface StatusInputs {
   incidents: () => Incident[];
   /** More queue depths by name (worker pool, Notify, sampler buffers, …). */
   queues?: () => Record<string, number>;
+  /** The forensic archive's usage (archiveStatus in src/tee/retention.ts). */
+  archive?: () => ArchiveStatus;
   now?: () => number;
 }
 
@@ -130,6 +135,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
       incidents: inputs.incidents(),
       queues: { admitInflightBytes: admitBytes.values[0]?.value ?? 0, ...inputs.queues?.() },
       exporters,
+      archive: inputs.archive?.() ?? null,
     };
   };
 }
@@ -154,6 +160,7 @@ export function registerStatusRoute(app: FastifyInstance, deps: StatusRouteDeps)
         ...status,
         tenants: status.tenants.filter((x) => inScope(principal, x)),
         incidents: status.incidents.filter((i) => i.scope === FLEET || inScope(principal, i.scope)),
+        archive: status.archive && scopeArchiveStatus(status.archive, (tenant) => inScope(principal, tenant)),
       };
     }
     return reply.header('cache-control', 'no-store').send(status);

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import type { Signer, Witness } from '@sigstore/sign';
 import { SIGNALS, type Signal } from '../signals.js';
 import { assembleBundle, CHUNKS_DIR } from './bundle.js';
-import { holdsDir, listSegments, readShedWindows, SEALED_SUFFIX, type Hold } from './layout.js';
+import { holdsDir, listSegments, readShedWindows, segmentStem, type Hold } from './layout.js';
 import { buildManifest, canonicalJson, zeroCounts, type Manifest, type ManifestChunk } from './manifest.js';
 import { encodeRecord, readSegmentFile, SEGMENT_MAGIC } from './segment-format.js';
 import { signArtifact } from './sign.js';
@@ -97,7 +97,8 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
     const kept = decoded.records.filter((r) => r.timeMs >= o.fromMs && r.timeMs < o.toMs && wanted.has(r.signal));
     if (kept.length > 0) {
       const data = Buffer.concat([SEGMENT_MAGIC, ...kept.map(encodeRecord)]);
-      const name = basename(seg.path, seg.sealed ? SEALED_SUFFIX : '.seg') + '.seg';
+      // Chunks are format-1 `.seg` files whatever the archive's format, so the bundle does not depend on it.
+      const name = `${segmentStem(basename(seg.path))}.seg`;
       const path = `${CHUNKS_DIR}${seg.tier}/${name}`;
       const records = zeroCounts();
       const items = zeroCounts();

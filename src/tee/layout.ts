@@ -1,8 +1,10 @@
 // Where the forensic archive lives on disk. The tee writes this layout; retention, capture, verify and
 // status read it, so every path is spelled here once:
 //
-//   <root>/<tenant>/<tier>/<firstRecordTimeMs:13>-<seq:6>.seg      open segment (being appended to)
-//   <root>/<tenant>/<tier>/<firstRecordTimeMs:13>-<seq:6>.seg.gz   sealed segment (gzip of the whole file)
+//   <root>/<tenant>/<tier>/<firstRecordTimeMs:13>-<seq:6>.segz.part  open segment (compressed frames being appended)
+//   <root>/<tenant>/<tier>/<firstRecordTimeMs:13>-<seq:6>.segz       sealed segment (the same file, renamed)
+//   <root>/<tenant>/<tier>/<firstRecordTimeMs:13>-<seq:6>.seg        legacy (format v1) open segment: sealed at start
+//   <root>/<tenant>/<tier>/<firstRecordTimeMs:13>-<seq:6>.seg.gz     legacy (format v1) sealed segment (gzip of the file)
 //   <root>/<tenant>/shed.jsonl     one JSON line per window of records the tee dropped (ShedWindow)
 //   <root>/holds/<name>.json       a capture's hold: segments overlapping it are never pruned (Hold)
 //
@@ -16,8 +18,12 @@ import type { GatewayConfig } from '../config/types.js';
 
 export const HOLDS_DIR = 'holds';
 export const SHED_LOG = 'shed.jsonl';
-export const OPEN_SUFFIX = '.seg';
-export const SEALED_SUFFIX = '.seg.gz';
+/** Format 2 (./segment-format.ts): compressed while written, sealed by a rename. */
+export const OPEN_SUFFIX = '.segz.part';
+export const SEALED_SUFFIX = '.segz';
+/** Format 1, as archives written before format 2 hold them: still read; a legacy open one is gzip'd at start. */
+export const LEGACY_OPEN_SUFFIX = '.seg';
+export const LEGACY_SEALED_SUFFIX = '.seg.gz';
 
 /** The archive root of a config (absolute). */
 export function forensicDir(config: Pick<GatewayConfig, 'dataDir' | 'forensic'>): string {
@@ -41,18 +47,32 @@ export function segmentBaseName(firstRecordTimeMs: number, seq: number): string 
   return `${String(Math.max(0, Math.floor(firstRecordTimeMs))).padStart(13, '0')}-${String(seq % 1_000_000).padStart(6, '0')}`;
 }
 
-const NAME_RE = /^(\d{13})-(\d{6})\.seg(\.gz)?$/;
+const NAME_RE = /^(\d{13})-(\d{6})(\.seg|\.seg\.gz|\.segz|\.segz\.part)$/;
 
 export interface SegmentName {
   firstRecordTimeMs: number;
   seq: number;
   sealed: boolean;
+  /** 2: compressed frames (.segz[.part]); 1: legacy records (.seg, .seg.gz). */
+  format: 1 | 2;
 }
 
 export function parseSegmentName(name: string): SegmentName | undefined {
   const m = NAME_RE.exec(name);
   if (!m) return undefined;
-  return { firstRecordTimeMs: Number(m[1]), seq: Number(m[2]), sealed: m[3] !== undefined };
+  const suffix = m[3]!;
+  return {
+    firstRecordTimeMs: Number(m[1]),
+    seq: Number(m[2]),
+    sealed: suffix === SEALED_SUFFIX || suffix === LEGACY_SEALED_SUFFIX,
+    format: suffix === LEGACY_OPEN_SUFFIX || suffix === LEGACY_SEALED_SUFFIX ? 1 : 2,
+  };
+}
+
+/** The file name without its suffix (`<time>-<seq>`). */
+export function segmentStem(name: string): string {
+  const m = NAME_RE.exec(name);
+  return m ? `${m[1]}-${m[2]}` : name;
 }
 
 export interface SegmentFile extends SegmentName {
@@ -97,13 +117,13 @@ export function listSegments(root: string, filter: { tenant?: string } = {}): Se
       } catch {
         continue;
       }
-      const sealed = new Set(names.filter((n) => n.endsWith(SEALED_SUFFIX)));
+      const sealed = new Set(names.filter((n) => n.endsWith(LEGACY_SEALED_SUFFIX) || n.endsWith(SEALED_SUFFIX)));
       for (const name of names) {
         const parsed = parseSegmentName(name);
         if (!parsed) continue;
-        // Sealing renames the .gz into place before it unlinks the .seg: for that moment both exist,
-        // and the sealed one is the segment.
-        if (!parsed.sealed && sealed.has(`${name}.gz`)) continue;
+        // Legacy sealing renames the .gz into place before it unlinks the .seg: for that moment both
+        // exist, and the sealed one is the segment. (Format 2 seals with one rename: never both.)
+        if (!parsed.sealed && (sealed.has(`${name}.gz`) || sealed.has(`${segmentStem(name)}${SEALED_SUFFIX}`))) continue;
         const path = join(dir, name);
         try {
           const st = statSync(path);

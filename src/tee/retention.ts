@@ -4,7 +4,8 @@
 //
 // A segment's age is taken from its file's mtime, which is the seal time (sealing writes the .gz), so at
 // or after its last record: a segment is pruned only once its newest record is older than the tier's
-// duration. Open segments are never pruned (the tee is still appending to them).
+// duration. Open segments are never pruned (the tee is still appending to them). (Format-2 segments are
+// sealed by a rename, which keeps the mtime of their last append: also at or after their last record.)
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RETENTION_TIERS, type RetentionTier } from '../config/sections/forensic.js';
@@ -132,6 +133,41 @@ export function archiveUsageAt(root: string): ArchiveUsage {
  */
 export function archiveUsage(dataDir: string, options: { dir?: string } = {}): ArchiveUsage {
   return archiveUsageAt(options.dir ?? join(dataDir, 'forensic'));
+}
+
+/** The archive as `GET /admin/v1/status` shows it: usage per tenant and tier, plus the tee's own view. */
+export interface ArchiveStatus extends ArchiveUsage {
+  /** forensic.mode: off | incident | always. */
+  mode: string;
+  /** forensic.maxBytes: beyond it the tee sheds. */
+  maxBytes: number;
+  /** Records offered and not yet written (all tenants). */
+  bufferedBytes: number;
+}
+
+/**
+ * Archive usage for the status document. Lists the archive dir (readdir + stat per segment, synchronous:
+ * segments are 64 MiB by default, so even a 10 GiB archive is a few hundred files).
+ */
+export function archiveStatus(root: string, config: { mode: string; maxBytes: number }, tee?: { stats(): { bufferedBytes: number } }): ArchiveStatus {
+  return { ...archiveUsageAt(root), mode: config.mode, maxBytes: config.maxBytes, bufferedBytes: tee?.stats().bufferedBytes ?? 0 };
+}
+
+/** The same status seen by a token scoped to some tenants: only theirs, totals recomputed from them. */
+export function scopeArchiveStatus(a: ArchiveStatus, visible: (tenant: string) => boolean): ArchiveStatus {
+  const tenants: ArchiveStatus['tenants'] = {};
+  let bytes = 0;
+  let segments = 0;
+  for (const [tenant, tiers] of Object.entries(a.tenants)) {
+    if (!visible(tenant)) continue;
+    tenants[tenant] = tiers;
+    for (const u of Object.values(tiers)) {
+      bytes += u.bytes;
+      segments += u.segments;
+    }
+  }
+  // The buffer is shared by every tenant: not shown to a scoped token.
+  return { ...a, tenants, bytes, segments, bufferedBytes: 0 };
 }
 
 /** Tier order for escalation: the longer-lived of two tiers. */

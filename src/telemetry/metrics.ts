@@ -248,7 +248,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     teeWrittenBytes: new Counter({
       name: 'tee_written_bytes_total',
-      help: 'Bytes the forensic tee appended to segments (uncompressed)',
+      help: 'Bytes the forensic tee appended to segments (frames as stored: compressed)',
       labelNames: ['tenant'],
       registers,
     }),
@@ -276,7 +276,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     teeSealedSegments: new Counter({
       name: 'tee_sealed_segments_total',
-      help: 'Forensic segments sealed (gzipped), by retention tier',
+      help: 'Forensic segments sealed (complete, renamed to .segz), by retention tier',
       labelNames: ['tier'],
       registers,
     }),

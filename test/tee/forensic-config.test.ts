@@ -27,7 +27,7 @@ t.test('values with units', async (t) => {
       dir: '/archive',
       maxBytes: '2GiB',
       bufferBytes: '8MiB',
-      segment: { maxBytes: '16MiB', maxAge: '5m', gzipLevel: 0 },
+      segment: { maxBytes: '16MiB', maxAge: '5m', compression: 'deflate', gzipLevel: 0 },
       tier: 'forensic',
       incidentTier: 'airgap',
       retention: { default: '1d', forensic: '30d', airgap: '3650d' },
@@ -39,7 +39,7 @@ t.test('values with units', async (t) => {
     dir: '/archive',
     maxBytes: 2 * 2 ** 30,
     bufferBytes: 8 * 2 ** 20,
-    segment: { maxBytes: 16 * 2 ** 20, maxAgeMs: 300_000, gzipLevel: 0 },
+    segment: { maxBytes: 16 * 2 ** 20, maxAgeMs: 300_000, compression: 'deflate', gzipLevel: 0 },
     tier: 'forensic',
     incidentTier: 'airgap',
     retentionMs: { default: 86_400_000, forensic: 30 * 86_400_000, airgap: 3650 * 86_400_000 },
@@ -49,12 +49,13 @@ t.test('values with units', async (t) => {
 });
 
 t.test('errors name the path and the bad value', async (t) => {
-  const r = validateConfig({ forensic: { mode: 'sometimes', segment: { gzipLevel: 12, maxAge: 'soon' }, retention: { forensik: '1d' }, incidentTier: 'gold' } });
+  const r = validateConfig({ forensic: { mode: 'sometimes', segment: { gzipLevel: 12, maxAge: 'soon', compression: 'zstd' }, retention: { forensik: '1d' }, incidentTier: 'gold' } });
   t.notOk(r.ok);
   const errors = r.ok ? [] : r.errors;
   t.ok(errors.some((e) => e.startsWith('forensic.mode: expected one of off, incident, always (got "sometimes")')), errors.join('\n'));
   t.ok(errors.some((e) => e.startsWith('forensic.segment.gzipLevel: expected an integer from 0 to 9 (got 12)')));
   t.ok(errors.some((e) => e.startsWith('forensic.segment.maxAge: expected a duration')));
+  t.ok(errors.some((e) => e.startsWith('forensic.segment.compression: expected one of brotli, deflate, none (got "zstd")')), errors.join('\n'));
   t.ok(errors.some((e) => e.startsWith('forensic.retention: unknown key "forensik"')));
   t.ok(errors.some((e) => e.startsWith('forensic.incidentTier: expected one of default, forensic, airgap (got "gold")')));
 });

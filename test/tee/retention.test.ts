@@ -21,15 +21,27 @@ const NOW = Date.parse('2026-11-29T00:00:00Z');
 const retention: Record<RetentionTier, number> = { default: 7 * DAY, forensic: 90 * DAY, airgap: 365 * DAY };
 
 /** A segment file whose first record is `ageDays + 1 hour` old and that was sealed `ageDays` ago. */
-function segment(root: string, tenant: string, tier: RetentionTier, ageDays: number, seq: number, sealed = true, bytes = 100): string {
+function segment(root: string, tenant: string, tier: RetentionTier, ageDays: number, seq: number, sealed = true, bytes = 100, format: 1 | 2 = 1): string {
   const dir = tierDir(root, tenant, tier);
   mkdirSync(dir, { recursive: true });
   const sealedAt = NOW - ageDays * DAY;
-  const path = join(dir, `${segmentBaseName(sealedAt - 3_600_000, seq)}${sealed ? '.seg.gz' : '.seg'}`);
+  const suffix = format === 1 ? (sealed ? '.seg.gz' : '.seg') : sealed ? '.segz' : '.segz.part';
+  const path = join(dir, `${segmentBaseName(sealedAt - 3_600_000, seq)}${suffix}`);
   writeFileSync(path, Buffer.alloc(bytes));
   utimesSync(path, sealedAt / 1000, sealedAt / 1000);
   return path;
 }
+
+t.test('format 2: a sealed .segz expires like a .seg.gz; an open .segz.part is never pruned; usage counts both', async (t) => {
+  const root = scratch(t);
+  const expired = segment(root, 'acme', 'default', 8, 1, true, 300, 2);
+  const open = segment(root, 'acme', 'default', 30, 2, false, 50, 2);
+  const fresh = segment(root, 'acme', 'default', 1, 3, true, 70, 2);
+  t.same(archiveUsage('', { dir: root }).tenants.acme?.default, { bytes: 420, segments: 3, openSegments: 1, oldestMs: NOW - 30 * DAY - 3_600_000, newestMs: NOW - DAY });
+  const report = await pruneArchive(root, retention, { nowMs: NOW });
+  t.same(report.pruned.map((p) => p.path), [expired]);
+  t.ok(existsSync(open) && existsSync(fresh), 'the open one and the young one stay');
+});
 
 function hold(root: string, name: string, h: Hold | string): void {
   mkdirSync(holdsDir(root), { recursive: true });

@@ -3,12 +3,13 @@
 import t, { type Test } from 'tap';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_FORENSIC, type ForensicConfig } from '../../src/config/sections/forensic.js';
 import { listSegments, readShedWindows } from '../../src/tee/layout.js';
-import { SEGMENT_MAGIC, encodeRecord, readSegmentFile, type SegmentRecord } from '../../src/tee/segment-format.js';
+import { SEGMENT_MAGIC, SEGMENT_MAGIC_V2, encodeFrameHeader, encodeRecord, readSegmentFile, type SegmentRecord } from '../../src/tee/segment-format.js';
 import { createTee, type SegmentHandle, type TeeDeps, type TeeOffer } from '../../src/tee/tee.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { silentLogger } from '../../src/telemetry/logger-types.js';
@@ -71,33 +72,36 @@ t.test('records on disk are exactly what was offered, per tenant, in order', asy
   await tee.flush();
   const segs = listSegments(root);
   t.same(segs.map((s) => [s.tenant, s.tier, s.sealed]), [['acme', 'default', false], ['globex', 'default', false]], 'one open segment per tenant, default tier');
-  t.match(segs[0]!.path, /acme\/default\/\d{13}-\d{6}\.seg$/);
+  t.match(segs[0]!.path, /acme\/default\/\d{13}-\d{6}\.segz\.part$/);
   t.equal(segs[0]!.firstRecordTimeMs, a[0]!.timeMs, 'the name carries the first record time');
   same(t, recordsOf(root, 'acme'), a, 'acme');
   same(t, recordsOf(root, 'globex'), b, 'globex');
   t.equal(await value(metrics, 'tee_written_records_total', { tenant: 'acme' }), 3);
-  const bytes = a.reduce((s, o) => s + encodeRecord({ ...o, payload: o.body }).length, 0);
-  t.equal(await value(metrics, 'tee_written_bytes_total', { tenant: 'acme' }), bytes, 'bytes = encoded records');
-  t.equal(tee.stats().diskBytes, bytes + 50 + 22 + b[0]!.policyVersion.length + 2 * 8, 'disk accounting: records + magic per segment');
+  const onDisk = segs.reduce((s, x) => s + x.bytes, 0);
+  t.equal(await value(metrics, 'tee_written_bytes_total'), onDisk - 2 * SEGMENT_MAGIC_V2.length, 'written bytes = the frames on disk');
+  t.equal(tee.stats().diskBytes, onDisk, 'disk accounting: frames + magic per segment');
   t.equal(await value(metrics, 'tee_shed_records_total'), 0);
 });
 
-t.test('rotation by size; sealed segments are gzip and decode to the same records', async (t) => {
-  const { root, metrics, tee } = setup(t, { segment: { maxBytes: 4096, maxAgeMs: 60_000, gzipLevel: 1 } });
+t.test('rotation by size; sealed segments are renamed brotli-framed files that decode to the same records', async (t) => {
+  const { root, metrics, tee } = setup(t, { segment: { maxBytes: 4096, maxAgeMs: 60_000, compression: 'brotli', gzipLevel: 1 } });
   await tee.start();
   const offers = Array.from({ length: 12 }, () => offer('acme', 1000));
   for (const o of offers) {
     tee.offer(o);
-    await sleep(1); // separate writes, so the size check runs between records
+    await tee.flush(); // separate writes, so the size check runs between records
   }
   await tee.sealAll();
   const segs = listSegments(root);
   t.ok(segs.length >= 3, `rotated into ${segs.length} segments`);
-  t.ok(segs.every((s) => s.sealed && s.path.endsWith('.seg.gz')), 'all sealed after sealAll');
+  t.ok(segs.every((s) => s.sealed && s.path.endsWith('.segz')), 'all sealed after sealAll');
   for (const s of segs) {
     const raw = readFileSync(s.path);
-    t.same([raw[0], raw[1]], [0x1f, 0x8b], 'gzip magic');
+    t.same(raw.subarray(0, 8), SEGMENT_MAGIC_V2, 'format-2 magic');
+    t.equal(raw[8], 1, 'first frame: brotli');
   }
+  const rawBytes = offers.reduce((s, o) => s + 18 + o.policyVersion.length + o.body.length, 0);
+  t.ok(segs.reduce((s, x) => s + x.bytes, 0) < rawBytes / 3, 'compressed (the bodies are repetitive)');
   const names = segs.map((s) => s.path);
   t.same([...names].sort(), names, 'names sort in write order');
   t.equal(new Set(segs.map((s) => s.seq)).size, segs.length, 'sequence numbers are unique');
@@ -107,7 +111,7 @@ t.test('rotation by size; sealed segments are gzip and decode to the same record
 });
 
 t.test('rotation by age seals an idle segment', async (t) => {
-  const { root, tee } = setup(t, { segment: { maxBytes: 1 << 20, maxAgeMs: 150, gzipLevel: 1 } });
+  const { root, tee } = setup(t, { segment: { maxBytes: 1 << 20, maxAgeMs: 150, compression: 'brotli', gzipLevel: 1 } });
   await tee.start();
   const first = offer('acme');
   tee.offer(first);
@@ -131,21 +135,22 @@ t.test('a torn tail is detected, and a segment left open by a crash is sealed at
   for (const o of offers) tee.offer(o);
   await tee.flush();
   const path = listSegments(root)[0]!.path;
-  // A crash halfway through appending the third record.
-  const third = encodeRecord({ ...offer('acme', 200), payload: Buffer.alloc(200, 7) });
-  appendFileSync(path, third.subarray(0, 100));
+  // A crash halfway through appending a third frame.
+  const before = readFileSync(path).length;
+  appendFileSync(path, Buffer.concat([encodeFrameHeader('none', 200, 200, 0), Buffer.alloc(100, 7)]));
   const torn = readSegmentFile(path);
   t.equal(torn.ok, false, 'the damage is reported');
   if (!torn.ok) {
-    t.equal(torn.reason, 'truncated record');
+    t.equal(torn.reason, 'truncated frame');
+    t.equal(torn.offset, before, 'at the torn frame');
     t.equal(torn.records.length, 2, 'the intact records are still returned');
   }
-  // A flipped byte inside a record fails its CRC.
-  const flipped = readFileSync(path);
-  flipped[flipped.length - 150] ^= 0xff;
+  // A flipped byte inside a frame fails its CRC.
+  const flipped = readFileSync(path).subarray(0, before);
+  flipped[before - 5] ^= 0xff;
   const { decodeSegment } = await import('../../src/tee/segment-format.js');
-  const bad = decodeSegment(flipped.subarray(0, flipped.length - 100));
-  t.equal(bad.ok ? 'ok' : bad.reason, 'record checksum mismatch');
+  const bad = decodeSegment(flipped);
+  t.equal(bad.ok ? 'ok' : bad.reason, 'frame checksum mismatch');
 
   // "Restart": a new tee over the same root seals what the old one left open.
   const metrics2 = createMetrics({ defaultMetrics: false });
@@ -263,7 +268,7 @@ t.test('a full buffer sheds (counted, flagged, logged as a window) instead of gr
   await tee.flush();
   t.equal(await value(metrics, 'tee_shedding', { tenant: 'acme' }), 0, 'and down once it ended');
   const windows = readShedWindows(root, 'acme');
-  t.same(windows, [{ fromMs: offers[6]!.timeMs, toMs: offers[19]!.timeMs, records: 14, bytes: 14 * (10_000 + 22 + offers[6]!.policyVersion.length), reason: 'buffer_full' }]);
+  t.same(windows, [{ fromMs: offers[6]!.timeMs, toMs: offers[19]!.timeMs, records: 14, bytes: 14 * (10_000 + 18 + offers[6]!.policyVersion.length), reason: 'buffer_full' }]);
   same(t, recordsOf(root, 'acme'), offers.slice(0, 6), 'what fitted was written');
   // Once drained, records are taken again.
   const later = offer('acme', 10);
@@ -276,7 +281,8 @@ t.test('the disk budget: beyond forensic.maxBytes records are shed, and pruning 
   const { root, metrics, tee } = setup(t, { maxBytes: 10_000 });
   await tee.start();
   for (let i = 0; i < 10; i++) {
-    tee.offer(offer('acme', 1500));
+    // Incompressible bodies: the budget counts compressed bytes on disk.
+    tee.offer({ ...offer('acme', 1500), body: randomBytes(1500) });
     await tee.flush();
   }
   t.ok(tee.stats().diskBytes <= 10_000, `disk ${tee.stats().diskBytes} within budget`);
@@ -377,7 +383,7 @@ t.test('a write stuck past the shutdown deadline: what it held and what waited i
 
 t.test("an incident's end seals its escalated segment at once", async (t) => {
   const inc = fakeIncidents();
-  const { root, tee } = setup(t, { mode: 'incident', segment: { maxBytes: 1 << 20, maxAgeMs: 3_600_000, gzipLevel: 1 } }, { incidents: inc.state });
+  const { root, tee } = setup(t, { mode: 'incident', segment: { maxBytes: 1 << 20, maxAgeMs: 3_600_000, compression: 'brotli', gzipLevel: 1 } }, { incidents: inc.state });
   await tee.start();
   inc.active.add('acme');
   tee.offer(offer('acme'));
@@ -401,4 +407,36 @@ t.test('start cleans up after a crash mid-seal', async (t) => {
   await tee.sealAll();
   t.same(readdirSync(dir).sort(), ['1764400000000-000001.seg.gz', '1764400001000-000002.seg.gz']);
   t.equal(tee.stats().diskBytes, listSegments(root).reduce((s, x) => s + x.bytes, 0), 'accounted');
+});
+
+t.test('compression none and deflate write frames that decode to the same records', async (t) => {
+  for (const compression of ['none', 'deflate'] as const) {
+    const { root, tee } = setup(t, { segment: { maxBytes: 1 << 20, maxAgeMs: 60_000, compression, gzipLevel: 1 } });
+    await tee.start();
+    const offers = [offer('acme', 3000), offer('acme', 10, 'logs')];
+    for (const o of offers) tee.offer(o);
+    await tee.sealAll();
+    const [seg] = listSegments(root);
+    t.equal(readFileSync(seg!.path)[8], compression === 'none' ? 0 : 2, `${compression}: the frame's codec byte`);
+    same(t, recordsOf(root, 'acme'), offers, compression);
+  }
+});
+
+t.test('legacy (format 1) segments: an open .seg is gzip-sealed at start; .seg.gz stays readable', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'stella-tee-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'acme', 'default');
+  mkdirSync(dir, { recursive: true });
+  const old = [offer('acme', 300), offer('acme', 40, 'metrics')];
+  const v1 = Buffer.concat([SEGMENT_MAGIC, ...old.map((o) => encodeRecord({ ...o, payload: o.body }))]);
+  writeFileSync(join(dir, '1764300000000-000001.seg.gz'), gzipSync(v1));
+  writeFileSync(join(dir, '1764300001000-000002.seg'), v1);
+  const tee = createTee({ ...structuredClone(DEFAULT_FORENSIC), mode: 'always', root }, { metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger });
+  await tee.start();
+  const fresh = offer('acme', 100);
+  tee.offer(fresh);
+  await tee.sealAll();
+  await tee.close(1000);
+  t.same(readdirSync(dir).sort().map((n) => n.replace(/^\d{13}-/, '')), ['000001.seg.gz', '000002.seg.gz', '000003.segz'], 'legacy sealed with gzip; new records in format 2 (sequence continues)');
+  same(t, recordsOf(root, 'acme'), [...old, ...old, fresh], 'every record readable, old and new');
 });

@@ -1,7 +1,8 @@
 // `stella telemetry status [--json]`: what a running gateway is doing, from GET /admin/v1/status:
-// listeners, tenants seen, policy version, incidents, queue depths and export health.
+// listeners, tenants seen, policy version, incidents, queue depths, export health and archive usage.
 // Exit codes: 0 shown, 1 the gateway refused or could not be reached, 2 a bad command line.
 import type { GatewayStatus } from '../../admin/status-route.js';
+import type { ArchiveStatus } from '../../tee/retention.js';
 import { ADMIN_FLAGS, ADMIN_FLAGS_HELP, createAdminClient } from '../admin-client.js';
 import { parseCommandArgs, stdio, type Command } from '../command.js';
 import { formatIncidents } from './incident.js';
@@ -9,7 +10,8 @@ import { formatIncidents } from './incident.js';
 const help = `Usage: stella telemetry status [--json] [options]
 
 Shows a running gateway's state: listeners, tenants seen, policy version, active incidents, queue
-depths and export health (ok / degraded / failing since the previous status request). Needs a token
+depths, export health (ok / degraded / failing since the previous status request) and the forensic
+archive's usage per tenant and retention tier (bytes on disk, segments, oldest record). Needs a token
 with the viewer role or more; a tenant-scoped token sees its tenants only.
 
 Options:
@@ -18,6 +20,32 @@ ${ADMIN_FLAGS_HELP}
   -h, --help           show this help`;
 
 const options = { json: { type: 'boolean' }, ...ADMIN_FLAGS, help: { type: 'boolean', short: 'h' } } as const;
+
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+}
+
+/** The archive block: a header line, then one line per tenant and tier. */
+export function formatArchive(a: ArchiveStatus | null | undefined): string[] {
+  if (!a) return ['archive: not reported'];
+  const lines = [`archive (mode ${a.mode}, ${a.root}): ${formatBytes(a.bytes)} in ${a.segments} segments, budget ${formatBytes(a.maxBytes)}${a.bufferedBytes > 0 ? `, ${formatBytes(a.bufferedBytes)} buffered` : ''}`];
+  const rows = Object.entries(a.tenants).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  if (rows.length === 0) lines.push('  (empty)');
+  for (const [tenant, tiers] of rows) {
+    for (const [tier, u] of Object.entries(tiers)) {
+      if (!u) continue;
+      const since = u.oldestMs === null ? '' : `, oldest record ${new Date(u.oldestMs).toISOString()}`;
+      lines.push(`  ${tenant} ${tier}: ${formatBytes(u.bytes)} in ${u.segments} segments (${u.openSegments} open)${since}`);
+    }
+  }
+  return lines;
+}
 
 export function formatStatus(s: GatewayStatus): string {
   const lines = [
@@ -32,6 +60,7 @@ export function formatStatus(s: GatewayStatus): string {
     ),
     'incidents:',
     ...formatIncidents(s.incidents).split('\n').map((l) => `  ${l}`),
+    ...formatArchive(s.archive),
   ];
   return lines.join('\n');
 }

@@ -6,7 +6,7 @@
 //     dir: ./data/forensic     # default `${dataDir}/forensic`
 //     maxBytes: 10GiB          # disk budget of the whole archive dir; beyond it the tee sheds
 //     bufferBytes: 64MiB       # records offered but not yet written, all tenants; beyond it the tee sheds
-//     segment: { maxBytes: 64MiB, maxAge: 10m, gzipLevel: 1 }
+//     segment: { maxBytes: 64MiB, maxAge: 10m, compression: brotli, gzipLevel: 1 }
 //     tier: default            # tier of segments written outside incidents
 //     incidentTier: forensic   # tier of segments written while the tenant (or fleet) is in incident
 //     retention: { default: 7d, forensic: 90d, airgap: 365d }
@@ -21,6 +21,10 @@ export const FORENSIC_MODES: readonly ForensicMode[] = ['off', 'incident', 'alwa
 export type RetentionTier = 'default' | 'forensic' | 'airgap';
 export const RETENTION_TIERS: readonly RetentionTier[] = ['default', 'forensic', 'airgap'];
 
+/** How the tee compresses segment frames while writing (src/tee/segment-format.ts; costs in README "Forensic archive"). */
+export type SegmentCompression = 'brotli' | 'deflate' | 'none';
+export const SEGMENT_COMPRESSIONS: readonly SegmentCompression[] = ['brotli', 'deflate', 'none'];
+
 export interface ForensicConfig {
   mode: ForensicMode;
   /** The archive directory; undefined = `${dataDir}/forensic` (see forensicDir in src/tee/layout.ts). */
@@ -30,11 +34,13 @@ export interface ForensicConfig {
   /** Bound of the in-memory buffer between offer() and the writer, across tenants. */
   bufferBytes: number;
   segment: {
-    /** Rotate (seal) the open segment once it holds this many bytes. */
+    /** Rotate (seal) the open segment once it holds this many bytes of records (uncompressed: bounds what a capture reads into memory). */
     maxBytes: number;
     /** Rotate the open segment once it is this old, even when idle (so recent data gets sealed). */
     maxAgeMs: number;
-    /** gzip level of sealed segments: 1 = fastest (the CPU cost is in README "Forensic archive"), 0 = stored. */
+    /** Codec of each written frame: brotli quality 0 (default: the cheapest per byte here), deflate at gzipLevel, or none. */
+    compression: SegmentCompression;
+    /** zlib level of `deflate` frames, and of legacy (v1 `.seg`) segments sealed to `.seg.gz` at start-up. */
     gzipLevel: number;
   };
   tier: RetentionTier;
@@ -52,7 +58,7 @@ export const DEFAULT_FORENSIC: ForensicConfig = {
   mode: 'incident',
   maxBytes: 10 * 1024 * MiB,
   bufferBytes: 64 * MiB,
-  segment: { maxBytes: 64 * MiB, maxAgeMs: 600_000, gzipLevel: 1 },
+  segment: { maxBytes: 64 * MiB, maxAgeMs: 600_000, compression: 'brotli', gzipLevel: 1 },
   tier: 'default',
   incidentTier: 'forensic',
   retentionMs: { default: 7 * DAY, forensic: 90 * DAY, airgap: 365 * DAY },
@@ -72,7 +78,7 @@ export function readForensic(r: Reader, value: unknown): ForensicConfig {
     'retention',
     'pruneInterval',
   ]);
-  const seg: RawConfig = r.section('forensic.segment', s.segment, ['maxBytes', 'maxAge', 'gzipLevel']);
+  const seg: RawConfig = r.section('forensic.segment', s.segment, ['maxBytes', 'maxAge', 'compression', 'gzipLevel']);
   const ret: RawConfig = r.section('forensic.retention', s.retention, RETENTION_TIERS);
   const config: ForensicConfig = {
     mode: r.oneOf('forensic.mode', s.mode, D.mode, FORENSIC_MODES),
@@ -81,6 +87,7 @@ export function readForensic(r: Reader, value: unknown): ForensicConfig {
     segment: {
       maxBytes: r.size('forensic.segment.maxBytes', seg.maxBytes, D.segment.maxBytes, 4096),
       maxAgeMs: r.duration('forensic.segment.maxAge', seg.maxAge, D.segment.maxAgeMs, 100),
+      compression: r.oneOf('forensic.segment.compression', seg.compression, D.segment.compression, SEGMENT_COMPRESSIONS),
       gzipLevel: r.int('forensic.segment.gzipLevel', seg.gzipLevel, D.segment.gzipLevel, 0, 9),
     },
     tier: r.oneOf('forensic.tier', s.tier, D.tier, RETENTION_TIERS),

@@ -40,10 +40,13 @@ function groupingOk(lengths: number[], from: number, to: number): boolean {
   return last >= 1 && last <= 4;
 }
 
+// The groups of the current run (start, length), reused across calls: a detector runs on one string at
+// a time, and these are overwritten (never cleared) for each run.
+const starts: number[] = [];
+const lengths: number[] = [];
+
 export function findPaymentCards(value: string, out: Finding[]): void {
   const n = value.length;
-  const starts: number[] = [];
-  const lengths: number[] = [];
   let i = 0;
   while (i < n) {
     const c = value.charCodeAt(i);
@@ -52,14 +55,14 @@ export function findPaymentCards(value: string, out: Finding[]): void {
       continue;
     }
     // A run of digit groups joined by single spaces or dashes.
-    starts.length = 0;
-    lengths.length = 0;
+    let groups = 0;
     let j = i;
     for (;;) {
       const gs = j;
       while (j < n && isDigit(value.charCodeAt(j))) j++;
-      starts.push(gs);
-      lengths.push(j - gs);
+      starts[groups] = gs;
+      lengths[groups] = j - gs;
+      groups++;
       const sep = codeAt(value, j);
       if ((sep === 0x20 || sep === 0x2d) && isDigit(codeAt(value, j + 1))) j++;
       else break;
@@ -69,7 +72,6 @@ export function findPaymentCards(value: string, out: Finding[]): void {
     // Windows of consecutive groups: the earliest start, then the longest valid window. Each window
     // holds at most 19 digits, so the work stays linear in the run length.
     let g = 0;
-    const groups = starts.length;
     while (g < groups) {
       let found = -1;
       let digits = 0;
@@ -95,6 +97,8 @@ export function findPaymentCards(value: string, out: Finding[]): void {
     }
     i = runEnd + 1;
   }
+  // Do not keep what a huge run of groups grew.
+  if (starts.length > 1024) starts.length = lengths.length = 0;
 }
 
 export const paymentCardDetector: Detector = { category: 'credit_card', find: findPaymentCards };

@@ -44,11 +44,21 @@ export interface KeyInfo {
 export type Counts = Record<string, number>;
 
 export interface RuleSet {
+  /**
+   * Unique within the worker (never reused), so that a memo can remember "no finding under these
+   * rules" by number without keeping the rule set alive.
+   */
+  readonly id: number;
   /** Nothing to do for this tenant (no rule at all): the rewrite is skipped unless stamping. */
   readonly noop: boolean;
   readonly summaryAttribute: string | null;
   /** Custom patterns exist: every string is decoded and searched (they have no byte prefilter). */
   readonly hasCustom: boolean;
+  /**
+   * The prefilter triggers (policy/detect/prefilter.ts) that can lead to a finding of an enabled
+   * detector: a string meeting none of them needs no decoding (ALL_TRIGGERS with custom patterns).
+   */
+  readonly activeTriggers: number;
   /** Null: every metric name allowed. */
   readonly metricAllowed: ((name: string) => boolean) | null;
   /** Null: every service name allowed. */
@@ -59,9 +69,10 @@ export interface RuleSet {
    * The value with every finding replaced per its category's action; `count` findings, each also added
    * to `counts` under its category. The same string comes back (count 0) when nothing is found.
    * `triggers` (policy/detect/prefilter.ts secretTriggers of the value's bytes) skips the detectors
-   * whose necessary condition the value does not meet; the default runs them all.
+   * whose necessary condition the value does not meet; the default runs them all. `sensitive`, when
+   * the caller knows it (KeyInfo.sensitive of `key`), saves looking the key's name up again.
    */
-  redact(value: string, key: string | undefined, counts: Counts, triggers?: number): { value: string; count: number };
+  redact(value: string, key: string | undefined, counts: Counts, triggers?: number, sensitive?: boolean): { value: string; count: number };
   /** The replacement text of a value under a blocked key with action mask (null: not a string value). */
   maskBlocked(rule: KeyRule, value: string | null): string;
 }
@@ -144,10 +155,14 @@ interface CustomMatcher {
 
 const RANK = new Map<string, number>(DETECTORS.map((d, i) => [d.category, i]));
 
+let nextRuleSetId = 1;
+
 class TenantRules implements RuleSet {
+  readonly id = nextRuleSetId++;
   readonly noop: boolean;
   readonly summaryAttribute: string | null;
   readonly hasCustom: boolean;
+  readonly activeTriggers: number;
   readonly metricAllowed: ((name: string) => boolean) | null;
   readonly serviceAllowed: ((name: string) => boolean) | null;
   private readonly detectors: Detector[];
@@ -186,6 +201,9 @@ class TenantRules implements RuleSet {
       return { category, re, action: c.action };
     });
     this.hasCustom = this.custom.length > 0;
+    let active = 0;
+    for (const t of this.detectorTriggers) active |= t;
+    this.activeTriggers = this.hasCustom ? ALL_TRIGGERS : active;
     this.blocked = r.blockedKeys.map((rule) => ({ match: globMatcher([rule.pattern], { ignoreCase: true }), rule }));
     const a = p.allowlists;
     const keyList = (s: Signal): ((k: string) => boolean) => {
@@ -234,9 +252,9 @@ class TenantRules implements RuleSet {
     return info;
   }
 
-  private findings(value: string, key: string | undefined, triggers: number): Finding[] {
+  private findings(value: string, key: string | undefined, triggers: number, sensitive: boolean | undefined): Finding[] {
     if (value.length === 0) return [];
-    if (key !== undefined && this.passwordByKey && isSensitiveKey(key)) return [{ category: 'password_by_key', start: 0, end: value.length }];
+    if (key !== undefined && this.passwordByKey && (sensitive ?? isSensitiveKey(key))) return [{ category: 'password_by_key', start: 0, end: value.length }];
     const raw: Finding[] = [];
     const detectors = this.detectors;
     for (let i = 0; i < detectors.length; i++) {
@@ -269,9 +287,17 @@ class TenantRules implements RuleSet {
     return merged;
   }
 
-  redact(value: string, key: string | undefined, counts: Counts, triggers = ALL_TRIGGERS): { value: string; count: number } {
-    const found = this.findings(value, key, triggers);
+  redact(value: string, key: string | undefined, counts: Counts, triggers = ALL_TRIGGERS, sensitive?: boolean): { value: string; count: number } {
+    const found = this.findings(value, key, triggers, sensitive);
     if (found.length === 0) return { value, count: 0 };
+    if (found.length === 1) {
+      // The common case (one secret, often the whole value): no concatenation loop.
+      const f = found[0]!;
+      counts[f.category] = (counts[f.category] ?? 0) + 1;
+      const whole = f.start === 0 && f.end === value.length;
+      const replaced = applyAction(this.actions.get(f.category)!, whole ? value : value.slice(f.start, f.end), this.tenant);
+      return { value: whole ? replaced : value.slice(0, f.start) + replaced + value.slice(f.end), count: 1 };
+    }
     let out = '';
     let pos = 0;
     for (const f of found) {

@@ -28,7 +28,7 @@
 // is redacted (the last one wins on decoding anyway), the stamp goes into the last `resource` field.
 import type { Signal } from '../../signals.js';
 // The byte prefilter is a pure function of policy/detect (see policy-rules.ts on why the worker may use it).
-import { ALL_TRIGGERS, secretTriggers } from '../../policy/detect/index.js';
+import { ALL_TRIGGERS, isVersionKey, secretTriggers } from '../../policy/detect/index.js';
 import { BLOCKED_KEY, DROP_ATTRIBUTE_KEY, DROP_METRIC_NAME, DROP_SERVICE_NAME, type Counts, type KeyInfo, type RuleSet } from './policy-rules.js';
 import { readLength, readTag, skipVarint, wire } from './wire-reader.js';
 import { FIELD_INFO, FIELD_SLOTS, INFO_CHILD_SHIFT, INFO_ITEM, INFO_KIND_MASK, Kind, MSG } from './wire-schema.js';
@@ -146,6 +146,19 @@ function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, a
   }
   while (from < to) dst[at++] = src[from++]!;
   return at;
+}
+
+// Buffer#toString('utf8', s, e) checks its arguments and looks the encoding up on every call (about
+// 100 ns, as much as decoding a short value) before it calls the native utf8Slice, which
+// Buffer.prototype carries (undocumented, but there since Node 0.x: Node's own toString calls it). The
+// walk has checked every range already; without the method the documented call is used.
+type Utf8Sliceable = Buffer & { utf8Slice?: (start: number, end: number) => string };
+const HAS_UTF8_SLICE = typeof (Buffer.prototype as Utf8Sliceable).utf8Slice === 'function';
+
+/** The request's bytes [s, e) as a string (the same as text.toString('utf8', s, e)). */
+function decode(s: number, e: number): string {
+  if (e <= s) return '';
+  return HAS_UTF8_SLICE ? (text as Utf8Sliceable).utf8Slice!(s, e) : text.toString('utf8', s, e);
 }
 
 /** Room for n more bytes in the scratch buffer. */
@@ -296,20 +309,27 @@ function relength(lenPos: number, cs: number, ce: number, d: number, mark: numbe
   const n = ce - cs + d;
   if (ce - cs <= COLLAPSE_BYTES) {
     reserve(n + 5);
+    // Locals: the module's buffers are mutable bindings, reloaded on every access in a loop otherwise.
+    const src = buf;
+    const dst = scratch;
     const off = sat;
-    let at = writeVarint(scratch, sat, n);
+    let at = writeVarint(dst, sat, n);
     let from = cs;
     const count = ne;
     for (let i = mark; i < count; i++) {
       const s = eS[i]!;
-      while (from < s) scratch[at++] = buf[from++]!;
+      while (from < s) dst[at++] = src[from++]!;
       const o = eOff[i]!;
       const end = o + eLen[i]!;
-      // The child's replacement bytes sit in the scratch buffer below `off`: copying them up is safe.
-      for (let k = o; k < end; k++) scratch[at++] = scratch[k]!;
+      // The child's replacement bytes sit in the scratch buffer below `off`: copying them up is safe
+      // (copyWithin moves overlapping ranges correctly; short runs go by hand, no call).
+      if (end - o > 16) {
+        dst.copyWithin(at, o, end);
+        at += end - o;
+      } else for (let k = o; k < end; k++) dst[at++] = dst[k]!;
       from = eE[i]!;
     }
-    while (from < ce) scratch[at++] = buf[from++]!;
+    while (from < ce) dst[at++] = src[from++]!;
     ne = mark;
     pushEdit(lenPos, ce, off, at - off);
     sat = at;
@@ -338,6 +358,8 @@ function relength(lenPos: number, cs: number, ce: number, d: number, mark: numbe
 interface KeyCache {
   /** Copies of the keys' bytes, compared four bytes a step. */
   views: (DataView | undefined)[];
+  /** Their lengths (-1: empty slot), read without touching the view. */
+  lens: Int32Array;
   infos: (KeyInfo | undefined)[];
 }
 const KEY_SLOTS = 1024;
@@ -346,7 +368,7 @@ const keyCaches = new WeakMap<RuleSet, Record<Signal, KeyCache>>();
 function keyCacheFor(r: RuleSet, s: Signal): KeyCache {
   let c = keyCaches.get(r);
   if (!c) {
-    const make = (): KeyCache => ({ views: new Array(KEY_SLOTS), infos: new Array(KEY_SLOTS) });
+    const make = (): KeyCache => ({ views: new Array(KEY_SLOTS), lens: new Int32Array(KEY_SLOTS).fill(-1), infos: new Array(KEY_SLOTS) });
     c = { traces: make(), metrics: make(), logs: make() };
     keyCaches.set(r, c);
   }
@@ -355,29 +377,35 @@ function keyCacheFor(r: RuleSet, s: Signal): KeyCache {
 
 function keyInfoAt(ks: number, ke: number): KeyInfo {
   const cache = keys!;
-  // FNV-1a over the key's 32-bit words (then its last bytes); a collision only costs a decode, never a
-  // wrong answer (the bytes are compared below, four at a time).
+  // The slot from the key's length and its first and last four bytes (attribute keys of one request
+  // differ there: `server.address` / `client.address`, `http.request.method` / `http.route`); a
+  // collision only costs a decode, never a wrong answer (the bytes are compared below, four at a time).
   const len = ke - ks;
-  const words = ke - 3;
-  let h = 0x811c9dc5 ^ len;
-  let i = ks;
-  for (; i < words; i += 4) h = Math.imul(h ^ view.getInt32(i, true), 0x01000193);
-  for (; i < ke; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  const slot = (h ^ (h >>> 15)) & (KEY_SLOTS - 1);
-  const cached = cache.views[slot];
-  if (cached !== undefined && cached.byteLength === len) {
+  const v = view;
+  let h: number;
+  if (len >= 4) {
+    h = Math.imul(v.getInt32(ks, true) ^ len, 0x01000193);
+    h = Math.imul(h ^ v.getInt32(ke - 4, true), 0x01000193);
+  } else {
+    h = 0x811c9dc5 ^ len;
+    for (let i = ks; i < ke; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  }
+  const slot = (h ^ (h >>> 15) ^ (h >>> 23)) & (KEY_SLOTS - 1);
+  if (cache.lens[slot] === len) {
+    const cached = cache.views[slot]!;
     const cw = len - 3;
     let k = 0;
-    while (k < cw && cached.getInt32(k, true) === view.getInt32(ks + k, true)) k += 4;
+    while (k < cw && cached.getInt32(k, true) === v.getInt32(ks + k, true)) k += 4;
     if (k >= cw) {
       while (k < len && cached.getUint8(k) === buf[ks + k]) k++;
       if (k === len) return cache.infos[slot]!;
     }
   }
-  const info = rules!.keyInfo(signal, ks === ke ? '' : text.toString('utf8', ks, ke));
+  const info = rules!.keyInfo(signal, ks === ke ? '' : decode(ks, ke));
   // A copy: the request's buffer is transferred away (or reused) after this task.
   const copy = Uint8Array.prototype.slice.call(buf, ks, ke);
   cache.views[slot] = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
+  cache.lens[slot] = len;
   cache.infos[slot] = info;
   return info;
 }
@@ -386,6 +414,77 @@ function bytesEqual(s: number, e: number, b: Uint8Array): boolean {
   if (e - s !== b.length) return false;
   for (let i = 0; i < b.length; i++) if (buf[s + i] !== b[i]) return false;
   return true;
+}
+
+// ---- string memo: most strings that need no redaction repeat (db.system, span names, user agents) ----
+
+// secretTriggers costs a few nanoseconds per byte (a state machine over every byte), and a string it
+// flags is decoded and searched by regular expressions; hashing and comparing four bytes a step costs
+// much less. So two verdicts about short strings are kept, by their bytes, in fixed cells of one arena
+// (no allocation per entry), across the requests of this worker:
+// - the triggers of a string that triggers no detector of the rule set at hand (triggers are a pure
+//   function of the bytes, valid under any rule set);
+// - "no finding under rule set N" for a flagged string that the detectors and custom patterns then
+//   left alone (a user agent's digit runs, a route with `{sessionId}`), when its key was neither
+//   sensitive (such values bypass the memo) nor a version key: the key matters to no detector but
+//   IPv4, and a version key only takes IPv4 findings away, so the verdict holds under any key.
+// Strings with findings are not kept: they are mostly unique (phone numbers, addresses) and would
+// only evict the repeating ones. A collision overwrites a cell; an entry is used only when its bytes
+// equal the string's, so the memo can never change an output, only skip work.
+const MEMO_SLOTS = 4096;
+const MEMO_CELL = 128;
+const memoArena = new Uint8Array(MEMO_SLOTS * MEMO_CELL);
+const memoView = new DataView(memoArena.buffer);
+/** Bytes in each cell; -1: empty. */
+const memoLen = new Int32Array(MEMO_SLOTS).fill(-1);
+const memoTrig = new Int32Array(MEMO_SLOTS);
+/** RuleSet.id under which the cell's string has no finding (0: not known). */
+const memoClean = new Int32Array(MEMO_SLOTS);
+/** The cell of the string triggersOf looked up last: where it was found (memoFound) or would go. */
+let memoSlot = -1;
+let memoFound = false;
+
+/** secretTriggers(buf, s, e), from the memo when the same bytes were kept. */
+function triggersOf(s: number, e: number, active: number): number {
+  const len = e - s;
+  memoFound = false;
+  memoSlot = -1;
+  if (len > MEMO_CELL) return secretTriggers(buf, s, e);
+  const words = e - 3;
+  let h = 0x811c9dc5 ^ len;
+  let i = s;
+  for (; i < words; i += 4) h = Math.imul(h ^ view.getInt32(i, true), 0x01000193);
+  for (; i < e; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  const slot = (h ^ (h >>> 13)) & (MEMO_SLOTS - 1);
+  memoSlot = slot;
+  const base = slot * MEMO_CELL;
+  if (memoLen[slot] === len) {
+    const cw = len - 3;
+    let k = 0;
+    while (k < cw && memoView.getInt32(base + k, true) === view.getInt32(s + k, true)) k += 4;
+    if (k >= cw) {
+      while (k < len && memoArena[base + k] === buf[s + k]) k++;
+      if (k === len) {
+        memoFound = true;
+        return memoTrig[slot]!;
+      }
+    }
+  }
+  const t = secretTriggers(buf, s, e);
+  if ((t & active) === 0) keep(s, e, t, 0);
+  return t;
+}
+
+/** Puts the string [s, e) into the cell triggersOf chose for it. */
+function keep(s: number, e: number, triggers: number, cleanFor: number): void {
+  const slot = memoSlot;
+  const base = slot * MEMO_CELL;
+  const len = e - s;
+  for (let k = 0; k < len; k++) memoArena[base + k] = buf[s + k]!;
+  memoLen[slot] = len;
+  memoTrig[slot] = triggers;
+  memoClean[slot] = cleanFor;
+  memoFound = true;
 }
 
 // ---- items removed with a metric or a resource ----
@@ -464,7 +563,7 @@ function serviceName(s: number, e: number): string {
           const ve = q;
           for (let v = fStart; v < ve; ) {
             v = next(v, ve);
-            if ((fNum as number) === 1 && fWt === 2) value = text.toString('utf8', fStart, v);
+            if ((fNum as number) === 1 && fWt === 2) value = decode(fStart, v);
           }
         }
       }
@@ -649,7 +748,7 @@ function metricField(tagPos: number, lenPos: number, s: number, e: number): numb
     let name = '';
     for (let pos = s; pos < e; ) {
       pos = next(pos, e);
-      if (fNum === 1 && fWt === 2) name = text.toString('utf8', fStart, pos);
+      if (fNum === 1 && fWt === 2) name = decode(fStart, pos);
     }
     if (!allowed(name)) {
       const n = countItems(MSG['Metric']!, s, e);
@@ -749,7 +848,7 @@ function attribute(tagPos: number, lenPos: number, s: number, e: number, inResou
   if (!rules) {
     // Stamping only: remove the client's tenant attributes.
     findKey(s, e);
-    if (kStart >= 0 && text.toString('utf8', kStart, kEnd) === stampKey) {
+    if (kStart >= 0 && decode(kStart, kEnd) === stampKey) {
       overwrites++;
       return remove(tagPos, e);
     }
@@ -790,7 +889,7 @@ function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: Ke
       let value: string | null = null;
       for (let v = fStart; v < ve; ) {
         v = next(v, ve);
-        if ((fNum as number) === 1 && fWt === 2) value = text.toString('utf8', fStart, v);
+        if ((fNum as number) === 1 && fWt === 2) value = decode(fStart, v);
       }
       // The value becomes AnyValue{string_value: mask}, written straight into the scratch buffer.
       const masked = r.maskBlocked(info.blocked, value);
@@ -813,6 +912,16 @@ function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: Ke
     const vLen = vLenPos;
     const cs = vStart;
     const ce = vEnd;
+    if (ce - cs >= 2 && buf[cs] === ((1 << 3) | 2)) {
+      // An AnyValue whose first field is a string_value: when it is the only field, one edit will do.
+      let ss = cs + 2;
+      let n = buf[cs + 1]!;
+      if (n >= 0x80) {
+        ss = readLength(buf, cs + 1, ce);
+        n = wire.lo;
+      }
+      if (ss + n === ce) return stringKeyValue(lenPos, s, e, vLen, ss, ce, info);
+    }
     return relength(lenPos, s, e, relength(vLen, cs, ce, anyValue(cs, ce, info.key, info.sensitive), mark), mark);
   }
   for (let pos = s; pos < e; ) {
@@ -863,31 +972,92 @@ function kvList(s: number, e: number): number {
   return d;
 }
 
-/** A string field's value [s, e) after its length prefix at lenPos: redacted in place if it holds secrets. */
-function stringField(lenPos: number, s: number, e: number, key: string | undefined, sensitive: boolean): number {
-  if (s === e) return 0;
+/**
+ * The redacted text of the string [s, e) under `key`, or null when it holds no secret. Counts its
+ * findings (request and item).
+ */
+function redactedText(s: number, e: number, key: string | undefined, sensitive: boolean): string | null {
+  if (s === e) return null;
   const r = rules!;
   // A sensitive key makes the whole value one finding; otherwise only the detectors whose byte trigger
-  // the value meets run (custom patterns have no trigger: with any, every string is searched).
-  const triggers = sensitive ? ALL_TRIGGERS : secretTriggers(buf, s, e);
-  if (triggers === 0 && !r.hasCustom) return 0;
-  const result = r.redact(text.toString('utf8', s, e), key, redactions, triggers);
-  if (result.count === 0) return 0;
-  itemRedactions += result.count;
-  // UTF-8 straight into the scratch buffer after a one-byte length prefix (the common case), moved up
-  // when the length needs more: one pass over the string instead of byteLength + write.
-  const value = result.value;
-  reserve(value.length * 3 + 5);
-  const off = sat;
-  const bytes = scratch.write(value, off + 1, 'utf8');
-  if (bytes < 0x80) {
-    scratch[off] = bytes;
-    sat = off + 1 + bytes;
-  } else {
-    const p = varintSize(bytes);
-    scratch.copyWithin(off + p, off + 1, off + 1 + bytes);
-    sat = writeVarint(scratch, off, bytes) + bytes;
+  // the value meets run (custom patterns have no trigger: with any, every string is searched). A value
+  // whose triggers lead to no enabled detector (a port's four digits in a URL) is not even decoded.
+  let triggers = ALL_TRIGGERS;
+  if (!sensitive) {
+    triggers = triggersOf(s, e, r.activeTriggers);
+    if ((triggers & r.activeTriggers) === 0 && !r.hasCustom) return null;
+    // Searched before under these rules, with nothing found.
+    if (memoFound && memoClean[memoSlot] === r.id) return null;
   }
+  const slot = memoSlot;
+  const result = r.redact(decode(s, e), key, redactions, triggers, sensitive);
+  if (result.count === 0) {
+    if (!sensitive && slot >= 0 && (key === undefined || !isVersionKey(key))) {
+      memoSlot = slot;
+      keep(s, e, triggers, r.id);
+    }
+    return null;
+  }
+  itemRedactions += result.count;
+  return result.value;
+}
+
+/** UTF-8 bytes of `value` (one pass over it; no native call for ASCII, nearly every redacted value). */
+function utf8Length(value: string): number {
+  const n = value.length;
+  for (let k = 0; k < n; k++) if (value.charCodeAt(k) >= 0x80) return Buffer.byteLength(value, 'utf8');
+  return n;
+}
+
+/**
+ * Writes `value` (`bytes` long in UTF-8) into the scratch buffer at `at` (room reserved); returns the
+ * position after. ASCII is written by hand: for short strings the native write's call costs more than
+ * the copy. Anything else goes through Buffer#write (the same bytes either way).
+ */
+function writeText(at: number, value: string, bytes: number): number {
+  const n = value.length;
+  if (bytes !== n) return at + scratch.write(value, at, 'utf8');
+  const dst = scratch;
+  for (let k = 0; k < n; k++) dst[at++] = value.charCodeAt(k);
+  return at;
+}
+
+/** A string field's value [s, e) after its length prefix at lenPos: redacted in place if it holds secrets. */
+function stringField(lenPos: number, s: number, e: number, key: string | undefined, sensitive: boolean): number {
+  const value = redactedText(s, e, key, sensitive);
+  if (value === null) return 0;
+  const bytes = utf8Length(value);
+  reserve(bytes + 10);
+  const off = sat;
+  sat = writeText(writeVarint(scratch, off, bytes), value, bytes);
   pushEdit(lenPos, e, off, sat - off);
   return sat - off - (e - lenPos);
+}
+
+/**
+ * A KeyValue [s, e) (length prefix at lenPos) whose one value (length prefix at vLen) is an AnyValue
+ * holding only a string_value [ss, ce): the common attribute. When the string changes, the KeyValue is
+ * rebuilt as one edit (its prefix, what precedes the value, the value's prefix, the string's field),
+ * instead of three nested edits collapsed one into the next (each copying the new string again).
+ */
+function stringKeyValue(lenPos: number, s: number, e: number, vLen: number, ss: number, ce: number, info: KeyInfo): number {
+  const value = redactedText(ss, ce, info.key, info.sensitive);
+  if (value === null) return 0;
+  const bytes = utf8Length(value);
+  const anyLen = 1 + varintSize(bytes) + bytes;
+  const kvLen = vLen - s + varintSize(anyLen) + anyLen + (e - ce);
+  reserve(kvLen + 10);
+  const src = buf;
+  const dst = scratch;
+  const off = sat;
+  let at = writeVarint(dst, off, kvLen);
+  // The key and whatever else precedes the value (including the value's tag), then after it.
+  for (let k = s; k < vLen; k++) dst[at++] = src[k]!;
+  at = writeVarint(dst, at, anyLen);
+  dst[at++] = (1 << 3) | 2;
+  at = writeText(writeVarint(dst, at, bytes), value, bytes);
+  for (let k = ce; k < e; k++) dst[at++] = src[k]!;
+  sat = at;
+  pushEdit(lenPos, e, off, at - off);
+  return at - off - (e - lenPos);
 }

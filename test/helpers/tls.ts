@@ -154,7 +154,7 @@ export function grpcTlsClient(port: number, id: ClientIdentity): GrpcTlsClient {
     serverFingerprints,
     export(signal, body) {
       return new Promise((resolve) => {
-        client.makeUnaryRequest(SIGNAL_WIRE[signal].grpcPath, (b: Buffer) => b, (b: Buffer) => b, body, { deadline: Date.now() + 5000 }, (err) => resolve(err));
+        client.makeUnaryRequest(SIGNAL_WIRE[signal].grpcPath, (b: Buffer) => b, (b: Buffer) => b, body, { deadline: Date.now() + 20_000 }, (err) => resolve(err));
       });
     },
     close: () => client.close(),

@@ -60,6 +60,7 @@ t.test('hot reload under load: good edit within 2 s, bad and catastrophic edits 
   t.equal(version0.length, 1, 'one active version');
 
   const sentAt = new Map<number, number>();
+  const ackedAt = new Map<number, number>();
   const failures: string[] = [];
   let seq = 0;
   let running = true;
@@ -70,27 +71,40 @@ t.test('hot reload under load: good edit within 2 s, bad and catastrophic edits 
       const res = await fetch(url, { method: 'POST', body: request(n), headers: { 'content-type': 'application/x-protobuf' } });
       await res.arrayBuffer();
       if (res.status !== 200) failures.push(`#${n}: HTTP ${res.status}`);
+      ackedAt.set(n, Date.now());
     }
   };
   const clients = Array.from({ length: CLIENTS }, client);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Phases wait for counts, not for fixed times: on a busy shared machine a fixed window may see only a
+  // handful of requests, and "under load" must mean requests in flight through every edit.
+  const until = async (what: string, condition: () => boolean | Promise<boolean>): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(50);
+    }
+  };
+  const ackedSentAfter = (from: number) => [...ackedAt.keys()].filter((n) => sentAt.get(n)! > from).length;
+  const reloadFailures = async () => Number(metric(await page(), 'policy_reload_failures_total')[0]?.split(' ')[1]);
 
-  await sleep(400);
+  await until('10 requests acknowledged before the edit', () => ackedAt.size >= 10);
   const editAt = Date.now();
   const withOrders = (await import('node:fs')).readFileSync(join(dir, 'redaction.yaml'), 'utf8').replace('custom: {}', `custom:\n  order-ref: { regex: "ORD-[0-9]{8}", action: hash }`);
   move(dir, 'redaction.yaml', withOrders);
-  await sleep(2600);
+  await sleep(2000);
+  await until('10 requests sent from 2 s after the edit and acknowledged', () => ackedSentAfter(editAt + 2000) >= 10);
 
   // A bad edit: rejected, the good version keeps serving.
-  const failuresBefore = Number(metric(await page(), 'policy_reload_failures_total')[0]?.split(' ')[1]);
+  const failuresBefore = await reloadFailures();
   const version1 = metric(await page(), 'policy_version_info{');
   move(dir, 'redaction.yaml', withOrders.replace('email: mask', 'email: erase'));
-  await sleep(700);
+  await until('the bad edit to be rejected', async () => (await reloadFailures()) >= failuresBefore + 1);
   // A catastrophic pattern: rejected at load (it could hang a worker on "aaaa…!").
   move(dir, 'redaction.yaml', withOrders.replace('custom:\n', 'custom:\n  evil: { regex: "(a+)+$", action: mask }\n'));
-  await sleep(700);
+  await until('the catastrophic pattern to be rejected', async () => (await reloadFailures()) >= failuresBefore + 2);
   const badEditsAt = Date.now();
-  await sleep(300);
+  await until('5 more requests after the bad edits', () => ackedSentAfter(badEditsAt) >= 5);
   running = false;
   await Promise.all(clients);
 
@@ -101,7 +115,7 @@ t.test('hot reload under load: good edit within 2 s, bad and catastrophic edits 
   t.same(failures, [], 'every request acknowledged');
 
   const total = seq;
-  await sink.waitFor((rs) => rs.reduce((n, r) => n + (decodeForComparison('traces', r.body) as { resourceSpans?: unknown[] }).resourceSpans!.length, 0) >= total, 10_000);
+  await sink.waitFor((rs) => rs.reduce((n, r) => n + (decodeForComparison('traces', r.body) as { resourceSpans?: unknown[] }).resourceSpans!.length, 0) >= total, 30_000);
   // seq → how many of its spans still carry the order number, per exported copy.
   const seen = new Map<number, number[]>();
   let emails = 0;
@@ -116,12 +130,10 @@ t.test('hot reload under load: good edit within 2 s, bad and catastrophic edits 
     }
   }
   t.equal(emails, 0, 'the email is masked under every version');
-  t.ok(total > 40, `${total} requests under load`);
   t.equal(seen.size, total, 'every acknowledged request exported');
   t.ok([...seen.values()].every((v) => v.length === 1), 'none exported twice');
   t.ok([...seen.values()].every(([c]) => c === 0 || c === 2), 'each request under exactly one version (both spans alike)');
   const late = [...sentAt].filter(([, at]) => at > editAt + 2000);
-  t.ok(late.length > 5, `${late.length} requests sent from 2 s after the edit`);
   t.same(late.filter(([n]) => seen.get(n)?.[0] !== 0).map(([n]) => n), [], 'the edit is in effect for everything sent 2 s after it');
   t.ok([...sentAt].some(([n, at]) => at < editAt && seen.get(n)?.[0] === 2), 'the old version served before the edit');
   t.same([...sentAt].filter(([n, at]) => at > editAt + 2000 && at < badEditsAt && seen.get(n)?.[0] !== 0).map(([n]) => n), [], 'the good version kept serving through the bad edits');

@@ -79,7 +79,7 @@ function grpcExport(port: number, id: ClientIdentity | undefined, body: Buffer, 
   const md = new grpc.Metadata();
   for (const [k, v] of Object.entries(metadata)) md.set(k, v);
   return new Promise((resolve) => {
-    client.makeUnaryRequest(SIGNAL_WIRE.traces.grpcPath, (b: Buffer) => b, (b: Buffer) => b, body, md, { deadline: Date.now() + 5000 }, (err) => {
+    client.makeUnaryRequest(SIGNAL_WIRE.traces.grpcPath, (b: Buffer) => b, (b: Buffer) => b, body, md, { deadline: Date.now() + 20_000 }, (err) => {
       client.close();
       resolve(err);
     });

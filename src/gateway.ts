@@ -78,7 +78,9 @@ export async function startGateway(
     policies.stop();
     throw err;
   }
-  const pool = createProcessPool(config.process, { metrics });
+  // Tenant metric labels are capped (the first N tenants seen keep theirs, the rest share `_other`).
+  const tenantLabel = createTenantLabeler(config.tenancy.maxTenantLabels).label;
+  const pool = createProcessPool(config.process, { metrics, tenantLabel });
   // identify ─▶ admit: who may send as which tenant (tenants.yaml, hot-reloaded) and each tenant's quota.
   const tenants = createTenantStore(config.tenancy.tenantsFile ?? resolve(config.policiesDir, 'tenants.yaml'), {
     logger,
@@ -92,7 +94,6 @@ export async function startGateway(
     await Promise.allSettled([pool.close(), router.shutdown(0)]);
     throw err;
   }
-  const tenantLabel = createTenantLabeler(config.tenancy.maxTenantLabels).label;
   const identifier = createIdentifier(config, {
     bindings: tenants.current,
     listeners: {

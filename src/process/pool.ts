@@ -41,6 +41,8 @@ export interface ProcessPool {
 
 export interface ProcessPoolDeps {
   metrics: GatewayMetrics;
+  /** The tenant's metric label (capped by tenancy.maxTenantLabels); the tenant itself by default. */
+  tenantLabel?: (tenant: string) => string;
   /** The worker module; tests substitute their own. Default: the compiled worker.js next to this file. */
   workerFile?: string | URL;
 }
@@ -53,6 +55,7 @@ const KEEP_WORKERS_MS = 2 ** 31 - 1;
 
 export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps): ProcessPool {
   const { metrics } = deps;
+  const tenantLabel = deps.tenantLabel ?? ((tenant: string) => tenant);
   const workers = config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
   const file = deps.workerFile ?? defaultWorkerFile;
   const piscina = new Piscina({
@@ -91,11 +94,12 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
   }
 
   function countPolicy(task: ProcessTask, result: ProcessOk): void {
+    const tenant = tenantLabel(task.tenant);
     for (const [category, n] of Object.entries(result.redactions ?? {})) {
-      metrics.policyRedactions.inc({ signal: task.signal, tenant: task.tenant, category }, n);
+      metrics.policyRedactions.inc({ signal: task.signal, tenant, category }, n);
     }
     for (const [reason, n] of Object.entries(result.dropped ?? {})) {
-      metrics.policyDropped.inc({ signal: task.signal, tenant: task.tenant, reason }, n);
+      metrics.policyDropped.inc({ signal: task.signal, tenant, reason }, n);
     }
   }
 

@@ -48,6 +48,19 @@ t.test('policies by version through real workers, counted in metrics', async (t)
   t.equal(tasks.values.filter((v) => v.labels.outcome === 'ok').reduce((a, v) => a + v.value, 0), 20, 'each task counted once, the resends included');
 });
 
+t.test('policy metrics carry the capped tenant label, not the raw tenant', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const pool = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000 }, { metrics, tenantLabel: (tenant) => (tenant === 'acme' ? 'acme' : '_other') });
+  t.teardown(() => pool.close());
+  const mask = policyFrom({ detectors: { email: 'mask' } });
+  for (const tenant of ['acme', 'tenant-9999']) {
+    const r = await pool.run({ signal: 'traces', encoding: 'protobuf', body: body(1), tenant, policy: mask });
+    t.equal(r.status, 'ok', tenant);
+  }
+  const labels = (await metrics.policyRedactions.get()).values.map((v) => v.labels.tenant).sort();
+  t.same(labels, ['_other', 'acme']);
+});
+
 t.test('a version the pool cannot supply is an INTERNAL refusal, not a hang', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
   const pool = createProcessPool({ workers: 1, maxQueue: 4, taskTimeoutMs: 5_000 }, { metrics });

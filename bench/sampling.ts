@@ -8,10 +8,13 @@
 //   traces until `--traces` are buffered, then its resident memory is read: it must stay within
 //   sampling.maxBytes + 150 MiB.
 //
-// micro: in-process, one thread, no sockets: the CPU per span of the split by trace (worker side) and of
-//   the sampler (offer, decisions, emit) under the bench's request shape, with a simulated clock (one
-//   500-span request every 5 ms = 100,000 spans/s), for keep-all and the default policy. Steadier than
-//   the process runs on a shared machine; it leaves out what the pipeline does anyway (walk, transfer).
+// micro: in-process, one thread, no sockets: the CPU per span of the worker's share (locating the traces,
+//   locateTraces, plus cloning its layout to the main thread; and, for comparison, the former split by
+//   trace) and of the sampler (offer, decisions, emit: regrouping the kept traces of partly kept
+//   requests included) under the bench's request shape, with a simulated clock (one 500-span request
+//   every 5 ms = 100,000 spans/s), for keep-all and the default policy, on located bodies (now) and on
+//   bodies split by trace (before). Steadier than the process runs on a shared machine; it leaves out
+//   what the pipeline does anyway (walk, transfer).
 //
 // Every request gets fresh trace ids (the pool's ids with a per-send counter in their first four bytes):
 // a pool that repeated its ids would only exercise the decision cache. Uses the bench harness's pieces
@@ -29,7 +32,7 @@ import { parseDuration } from './run.js';
 import { median } from './report.js';
 import { runAsScript } from './script.js';
 import type { TraceSummary } from '../src/process/protocol.js';
-import { splitByTrace } from '../src/process/worker/split-traces.js';
+import { locateTraces, splitByTrace } from '../src/process/worker/split-traces.js';
 import { walkRequest } from '../src/process/worker/walk.js';
 import { compileSampling } from '../src/sample/policy.js';
 import { DEFAULT_SAMPLING_FILE, validateSampling } from '../src/sample/policy-schema.js';
@@ -323,24 +326,45 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
     return { body: b, traces: w.traces! };
   });
   const copyTraces = (ts: readonly TraceSummary[]): TraceSummary[] => ts.map((t) => ({ ...t }));
-  // Split: the worker's share (every request, whatever the policy decides).
+  // The worker's share (every request, whatever the policy decides): now locate (+ the layout's clone to
+  // the main thread), before split; alternated in slices so that both see the same machine load.
+  let locateCpu = 0;
+  let splitCpu = 0;
+  let locateSpans = 0;
+  let splitSpans = 0;
   let n = 0;
-  let spans = 0;
-  const splitStart = cpuMicros();
   const wallEnd = Date.now() + o.seconds * 1000;
   while (Date.now() < wallEnd) {
-    const r = walked[n++ % walked.length]!;
-    splitByTrace(r.body, copyTraces(r.traces));
-    spans += o.spans;
+    const c0 = cpuMicros();
+    for (let k = 0; k < 32; k++) {
+      const r = walked[n++ % walked.length]!;
+      const layout = locateTraces(r.body, r.traces);
+      if (layout) structuredClone(layout);
+      locateSpans += o.spans;
+    }
+    const c1 = cpuMicros();
+    for (let k = 0; k < 32; k++) {
+      const r = walked[n++ % walked.length]!;
+      splitByTrace(r.body, copyTraces(r.traces));
+      splitSpans += o.spans;
+    }
+    const c2 = cpuMicros();
+    locateCpu += c1 - c0;
+    splitCpu += c2 - c1;
   }
-  const split = (cpuMicros() - splitStart) / spans;
-  o.log(`split: ${split.toFixed(3)} µs/span`);
+  const locate = locateCpu / locateSpans;
+  const split = splitCpu / splitSpans;
+  o.log(`worker share: locate ${locate.toFixed(3)} µs/span (now), split ${split.toFixed(3)} µs/span (before)`);
+  const located = walked.map((r) => ({ body: r.body as Uint8Array, traces: r.traces, layout: locateTraces(r.body, r.traces) }));
   const splitReqs = walked.map((r) => {
     const traces = copyTraces(r.traces);
-    return { body: splitByTrace(r.body, traces), traces };
+    return { body: splitByTrace(r.body, traces) as Uint8Array, traces, layout: null as Int32Array | null };
   });
+  const requestBytes = walked.reduce((a, r) => a + r.body.length, 0);
+  const splitBytes = splitReqs.reduce((a, r) => a + r.body.length, 0);
+  o.log(`split body / request: ${(splitBytes / requestBytes).toFixed(3)}`);
 
-  const run = (name: string, policyYaml: string | null) => {
+  const run = (name: string, policyYaml: string | null, reqs: typeof located) => {
     const file = policyYaml === null ? DEFAULT_SAMPLING_FILE : (() => {
       const v = validateSampling(JSON.parse(policyYaml));
       if (!v.ok) throw new Error('bad policy');
@@ -371,8 +395,8 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
       });
     // Warm-up (fills the buffer to its steady state: 2 s of rootGrace at 100,000 spans/s).
     for (let i = 0; i < 600; i++) {
-      const r = splitReqs[i % splitReqs.length]!;
-      sampler.offer('bench', r.body, fresh(r.traces));
+      const r = reqs[i % reqs.length]!;
+      sampler.offer('bench', r.body, fresh(r.traces), r.layout);
       clock.advance(5);
     }
     // Id freshening is outside the measured share: measured alone below and subtracted.
@@ -382,10 +406,10 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
     const end = Date.now() + o.seconds * 1000;
     let i = 0;
     while (Date.now() < end) {
-      for (let k = 0; k < 64; k++) batches[k] = fresh(splitReqs[k]!.traces);
+      for (let k = 0; k < 64; k++) batches[k] = fresh(reqs[k]!.traces);
       const c0 = cpuMicros();
       for (let k = 0; k < 64; k++) {
-        sampler.offer('bench', splitReqs[k]!.body, batches[k]!);
+        sampler.offer('bench', reqs[k]!.body, batches[k]!, reqs[k]!.layout);
         offered += o.spans;
         clock.advance(5);
       }
@@ -398,11 +422,21 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
     sampler.close();
     const perSpan = cpu / offered;
     o.log(`sampler ${name}: ${perSpan.toFixed(3)} µs/span (${offered} spans, kept ${((emittedSpans / (offered + 600 * o.spans)) * 100).toFixed(0)} %, buffered at end ${stats.traces} traces / ${(stats.bytes / MiB).toFixed(0)} MiB, emitted ${(emittedBytes / MiB).toFixed(0)} MiB)`);
-    return { microsPerSpan: perSpan, spans: offered, keptShare: emittedSpans / (offered + 600 * o.spans), bufferedTraces: stats.traces, bufferedBytes: stats.bytes };
+    return { microsPerSpan: perSpan, spans: offered, keptShare: emittedSpans / (offered + 600 * o.spans), bufferedTraces: stats.traces, bufferedBytes: stats.bytes, emittedBytes };
   };
-  const keepAll = run('keep-all', '{"rules":[],"otherwise":"keep"}');
-  const defaults = run('default-policy', null);
-  return { splitMicrosPerSpan: split, keepAll, defaultPolicy: defaults, totals: { keepAll: split + keepAll.microsPerSpan, defaultPolicy: split + defaults.microsPerSpan } };
+  const KEEP_ALL = '{"rules":[],"otherwise":"keep"}';
+  const keepAll = run('keep-all (located)', KEEP_ALL, located);
+  const defaults = run('default-policy (located)', null, located);
+  const keepAllSplit = run('keep-all (split, before)', KEEP_ALL, splitReqs);
+  const defaultsSplit = run('default-policy (split, before)', null, splitReqs);
+  const totals = {
+    keepAll: locate + keepAll.microsPerSpan,
+    defaultPolicy: locate + defaults.microsPerSpan,
+    keepAllBefore: split + keepAllSplit.microsPerSpan,
+    defaultPolicyBefore: split + defaultsSplit.microsPerSpan,
+  };
+  o.log(`totals (worker share + sampler), µs/span: keep-all ${totals.keepAll.toFixed(3)} (before ${totals.keepAllBefore.toFixed(3)}), default ${totals.defaultPolicy.toFixed(3)} (before ${totals.defaultPolicyBefore.toFixed(3)})`);
+  return { locateMicrosPerSpan: locate, splitMicrosPerSpan: split, splitInflation: splitBytes / requestBytes, keepAll, defaultPolicy: defaults, keepAllSplit, defaultPolicySplit: defaultsSplit, totals };
 }
 
 async function main(argv: string[]): Promise<number> {

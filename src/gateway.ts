@@ -195,7 +195,7 @@ export async function startGateway(
       // [sample] traces go through the tail sampler here instead of straight to the router (issue 5).
       // It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
       if (sampling && signal === 'traces' && result.traces) {
-        sampling.sampler.offer(tenant, result.body, result.traces);
+        sampling.sampler.offer(tenant, result.body, result.traces, result.traceLayout);
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
         if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);

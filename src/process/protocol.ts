@@ -27,8 +27,10 @@ export interface ProcessTask {
   policyVersion?: string;
   policy?: CompiledPolicy;
   /**
-   * Traces only: lay the output out as one run of resource_spans entries per trace id, in the order
-   * of `traces`, and fill TraceSummary.offset/length (the tail sampler keeps or drops them whole).
+   * Traces only, for the tail sampler: locate each trace of the output. The worker either leaves the
+   * body as it is and returns ProcessOk.traceLayout (what it does now: split-traces.ts locateTraces), or
+   * lays the output out as one run of resource_spans entries per trace id, in the order of `traces`,
+   * and fills TraceSummary.offset/length. With a single trace: offset 0, length of the body.
    */
   splitTraces?: boolean;
   /**
@@ -69,6 +71,12 @@ export interface ProcessOk {
   rejectedItems: number;
   /** Traces only: spans grouped by trace id, in first-seen order. */
   traces?: TraceSummary[];
+  /**
+   * With ProcessTask.splitTraces and more than one trace: where each trace of `traces` lies in `body`
+   * (split-traces.ts locateTraces; build a trace's own resource_spans run with writeTrace). Offsets into
+   * `body`, which is left unsplit.
+   */
+  traceLayout?: Int32Array;
   /** The policy version applied (echoes ProcessTask.policyVersion). */
   policyVersion?: string;
   /** Client-supplied tenant attributes that were overwritten. */

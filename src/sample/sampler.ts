@@ -1,12 +1,16 @@
 // The tail sampler (DESIGN.md: "tail sampler keyed by (tenant, trace id); incident mode = keep 100%").
-// Traces requests arrive from the worker pool split by trace id (ProcessTask.splitTraces): one byte range
-// per trace. The sampler buffers each trace's ranges per (tenant, trace id) and decides the trace
+// Traces requests arrive from the worker pool as they were sent, with each trace located
+// (ProcessTask.splitTraces: ProcessOk.traceLayout, offsets into the body). The sampler buffers each
+// trace's (body, trace index) per (tenant, trace id) and decides the trace
 //   - decisionWait after its first span arrived, or
 //   - rootGrace after its root span (no parent) arrived, when that is sooner,
-// by the tenant's sampling policy (policy.ts). Kept traces go to the export router as concatenated runs of
-// resource_spans (a valid batch: DESIGN.md decision 1); the ranges of a body that follow each other are
-// handed on as one view, without a copy. Decisions are remembered (trace-index.ts), so spans
-// arriving after the decision follow it.
+// by the tenant's sampling policy (policy.ts). Kept traces go to the export router as concatenated
+// resource_spans (a valid batch: DESIGN.md decision 1): a request whose traces are all kept in one flush
+// goes on as its original body (no copy, no regrouping); only the kept traces of partly kept requests are
+// regrouped into runs of their own (split-traces.ts writeTrace), written straight into the emitted
+// batch, on the main thread: measured, locating in the worker and writing only kept traces here costs
+// less than half of regrouping every request in the worker (README "Tail sampling").
+// Decisions are remembered (trace-index.ts), so spans arriving after the decision follow it.
 //
 // Bounded by traces and by bytes: when either bound is exceeded, the oldest traces are decided early by
 // the same policies, never dropped unseen; every early decision is counted by reason
@@ -15,10 +19,11 @@
 // whole and forwarded at once; when an incident starts, every trace of its scope already buffered is
 // decided keep.
 //
-// Memory: a buffered fragment is (request body, offset, length), no copy: the body stays alive while any
-// of its traces is buffered, and maxBytes counts the bodies kept alive (what the memory really holds), not
-// just the fragments. Bodies are released in about the order they arrived (traces are decided oldest
-// first), so evicting the oldest traces frees the oldest bodies. Copying each fragment out instead costs
+// Memory: a buffered fragment is (request body, trace index), or (body, offset, length) for a body laid
+// out by trace, no copy: the body stays alive while any of its traces is buffered, and maxBytes counts
+// the bodies kept alive (what the memory really holds), not just the fragments. Bodies are released in
+// about the order they arrived (traces are decided oldest first), so evicting the oldest traces frees the
+// oldest bodies. Copying each fragment out instead costs
 // an ArrayBuffer per (trace, request): more CPU and, measured, several hundred bytes more per trace.
 // The per-trace state is kept in typed-array columns (no object per trace), see createSampler.
 import { LRUCache } from 'lru-cache';
@@ -27,7 +32,7 @@ import { DEFAULT_BATCH } from '../config/types.js';
 import type { Outcome } from '../errors.js';
 import { FLEET, type IncidentState } from '../incident/types.js';
 import type { TraceSummary } from '../process/protocol.js';
-import { splitByTrace } from '../process/worker/split-traces.js';
+import { layoutTraces, locateTraces, traceSize, writeTrace } from '../process/worker/split-traces.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { evaluate, type CompiledSampling, type TraceFacts } from './policy.js';
@@ -81,11 +86,12 @@ export type EarlyReason = 'max_traces' | 'max_bytes' | 'incident' | 'shutdown';
 
 export interface TailSampler {
   /**
-   * Takes one processed traces request of `tenant` (after close(): forwarded whole, reason shutdown): `body` laid out by trace (TraceSummary offset/length;
-   * without them the body is split here) and its per-trace summaries. Never blocks and never refuses:
-   * the bounds are kept by deciding old traces early.
+   * Takes one processed traces request of `tenant` (after close(): forwarded whole, reason shutdown) and its
+   * per-trace summaries. `layout` (ProcessOk.traceLayout) locates the traces in `body`; without it, the
+   * body is either laid out by trace (TraceSummary offset/length) or located here, on the main thread.
+   * Never blocks and never refuses: the bounds are kept by deciding old traces early.
    */
-  offer(tenant: string, body: Uint8Array, traces: readonly TraceSummary[]): void;
+  offer(tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout?: Int32Array | null): void;
   /** Decides every buffered trace now (reason: shutdown) and emits the kept ones. Idempotent. */
   drain(): void;
   /** Stops the timer and the incident subscription (drain first to keep what is buffered). */
@@ -93,7 +99,10 @@ export interface TailSampler {
   stats(): { traces: number; bytes: number; decisionsCached: number };
 }
 
-/** A fragment beyond a trace's first (rare: a trace split across requests): a chunk's range and its spans. */
+/**
+ * A fragment beyond a trace's first (rare: a trace split across requests): a chunk's range and its spans.
+ * length < 0: `offset` is the index of the trace in the chunk's layout.
+ */
 interface Fragment {
   chunk: number;
   offset: number;
@@ -101,13 +110,20 @@ interface Fragment {
   spans: number;
 }
 
-/** Pending output of one tenant: byte ranges of request bodies; adjacent ranges of one body are merged. */
+/**
+ * Pending output of one tenant, per entry either a byte range of a request body (adjacent ranges of one
+ * body are merged) or, with a layout, the kept traces of a located body (consecutive ones merged).
+ */
 interface EmitGroup {
   bodies: Uint8Array[];
   starts: number[];
   ends: number[];
-  /** Spans in each range. */
+  layouts: Array<Int32Array | null>;
+  /** With a layout: the kept trace indexes. */
+  picks: Array<number[] | null>;
+  /** Spans in each entry. */
   rangeItems: number[];
+  /** Bytes as emitted (for picks: their regrouped runs; all of a body's traces become the body). */
   bytes: number;
   items: number;
 }
@@ -165,6 +181,8 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
 
   // Chunks: the request bodies that buffered fragments point into; a body's bytes count while refs > 0.
   const chunkBody: Uint8Array[] = [];
+  /** The chunk's trace layout (null: a single trace, or a body laid out by trace). */
+  const chunkLayout: Array<Int32Array | null> = [];
   let chunkRefs = new Int32Array(64);
   const freeChunks: number[] = [];
 
@@ -240,26 +258,32 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     cap = n;
   }
 
-  function newChunk(body: Uint8Array): number {
+  function newChunk(body: Uint8Array, layout: Int32Array | null): number {
     let c = freeChunks.pop();
     if (c === undefined) {
       c = chunkBody.length;
       chunkBody.push(body);
+      chunkLayout.push(layout);
       if (c >= chunkRefs.length) {
         const r = new Int32Array(chunkRefs.length * 2);
         r.set(chunkRefs);
         chunkRefs = r;
       }
-    } else chunkBody[c] = body;
+    } else {
+      chunkBody[c] = body;
+      chunkLayout[c] = layout;
+    }
     chunkRefs[c] = 0;
-    byteCount += body.length;
+    // The layout is held as long as the body (a few % of it): counted with it.
+    byteCount += body.length + (layout ? layout.byteLength : 0);
     return c;
   }
 
   function release(c: number): void {
     if (--chunkRefs[c]! === 0) {
-      byteCount -= chunkBody[c]!.length;
+      byteCount -= chunkBody[c]!.length + (chunkLayout[c]?.byteLength ?? 0);
       chunkBody[c] = EMPTY;
+      chunkLayout[c] = null;
       freeChunks.push(c);
     }
   }
@@ -301,32 +325,71 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     c[keep ? 1 : 0] += n;
   }
 
-  /** Queues body[start, end) for the tenant's next emit; a range right after the previous one of the same body extends it. */
-  function addEmit(tenant: string, body: Uint8Array, start: number, end: number, items: number): void {
+  function group(tenant: string, n: number): EmitGroup {
     let g = emits.get(tenant);
     if (!g) {
-      g = { bodies: [], starts: [], ends: [], rangeItems: [], bytes: 0, items: 0 };
+      g = { bodies: [], starts: [], ends: [], layouts: [], picks: [], rangeItems: [], bytes: 0, items: 0 };
       emits.set(tenant, g);
     }
-    const n = end - start;
     if (g.bytes > 0 && g.bytes + n > MAX_EMIT_BYTES) {
       emitGroup(tenant, g);
-      g.bodies.length = g.starts.length = g.ends.length = g.rangeItems.length = 0;
+      g.bodies.length = g.starts.length = g.ends.length = g.layouts.length = g.picks.length = g.rangeItems.length = 0;
       g.bytes = 0;
       g.items = 0;
     }
+    return g;
+  }
+
+  /** Queues body[start, end) for the tenant's next emit; a range right after the previous one of the same body extends it. */
+  function addEmit(tenant: string, body: Uint8Array, start: number, end: number, items: number): void {
+    const n = end - start;
+    const g = group(tenant, n);
     const last = g.bodies.length - 1;
-    if (last >= 0 && g.bodies[last] === body && g.ends[last] === start) {
+    if (last >= 0 && g.bodies[last] === body && g.layouts[last] === null && g.ends[last] === start) {
       g.ends[last] = end;
       g.rangeItems[last]! += items;
     } else {
       g.bodies.push(body);
       g.starts.push(start);
       g.ends.push(end);
+      g.layouts.push(null);
+      g.picks.push(null);
       g.rangeItems.push(items);
     }
     g.bytes += n;
     g.items += items;
+  }
+
+  /** Queues trace t of a located body for the tenant's next emit (with the body's other kept traces queued just before). */
+  function addTrace(tenant: string, body: Uint8Array, layout: Int32Array, t: number, items: number): void {
+    const g = group(tenant, traceSize(layout, t));
+    const last = g.bodies.length - 1;
+    if (last >= 0 && g.bodies[last] === body && g.layouts[last] === layout) {
+      const picks = g.picks[last]!;
+      picks.push(t);
+      g.rangeItems[last]! += items;
+      g.bytes -= g.ends[last]! - g.starts[last]!;
+      // Every trace of the body kept: the body itself, smaller than the runs (no repeated headers).
+      if (picks.length === layoutTraces(layout)) g.ends[last] = body.length;
+      else g.ends[last]! += traceSize(layout, t);
+      g.bytes += g.ends[last]! - g.starts[last]!;
+    } else {
+      g.bodies.push(body);
+      g.starts.push(0);
+      g.ends.push(traceSize(layout, t));
+      g.layouts.push(layout);
+      g.picks.push([t]);
+      g.rangeItems.push(items);
+      g.bytes += traceSize(layout, t);
+    }
+    g.items += items;
+  }
+
+  /** Entry i is the whole of its body (a range of all of it, or every trace of a located body). */
+  function whole(g: EmitGroup, i: number): boolean {
+    const layout = g.layouts[i];
+    if (layout) return g.picks[i]!.length === layoutTraces(layout);
+    return g.starts[i] === 0 && g.ends[i] === g.bodies[i]!.length;
   }
 
   function emitGroup(tenant: string, g: EmitGroup): void {
@@ -335,19 +398,20 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     let copiedItems = g.items;
     if (n > 1) {
       // Ranges big enough to be an export request of their own (e.g. every trace of a request kept, which
-      // merged into one range) go on as views: the exporters' batcher passes them through, no copy.
+      // is the body itself) go on as views: the exporters' batcher passes them through, no copy.
       for (let i = 0; i < n; i++) {
         const size = g.ends[i]! - g.starts[i]!;
-        if (size < viewBytes) continue;
+        if (size < viewBytes || (g.layouts[i] && !whole(g, i))) continue;
         send(tenant, view(g, i), g.rangeItems[i]!);
         copied -= size;
         copiedItems -= g.rangeItems[i]!;
         g.ends[i] = g.starts[i]!; // emptied: skipped below
+        g.layouts[i] = null;
       }
     }
     if (copied === 0) return;
     let body: Uint8Array | undefined;
-    if (n === 1) body = view(g, 0);
+    if (n === 1 && (g.layouts[0] === null || whole(g, 0))) body = view(g, 0);
     else {
       // Every byte is written below: no zero-fill (allocUnsafeSlow: an ArrayBuffer of its own, never Node's pool).
       const out = Buffer.allocUnsafeSlow(copied);
@@ -357,9 +421,15 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
         const e = g.ends[i]!;
         if (e === s) continue;
         const b = g.bodies[i]!;
+        const layout = g.layouts[i];
+        if (layout && !whole(g, i)) {
+          for (const t of g.picks[i]!) at = writeTrace(b, layout, t, out, at);
+          continue;
+        }
         out.set(s === 0 && e === b.length ? b : b.subarray(s, e), at);
         at += e - s;
       }
+      if (at !== copied) throw new Error(`sampler: emitted ${at} bytes, sized ${copied}`);
       body = out;
     }
     send(tenant, body, copiedItems);
@@ -367,9 +437,26 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
 
   function view(g: EmitGroup, i: number): Uint8Array {
     const b = g.bodies[i]!;
+    if (g.layouts[i]) return b; // every trace of it kept
     const s = g.starts[i]!;
     const e = g.ends[i]!;
     return s === 0 && e === b.length ? b : b.subarray(s, e);
+  }
+
+  /** The bytes of a buffered fragment: a range of its body, or its trace's run written out (a copy). */
+  function fragment(chunk: number, offset: number, length: number): Uint8Array {
+    const b = chunkBody[chunk]!;
+    if (length >= 0) return b.subarray(offset, offset + length);
+    const layout = chunkLayout[chunk]!;
+    const out = Buffer.allocUnsafe(traceSize(layout, offset));
+    writeTrace(b, layout, offset, out, 0);
+    return out;
+  }
+
+  /** Queues a buffered fragment for the tenant's next emit. */
+  function emitFragment(tenant: string, chunk: number, offset: number, length: number, items: number): void {
+    if (length >= 0) addEmit(tenant, chunkBody[chunk]!, offset, offset + length, items);
+    else addTrace(tenant, chunkBody[chunk]!, chunkLayout[chunk]!, offset, items);
   }
 
   function send(tenant: string, body: Uint8Array, items: number): void {
@@ -387,9 +474,8 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     durationNs: 0,
     get parts(): Uint8Array[] {
       const slot = factsSlot;
-      const b = chunkBody[chunkOf[slot]!]!;
-      const parts = [b.subarray(offsetOf[slot]!, offsetOf[slot]! + lengthOf[slot]!)];
-      for (const f of moreOf[slot] ?? []) parts.push(chunkBody[f.chunk]!.subarray(f.offset, f.offset + f.length));
+      const parts = [fragment(chunkOf[slot]!, offsetOf[slot]!, lengthOf[slot]!)];
+      for (const f of moreOf[slot] ?? []) parts.push(fragment(f.chunk, f.offset, f.length));
       return parts;
     },
   };
@@ -428,9 +514,8 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     const chunk = chunkOf[slot]!;
     const more = moreOf[slot];
     if (keep) {
-      const at = offsetOf[slot]!;
-      addEmit(tenant, chunkBody[chunk]!, at, at + lengthOf[slot]!, firstSpansOf[slot]!);
-      if (more) for (const f of more) addEmit(tenant, chunkBody[f.chunk]!, f.offset, f.offset + f.length, f.spans);
+      emitFragment(tenant, chunk, offsetOf[slot]!, lengthOf[slot]!, firstSpansOf[slot]!);
+      if (more) for (const f of more) emitFragment(tenant, f.chunk, f.offset, f.length, f.spans);
     }
     release(chunk);
     if (more) {
@@ -555,7 +640,7 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
   }
 
   return {
-    offer(tenant, body, traces) {
+    offer(tenant, body, traces, layout) {
       if (traces.length === 0) return;
       if (closed) {
         // After shutdown's drain: nothing may wait any more; kept whole rather than lost unseen.
@@ -569,12 +654,18 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
         flush();
         return;
       }
-      if (traces.length === 1 && traces[0]!.offset === undefined) {
-        traces[0]!.offset = 0;
-        traces[0]!.length = body.length;
-      } else if (traces[0]!.offset === undefined) {
-        // The worker did not split (a task without splitTraces): do it here, on the main thread.
-        body = splitByTrace(body, traces as TraceSummary[]);
+      // lay: the traces are located in the body (fragments are (chunk, trace index), length -1);
+      // otherwise each trace is a byte range of it (a single trace: the whole body).
+      let lay: Int32Array | null = null;
+      if (traces.length === 1) {
+        if (traces[0]!.offset === undefined) {
+          traces[0]!.offset = 0;
+          traces[0]!.length = body.length;
+        }
+      } else if (layout) lay = layout;
+      else if (traces[0]!.offset === undefined) {
+        // The worker did not locate the traces (a task without splitTraces): do it here, on the main thread.
+        lay = locateTraces(body, traces);
       }
       const now = clock.now();
       const inIncident = incidents?.isActive(tenant) === true;
@@ -583,22 +674,24 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
 
       for (let k = 0; k < traces.length; k++) {
         const s = traces[k]!;
-        const start = s.offset!;
-        const end = start + s.length!;
+        // Located traces: start is the trace index, length -1 (see Fragment).
+        const start = lay ? k : s.offset!;
+        const length = lay ? -1 : s.length!;
         const entry = index.get(tenant, s.traceId);
         if (inIncident) {
           // Forwarded at once (adjacent traces of the body merge into one range in addEmit).
           if (entry !== undefined && entry >= 0) decide(entry, 'incident', true);
           else index.decide(tenant, s.traceId, true);
           countSpans(tenant, true, s.spans);
-          addEmit(tenant, body, start, end, s.spans);
+          if (lay) addTrace(tenant, body, lay, k, s.spans);
+          else addEmit(tenant, body, start, start + length, s.spans);
           continue;
         }
         if (entry !== undefined && entry >= 0) {
           const existing = entry;
-          if (chunk === NONE) chunk = newChunk(body);
+          if (chunk === NONE) chunk = newChunk(body, lay);
           chunkRefs[chunk]!++;
-          (moreOf[existing] ??= []).push({ chunk, offset: start, length: end - start, spans: s.spans });
+          (moreOf[existing] ??= []).push({ chunk, offset: start, length, spans: s.spans });
           spansOf[existing]! += s.spans;
           if (s.error) flagsOf[existing]! |= F_ERROR;
           const st = Number(s.startNs);
@@ -615,11 +708,12 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
           countSpans(tenant, cached, s.spans);
           if (cached) {
             lateKept += s.spans;
-            addEmit(tenant, body, start, end, s.spans);
+            if (lay) addTrace(tenant, body, lay, k, s.spans);
+            else addEmit(tenant, body, start, start + length, s.spans);
           } else lateDropped += s.spans;
           continue;
         }
-        if (chunk === NONE) chunk = newChunk(body);
+        if (chunk === NONE) chunk = newChunk(body, lay);
         chunkRefs[chunk]!++;
         if (freeSlots.length === 0) grow(cap + 1);
         const slot = freeSlots.pop()!;
@@ -627,7 +721,7 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
         idOf[slot] = s.traceId;
         chunkOf[slot] = chunk;
         offsetOf[slot] = start;
-        lengthOf[slot] = end - start;
+        lengthOf[slot] = length;
         firstSpansOf[slot] = s.spans;
         spansOf[slot] = s.spans;
         flagsOf[slot] = s.error ? F_LIVE | F_ERROR : F_LIVE;

@@ -1,9 +1,10 @@
-// Shared pieces of the sampler tests: a hand-driven clock, requests laid out by trace as the worker
-// lays them out (walk + splitByTrace), a recording emit, and an incident state the test switches.
+// Shared pieces of the sampler tests: a hand-driven clock, requests as the worker hands them on (walk +
+// locateTraces: the body as it is, with its traces located; or laid out by trace with splitByTrace), a
+// recording emit, and an incident state the test switches.
 import { retryable, type Outcome } from '../../src/errors.js';
 import { FLEET, type Incident, type IncidentState } from '../../src/incident/types.js';
 import type { TraceSummary } from '../../src/process/protocol.js';
-import { splitByTrace } from '../../src/process/worker/split-traces.js';
+import { locateTraces, splitByTrace } from '../../src/process/worker/split-traces.js';
 import { walkRequest } from '../../src/process/worker/walk.js';
 import { compileSampling, type CompiledSampling } from '../../src/sample/policy.js';
 import { validateSampling } from '../../src/sample/policy-schema.js';
@@ -42,10 +43,11 @@ export function testClock(start = 1_000_000): TestClock {
   };
 }
 
-/** A request as the worker hands it to the sampler: laid out by trace, with summaries and offsets. */
+/** A request as the worker hands it to the sampler: its body, summaries and, with several traces, their layout. */
 export interface SplitRequest {
   body: Uint8Array;
   traces: TraceSummary[];
+  layout: Int32Array | null;
 }
 
 /** One ResourceSpans per resource group; each group is spans of one scope. */
@@ -54,7 +56,13 @@ export function request(...groups: Array<{ resource?: Bytes; spans: SpanSpec[] }
   const w = walkRequest('traces', body);
   if (!w.ok) throw new Error(w.message);
   const traces = w.traces!;
-  return { body: splitByTrace(body, traces), traces };
+  return { body, traces, layout: locateTraces(body, traces) };
+}
+
+/** The same request laid out by trace (TraceSummary offset/length), as the worker used to hand it on. */
+export function laidOut(r: SplitRequest): SplitRequest {
+  const traces = r.traces.map((x) => ({ ...x }));
+  return { body: splitByTrace(r.body, traces), traces, layout: null };
 }
 
 export const spansOf = (...spans: SpanSpec[]): SplitRequest => request({ spans });

@@ -1,11 +1,13 @@
 import t from 'tap';
 import { FLEET } from '../../src/incident/types.js';
 import { walkRequest } from '../../src/process/worker/walk.js';
+import { locateTraces as locate } from '../../src/process/worker/split-traces.js';
 import { createSampler, type SamplerConfig } from '../../src/sample/sampler.js';
 import { createMetrics, type GatewayMetrics } from '../../src/telemetry/metrics.js';
-import { createRng } from '../helpers/generate-otlp.js';
-import { bytes, len, span } from '../helpers/wire-builder.js';
-import { incidents, NS_PER_MS, policyOf, request, sink, spansOf, testClock, traceId } from './helpers.js';
+import { flattenRequests, type FlatItem } from '../helpers/flatten.js';
+import { createRng, generateRequest } from '../helpers/generate-otlp.js';
+import { anyString, bytes, kv, len, span } from '../helpers/wire-builder.js';
+import { incidents, laidOut, NS_PER_MS, policyOf, request, sink, spansOf, testClock, traceId, type SplitRequest } from './helpers.js';
 
 const BASE: SamplerConfig = { decisionWaitMs: 10_000, rootGraceMs: 2_000, maxTraces: 100_000, maxBytes: 64 * 1024 * 1024, decisionCacheSize: 100_000 };
 const DEFAULT_POLICY = policyOf(null); // the built-in defaults: errors, slow (> 2 s), 10 % of the rest
@@ -18,7 +20,7 @@ async function counter(m: GatewayMetrics, name: keyof GatewayMetrics, labels: Re
 }
 
 /** offer()'s arguments after the tenant. */
-const args = (r: { body: Uint8Array; traces: ReturnType<typeof spansOf>['traces'] }): [Uint8Array, typeof r.traces] => [r.body, r.traces];
+const args = (r: SplitRequest): [Uint8Array, SplitRequest['traces'], Int32Array | null] => [r.body, r.traces, r.layout];
 
 function setup(config: Partial<SamplerConfig> = {}, policy = DEFAULT_POLICY) {
   const clock = testClock();
@@ -180,7 +182,7 @@ t.test('a flood of one-span traces stays within the byte and trace bounds; early
   for (let i = 0; i < n; i += 50) {
     const r = request({ spans: Array.from({ length: 50 }, (_, k) => ({ traceId: traceId(i + k), name: `span-${i + k}`, statusCode: (i + k) % 100 === 0 ? 2 : 0, attributes: [] })) });
     offeredBytes += r.body.length;
-    sampler.offer('acme', r.body, r.traces);
+    sampler.offer('acme', ...args(r));
     peak = Math.max(peak, sampler.stats().bytes);
     if (sampler.stats().bytes > maxBytes) within = false;
   }
@@ -231,7 +233,7 @@ t.test('kept spans the exporters refuse are counted, not silently lost', async (
   t.equal(await counter(metrics, 'samplingDroppedSpans', { reason: 'export_refused' }), 2);
 });
 
-t.test('bodies the worker did not split are split here', async (t) => {
+t.test('bodies whose traces the worker did not locate are located here', async (t) => {
   const keepAll = policyOf({ rules: [{ name: 'errors', when: { error: true } }] , otherwise: 'drop' });
   const { clock, out, sampler } = setup({}, keepAll);
   const body = bytes(len(1, len(2, len(2, span({ traceId: traceId(1), name: 'x', statusCode: 2 })), len(2, span({ traceId: traceId(2), name: 'y' })))));
@@ -258,10 +260,10 @@ t.test('rate-limited rules use per-tenant budgets on the sampler clock', async (
   t.equal(out.spans('a').length, 200, 'refilled by the time the next traces are decided');
 });
 
-t.test('kept runs that follow each other in a body are handed on as one view; big ones without a copy', async (t) => {
+t.test('a body whose traces are all kept goes on as it is; big ones without a copy; partly kept bodies as their kept traces', async (t) => {
   const keepAll = policyOf({ rules: [], otherwise: 'keep' });
   const dropMiddle = policyOf({ rules: [{ name: 'no-b', when: { spansAtLeast: 2 }, action: 'drop' }], otherwise: 'keep' });
-  const run = (viewBytes: number | undefined, policy = keepAll) => {
+  const run = (viewBytes: number | undefined, policy = keepAll, form: (r: SplitRequest) => SplitRequest = (r) => r) => {
     const clock = testClock();
     const raw: Array<{ body: Uint8Array; items: number }> = [];
     const out = sink();
@@ -275,8 +277,8 @@ t.test('kept runs that follow each other in a body are handed on as one view; bi
       tickMs: 10,
       ...(viewBytes === undefined ? {} : { viewBytes }),
     });
-    const r1 = spansOf({ traceId: traceId(1), name: 'a' }, { traceId: traceId(2), name: 'b1' }, { traceId: traceId(2), name: 'b2', parentSpanId: P }, { traceId: traceId(3), name: 'c' });
-    const r2 = spansOf({ traceId: traceId(4), name: 'd' }, { traceId: traceId(5), name: 'e' });
+    const r1 = form(spansOf({ traceId: traceId(1), name: 'a' }, { traceId: traceId(2), name: 'b1' }, { traceId: traceId(2), name: 'b2', parentSpanId: P }, { traceId: traceId(3), name: 'c' }));
+    const r2 = form(spansOf({ traceId: traceId(4), name: 'd' }, { traceId: traceId(5), name: 'e' }));
     sampler.offer('acme', ...args(r1));
     sampler.offer('acme', ...args(r2));
     clock.advance(2_100);
@@ -295,10 +297,69 @@ t.test('kept runs that follow each other in a body are handed on as one view; bi
   t.not(copied.raw[0]!.body.buffer, copied.r1.body.buffer, 'a body of its own');
   t.equal(copied.raw[0]!.items, 6);
   t.same(copied.out.spans().map((s) => s.name).sort(), ['a', 'b1', 'b2', 'c', 'd', 'e']);
-  // A dropped trace in the middle splits the body's kept ranges in two views.
+  // A dropped trace in the middle: the kept traces of the first body are written out, each with its own
+  // resource and scope; the second body, all kept, goes on as it is.
   const partial = run(1, dropMiddle);
   t.same(partial.out.spans().map((s) => s.name).sort(), ['a', 'c', 'd', 'e']);
-  t.equal(partial.raw.length, 3, 'two ranges of the first body, one of the second');
-  t.ok(partial.raw.slice(0, 2).every((e) => e.body.buffer === partial.r1.body.buffer), 'views of the first body');
-  t.same(partial.raw.map((e) => e.items), [1, 1, 2]);
+  t.equal(partial.raw.length, 2, 'the second body as it is, and the kept traces of the first');
+  t.equal(partial.raw[0]!.body, partial.r2.body, 'the second body itself');
+  t.not(partial.raw[1]!.body.buffer, partial.r1.body.buffer, 'the first body\'s kept traces in a body of their own');
+  t.same(partial.raw.map((e) => e.items), [2, 2]);
+  t.ok(partial.raw[1]!.body.length < partial.r1.body.length, 'without the dropped trace');
+
+  // Bodies laid out by trace (TraceSummary offset/length) are still taken: a dropped trace in the middle
+  // splits the body's kept ranges in two views.
+  const laid = run(1, dropMiddle, laidOut);
+  t.same(laid.out.spans().map((s) => s.name).sort(), ['a', 'c', 'd', 'e']);
+  t.equal(laid.raw.length, 3, 'two ranges of the first body, one of the second');
+  t.ok(laid.raw.slice(0, 2).every((e) => e.body.buffer === laid.r1.body.buffer), 'views of the first body');
+  t.same(laid.raw.map((e) => e.items), [1, 1, 2]);
+  const laidAll = run(1, keepAll, laidOut);
+  t.equal(laidAll.raw[0]!.body, laidAll.r1.body, 'all kept: the laid-out body itself');
+  t.same(laidAll.out.spans().map((s) => s.name).sort(), ['a', 'b1', 'b2', 'c', 'd', 'e']);
+});
+
+t.test('partly kept requests: the kept traces arrive whole, each span with its own resource and scope, nothing else', async (t) => {
+  // Generated requests (several resources, scopes and interleaved traces, concatenated in twos and threes),
+  // decided by a 40 % probability rule: most requests are partly kept.
+  const rng = createRng(11);
+  const policy = policyOf({ rules: [{ name: 'some', probability: 0.4 }], otherwise: 'drop' });
+  const { clock, out, sampler } = setup({}, policy);
+  const offered: Uint8Array[] = [];
+  let partly = 0;
+  for (let i = 0; i < 60; i++) {
+    const body = Buffer.concat(Array.from({ length: 1 + (i % 3) }, () => generateRequest('traces', rng).bytes));
+    const w = walkRequest('traces', body);
+    if (!w.ok) throw new Error(w.message);
+    offered.push(body);
+    sampler.offer('acme', body, w.traces!, locate(body, w.traces!));
+  }
+  clock.advance(30_000);
+  const traceOf = (f: FlatItem) => ((f.item as { traceId?: string }).traceId ?? '').toLowerCase();
+  const kept = out.traceIds();
+  const expected = flattenRequests('traces', offered).filter((f) => kept.has(traceOf(f)));
+  t.ok(kept.size > 10, `some traces kept (${kept.size})`);
+  t.same(flattenRequests('traces', out.emitted.map((e) => e.body)), expected, 'exactly the spans of the kept traces, with their resources and scopes');
+  for (const body of offered) {
+    const ids = new Set(flattenRequests('traces', [body]).map(traceOf));
+    const k = [...ids].filter((id) => kept.has(id)).length;
+    if (k > 0 && k < ids.size) partly++;
+  }
+  t.ok(partly > 10, `most requests partly kept (${partly})`);
+  t.equal(out.items(), expected.length, 'items counted as emitted');
+});
+
+t.test('attribute rules see a located trace\'s own spans and resource, not its neighbours\' in the request', async (t) => {
+  const policy = policyOf({ rules: [{ name: 'payments', when: { attributes: { 'service.name': 'payments', 'http.route': '/pay' } } }], otherwise: 'drop' });
+  const { clock, out, sampler } = setup({}, policy);
+  const res = (name: string) => len(1, kv('service.name', anyString(name))); // Resource.attributes
+  const route = (r: string) => [kv('http.route', anyString(r))];
+  const r = request(
+    { resource: res('payments'), spans: [{ traceId: traceId(1), name: 'pay', attributes: route('/pay') }, { traceId: traceId(2), name: 'other-route', attributes: route('/other') }] },
+    { resource: res('checkout'), spans: [{ traceId: traceId(3), name: 'checkout-pay', attributes: route('/pay') }, { traceId: traceId(2), name: 'b2', attributes: [] }] },
+  );
+  t.ok(r.layout, 'several traces: located');
+  sampler.offer('acme', ...args(r));
+  clock.advance(11_000);
+  t.same(out.spans().map((x) => x.name), ['pay'], 'only the trace whose own resource and span match');
 });

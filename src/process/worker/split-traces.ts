@@ -1,22 +1,23 @@
-// Regroups a validated ExportTraceServiceRequest by trace id for the tail sampler (ProcessTask.splitTraces
-// in ../protocol.ts): the output is one run of resource_spans entries per trace, in the order of the
-// walk's summaries, so that the sampler can keep or drop a trace as one byte range
-// body[offset, offset+length) and a batch of kept traces is still a plain concatenation (DESIGN.md,
-// decision 1). Each entry carries its resource and the ScopeSpans (scope, schema_url) that held the
-// trace's spans, with only that trace's spans. Resource, scope and span bytes are copied verbatim; only
-// the two length prefixes per ResourceSpans / ScopeSpans are new.
+// Locates and regroups the traces of a validated ExportTraceServiceRequest for the tail sampler
+// (ProcessTask.splitTraces in ../protocol.ts). locateTraces leaves the body as it is and returns, per trace
+// id (in the order of the walk's summaries), where its spans lie and which resource and scope headers
+// surround them: a compact Int32Array layout (offsets into the body). writeTrace then builds the regrouped
+// run of one trace on demand: resource_spans entries that carry its resource and the ScopeSpans (scope,
+// schema_url) that held its spans, with only its spans, so that a batch of kept traces is still a plain
+// concatenation (DESIGN.md, decision 1). Resource, scope and span bytes are copied verbatim; only the two
+// length prefixes per ResourceSpans / ScopeSpans are new. The sampler forwards a request whose traces are
+// all kept as the original body, so only the kept traces of partly kept requests are ever written.
 //
 // Field order inside a rewritten ResourceSpans / ScopeSpans: the kept scope_spans / spans first, in
 // their original order, then every other field (resource, schema_url, unknown fields, in their original
-// order): the headers of a ScopeSpans and of its ResourceSpans are then adjacent in the output and copied
-// in one go from a per-request template. Protobuf parsers do not depend on field order
+// order). Protobuf parsers do not depend on field order
 // (https://protobuf.dev/programming-guides/encoding/#order), and fields of the same number keep
 // their relative order, so the merge semantics are unchanged.
-// A ResourceSpans or ScopeSpans without any span carries no trace and is left out (the sampler could not
-// attribute it to a trace), except on the single-trace fast path, where the body is returned as is.
+// A ResourceSpans or ScopeSpans without any span carries no trace and is left out of the runs (the
+// sampler could not attribute it to a trace); a body with a single trace is that trace's run as is.
 //
-// Two passes over the bytes, no decoded objects: pass 1 records where every span, scope and resource
-// header lies (reused typed arrays); pass 2 sizes and writes the output, which is allocated once.
+// No decoded objects: one pass over the bytes records where every span, scope and resource header lies
+// (reused typed arrays), packed into the layout; writing sizes a trace's groups, then copies.
 import { randomBytes } from 'node:crypto';
 import type { TraceSummary } from '../protocol.js';
 import { WireType, readLength, readTag, skipVarint, wire } from './wire-reader.js';
@@ -68,18 +69,10 @@ const scopeRangeStart = new Column(128);
 const scopeRangeStop = new Column(128);
 const resRangeStart = new Column(128);
 const resRangeStop = new Column(128);
-// Per trace: span count, then the spans in original order (a counting sort), then group sizes.
+// Per trace: span count (then the write cursor of the counting sort); group sizes of the trace being sized.
 const traceSpanCount = new Column(64);
-const traceFirst = new Column(64);
-const orderedSpans = new Column(1024);
 const resourceGroupSize = new Column(64);
 const scopeGroupSize = new Column(64);
-// Header templates (see splitByTrace): where each scope's and resource's header bytes start in
-// `templates`, and each resource's last scope.
-const scopeTemplate = new Column(64);
-const resourceTemplate = new Column(64);
-const resourceLastScope = new Column(64);
-let templates: Buffer = Buffer.allocUnsafeSlow(16 * 1024);
 // Trace id → index table: four 32-bit words per trace, open addressing.
 const traceWords = new Column(256);
 const table = new Column(256);
@@ -114,21 +107,6 @@ function copy(out: Uint8Array, at: number, src: Buffer, start: number, end: numb
     src.copy(out, at, start, end);
   }
   return at + n;
-}
-
-/**
- * Ends a scope group: its header, and when the resource group ends too, the resource's header (one copy
- * when the scope is the resource's last: the template has them adjacent).
- */
-function closeScope(out: Uint8Array, at: number, tpl: Buffer, sc: number, r: number, resourceEnds: boolean): number {
-  const s = scopeTemplate.data[sc]!;
-  const sBytes = scopeHeaderBytes.data[sc]!;
-  if (!resourceEnds) return copy(out, at, tpl, s, s + sBytes);
-  const rBytes = resourceHeaderBytes.data[r]!;
-  if (resourceLastScope.data[r] === sc) return copy(out, at, tpl, s, s + sBytes + rBytes);
-  at = copy(out, at, tpl, s, s + sBytes);
-  const rs = resourceTemplate.data[r]!;
-  return copy(out, at, tpl, rs, rs + rBytes);
 }
 
 function fail(what: string, pos: number): never {
@@ -335,20 +313,103 @@ function parseResource(buf: Uint8Array, pos: number, end: number): void {
   resourceHeaderBytes.ensure(nResources)[r] = header;
 }
 
+// The layout (locateTraces): one Int32Array, so that it crosses from the worker to the main thread as one
+// memcpy (a structured clone of a typed array), not as objects. Offsets of its sections:
+const L_TRACES = 0; // header: trace, span, scope, resource, scope-range and resource-range counts
+const L_SPANS = 1;
+const L_SCOPES = 2;
+const L_RESOURCES = 3;
+const L_SCOPE_RANGES = 4;
+const L_RES_RANGES = 5;
+const L_HEADER = 8;
+// then: traceFirst[nTraces + 1] (index of each trace's first span in the ordered spans), traceSize[nTraces]
+// (bytes of its run), ordered spans (start, end, scope)×nSpans, scopes (resource, firstRange, endRange,
+// headerBytes)×nScopes, resources (firstRange, endRange, headerBytes)×nResources, scope header ranges
+// (start, stop)×nScopeRanges, resource header ranges (start, stop)×nResRanges.
+
+/** Where the sections of a layout start. */
+interface Sections {
+  nTraces: number;
+  first: number;
+  size: number;
+  spans: number;
+  scopes: number;
+  resources: number;
+  scopeRanges: number;
+  resRanges: number;
+}
+
+function sections(l: Int32Array): Sections {
+  const nTraces = l[L_TRACES]!;
+  const first = L_HEADER;
+  const size = first + nTraces + 1;
+  const spans = size + nTraces;
+  const scopes = spans + 3 * l[L_SPANS]!;
+  const resources = scopes + 4 * l[L_SCOPES]!;
+  const scopeRanges = resources + 3 * l[L_RESOURCES]!;
+  const resRanges = scopeRanges + 2 * l[L_SCOPE_RANGES]!;
+  return { nTraces, first, size, spans, scopes, resources, scopeRanges, resRanges };
+}
+
+/** Number of traces a layout describes. */
+export function layoutTraces(layout: Int32Array): number {
+  return layout[L_TRACES]!;
+}
+
 /**
- * `body` regrouped as one run of resource_spans entries per trace of `traces` (in that order), and each
- * summary's offset/length set to its run. `body` must be a request the walk accepted and `traces` its
- * summaries (walk.ts); anything else throws (a bug, not bad input). A body with one trace is returned
- * as is.
+ * Sizes of trace t's (resource) groups into resourceGroupSize and (scope) groups into scopeGroupSize, in
+ * output order; returns the bytes of its run.
  */
-export function splitByTrace(body: Uint8Array, traces: TraceSummary[]): Uint8Array {
-  const nTraces = traces.length;
-  if (nTraces === 0) return body;
-  if (nTraces === 1) {
-    traces[0]!.offset = 0;
-    traces[0]!.length = body.length;
-    return body;
+function sizeTrace(l: Int32Array, s: Sections, t: number): number {
+  let nResGroups = 0;
+  let nScopeGroups = 0;
+  let total = 0;
+  let curRes = -1;
+  let curScope = -1;
+  let resContent = 0;
+  let scopeContent = 0;
+  const end = l[s.first + t + 1]!;
+  for (let k = l[s.first + t]!; k < end; k++) {
+    const sp = s.spans + 3 * k;
+    const sc = l[sp + 2]!;
+    if (sc !== curScope) {
+      if (curScope >= 0) {
+        scopeGroupSize.ensure(nScopeGroups + 1)[nScopeGroups++] = scopeContent;
+        resContent += 1 + varintSize(scopeContent) + scopeContent;
+      }
+      const r = l[s.scopes + 4 * sc]!;
+      if (r !== curRes) {
+        if (curRes >= 0) {
+          resourceGroupSize.ensure(nResGroups + 1)[nResGroups++] = resContent;
+          total += 1 + varintSize(resContent) + resContent;
+        }
+        curRes = r;
+        resContent = l[s.resources + 3 * r + 2]!;
+      }
+      curScope = sc;
+      scopeContent = l[s.scopes + 4 * sc + 3]!;
+    }
+    scopeContent += l[sp + 1]! - l[sp]!;
   }
+  if (curScope >= 0) {
+    scopeGroupSize.ensure(nScopeGroups + 1)[nScopeGroups++] = scopeContent;
+    resContent += 1 + varintSize(scopeContent) + scopeContent;
+    resourceGroupSize.ensure(nResGroups + 1)[nResGroups++] = resContent;
+    total += 1 + varintSize(resContent) + resContent;
+  }
+  return total;
+}
+
+/**
+ * Where each trace of `traces` (the walk's summaries of `body`) lies in `body`: its spans, and the
+ * resource and scope headers around them; the body itself is left as it is. null when there is at
+ * most one trace (the body is that trace's run). Build a trace's regrouped bytes with writeTraces, only
+ * for the traces that need them (the tail sampler: the kept traces of partly kept requests).
+ * `body` must be a request the walk accepted and `traces` its summaries; anything else throws.
+ */
+export function locateTraces(body: Uint8Array, traces: readonly TraceSummary[]): Int32Array | null {
+  const nTraces = traces.length;
+  if (nTraces <= 1) return null;
   nSpans = nScopes = nResources = nScopeRanges = nResRanges = 0;
   buildTable(traces);
 
@@ -372,165 +433,179 @@ export function splitByTrace(body: Uint8Array, traces: TraceSummary[]): Uint8Arr
     if (pos < 0) fail('bad top-level field', fieldStart);
   }
 
+  const l = new Int32Array(L_HEADER + 2 * nTraces + 1 + 3 * nSpans + 4 * nScopes + 3 * nResources + 2 * nScopeRanges + 2 * nResRanges);
+  l[L_TRACES] = nTraces;
+  l[L_SPANS] = nSpans;
+  l[L_SCOPES] = nScopes;
+  l[L_RESOURCES] = nResources;
+  l[L_SCOPE_RANGES] = nScopeRanges;
+  l[L_RES_RANGES] = nResRanges;
+  const s = sections(l);
+
   // Spans per trace, in original order (counting sort: stable).
   const count = traceSpanCount.ensure(nTraces);
   count.fill(0, 0, nTraces);
   const sTrace = spanTrace.data;
   for (let i = 0; i < nSpans; i++) count[sTrace[i]!]!++;
-  const first = traceFirst.ensure(nTraces + 1);
   let acc = 0;
   for (let t = 0; t < nTraces; t++) {
-    first[t] = acc;
-    acc += count[t]!;
+    l[s.first + t] = acc;
+    const c = count[t]!;
+    count[t] = acc; // reused as the write cursor per trace
+    acc += c;
   }
-  first[nTraces] = acc;
-  const ordered = orderedSpans.ensure(nSpans);
-  const fill = count; // reused as the write cursor per trace
-  for (let t = 0; t < nTraces; t++) fill[t] = first[t]!;
-  for (let i = 0; i < nSpans; i++) ordered[fill[sTrace[i]!]!++] = i;
-
-  // Pass 2a: sizes of every (trace, resource) and (trace, scope) group, in output order.
+  l[s.first + nTraces] = acc;
   const sStart = spanStart.data;
   const sEnd = spanEnd.data;
   const sScope = spanScope.data;
-  const scRes = scopeResource.data;
-  const scHeader = scopeHeaderBytes.data;
-  const rsHeader = resourceHeaderBytes.data;
-  let nResGroups = 0;
-  let nScopeGroups = 0;
-  let total = 0;
-  for (let t = 0; t < nTraces; t++) {
-    let curRes = -1;
-    let curScope = -1;
-    let resContent = 0;
-    let scopeContent = 0;
-    const end = first[t + 1]!;
-    for (let k = first[t]!; k < end; k++) {
-      const i = ordered[k]!;
-      const sc = sScope[i]!;
-      if (sc !== curScope) {
-        if (curScope >= 0) {
-          scopeGroupSize.ensure(nScopeGroups + 1)[nScopeGroups++] = scopeContent;
-          resContent += 1 + varintSize(scopeContent) + scopeContent;
-        }
-        const r = scRes[sc]!;
-        if (r !== curRes) {
-          if (curRes >= 0) {
-            resourceGroupSize.ensure(nResGroups + 1)[nResGroups++] = resContent;
-            total += 1 + varintSize(resContent) + resContent;
-          }
-          curRes = r;
-          resContent = rsHeader[r]!;
-        }
-        curScope = sc;
-        scopeContent = scHeader[sc]!;
-      }
-      scopeContent += sEnd[i]! - sStart[i]!;
-    }
-    if (curScope >= 0) {
-      scopeGroupSize.ensure(nScopeGroups + 1)[nScopeGroups++] = scopeContent;
-      resContent += 1 + varintSize(scopeContent) + scopeContent;
-      resourceGroupSize.ensure(nResGroups + 1)[nResGroups++] = resContent;
-      total += 1 + varintSize(resContent) + resContent;
-    }
+  for (let i = 0; i < nSpans; i++) {
+    const at = s.spans + 3 * count[sTrace[i]!]!++;
+    l[at] = sStart[i]!;
+    l[at + 1] = sEnd[i]!;
+    l[at + 2] = sScope[i]!;
   }
-
-  // Header templates: every scope's and resource's header ranges copied together once per request, laid
-  // out per resource as [scope 1 header] … [last scope header][resource header], so that closing a
-  // group, in the common case (the resource's last scope), is one copy of the scope and resource headers
-  // instead of one per header range (each Buffer#copy costs about as much as copying 200 bytes).
-  const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  let tplBytes = 0;
-  for (let r = 0; r < nResources; r++) tplBytes += rsHeader[r]!;
-  for (let sc = 0; sc < nScopes; sc++) tplBytes += scHeader[sc]!;
-  if (tplBytes > templates.length) templates = Buffer.allocUnsafeSlow(Math.max(tplBytes, templates.length * 2));
-  const tpl = templates;
-  const scTpl = scopeTemplate.ensure(nScopes);
-  const rsTpl = resourceTemplate.ensure(nResources);
-  const rsLast = resourceLastScope.ensure(nResources);
+  const scRes = scopeResource.data;
+  const scFirst = scopeRangeFirst.data;
+  const scEnd = scopeRangeEnd.data;
+  const scHeader = scopeHeaderBytes.data;
+  for (let sc = 0; sc < nScopes; sc++) {
+    const at = s.scopes + 4 * sc;
+    l[at] = scRes[sc]!;
+    l[at + 1] = scFirst[sc]!;
+    l[at + 2] = scEnd[sc]!;
+    l[at + 3] = scHeader[sc]!;
+  }
   const rFirst = resourceRangeFirst.data;
   const rEnd = resourceRangeEnd.data;
-  const sFirst = scopeRangeFirst.data;
-  const sRangeEnd = scopeRangeEnd.data;
-  const rrStart = resRangeStart.data;
-  const rrStop = resRangeStop.data;
+  const rHeader = resourceHeaderBytes.data;
+  for (let r = 0; r < nResources; r++) {
+    const at = s.resources + 3 * r;
+    l[at] = rFirst[r]!;
+    l[at + 1] = rEnd[r]!;
+    l[at + 2] = rHeader[r]!;
+  }
   const srStart = scopeRangeStart.data;
   const srStop = scopeRangeStop.data;
-  rsLast.fill(-1, 0, nResources);
-  let w = 0;
-  // Scopes are numbered in body order, so each resource's scopes are consecutive.
-  for (let sc = 0, r = 0; r < nResources; r++) {
-    for (; sc < nScopes && scRes[sc] === r; sc++) {
-      scTpl[sc] = w;
-      for (let h = sFirst[sc]!; h < sRangeEnd[sc]!; h++) w = copy(tpl, w, src, srStart[h]!, srStop[h]!);
-      rsLast[r] = sc;
-    }
-    rsTpl[r] = w;
-    for (let h = rFirst[r]!; h < rEnd[r]!; h++) w = copy(tpl, w, src, rrStart[h]!, rrStop[h]!);
+  for (let h = 0; h < nScopeRanges; h++) {
+    l[s.scopeRanges + 2 * h] = srStart[h]!;
+    l[s.scopeRanges + 2 * h + 1] = srStop[h]!;
   }
-
-  // Pass 2b: write. Every byte is written below, so the buffer need not be zeroed first (a measurable
-  // share of the split); allocUnsafeSlow never hands out a slice of Node's shared pool, so the result
-  // owns its ArrayBuffer and can be transferred back to the main thread.
-  // Each group is written as TAG len [scope_spans: TAG len spans… scope header] … resource header: the
-  // headers after the spans (field order is free, see the top), so that they are adjacent.
-  const out: Uint8Array = Buffer.allocUnsafeSlow(total);
-  const resSizes = resourceGroupSize.data;
-  const scopeSizes = scopeGroupSize.data;
-  let at = 0;
-  let rg = 0;
-  let sg = 0;
-  // Spans of one trace that lie next to each other in the body are copied as one range.
-  let runStart = 0;
-  let runEnd = 0;
-  for (let t = 0; t < nTraces; t++) {
-    const offset = at;
-    let curRes = -1;
-    let curScope = -1;
-    const end = first[t + 1]!;
-    for (let k = first[t]!; k < end; k++) {
-      const i = ordered[k]!;
-      const sc = sScope[i]!;
-      if (sc !== curScope) {
-        at = copy(out, at, src, runStart, runEnd);
-        runStart = runEnd = 0;
-        const r = scRes[sc]!;
-        if (curScope >= 0) at = closeScope(out, at, tpl, curScope, curRes, r !== curRes);
-        if (r !== curRes) {
-          curRes = r;
-          out[at++] = TAG_RESOURCE_SPANS;
-          at = writeVarint(out, at, resSizes[rg++]!);
-        }
-        curScope = sc;
-        out[at++] = TAG_SCOPE_SPANS;
-        at = writeVarint(out, at, scopeSizes[sg++]!);
-      }
-      if (sStart[i] === runEnd && runEnd !== 0) {
-        runEnd = sEnd[i]!;
-      } else {
-        at = copy(out, at, src, runStart, runEnd);
-        runStart = sStart[i]!;
-        runEnd = sEnd[i]!;
-      }
-    }
-    at = copy(out, at, src, runStart, runEnd);
-    runStart = runEnd = 0;
-    if (curScope >= 0) at = closeScope(out, at, tpl, curScope, curRes, true);
-    const summary = traces[t]!;
-    summary.offset = offset;
-    summary.length = at - offset;
+  const rrStart = resRangeStart.data;
+  const rrStop = resRangeStop.data;
+  for (let h = 0; h < nResRanges; h++) {
+    l[s.resRanges + 2 * h] = rrStart[h]!;
+    l[s.resRanges + 2 * h + 1] = rrStop[h]!;
   }
-  if (at !== total) throw new Error(`splitByTrace: wrote ${at} bytes, sized ${total}`);
+  for (let t = 0; t < nTraces; t++) l[s.size + t] = sizeTrace(l, s, t);
 
   if (nSpans > 65_536) {
-    for (const c of [spanStart, spanEnd, spanTrace, spanScope, orderedSpans]) c.shrink(65_536, 1024);
+    for (const c of [spanStart, spanEnd, spanTrace, spanScope]) c.shrink(65_536, 1024);
   }
   if (nTraces > 16_384) {
-    for (const c of [traceSpanCount, traceFirst, traceWords, table, resourceGroupSize, scopeGroupSize]) c.shrink(65_536, 256);
+    for (const c of [traceSpanCount, traceWords, table, resourceGroupSize, scopeGroupSize]) c.shrink(65_536, 256);
   }
-  if (nScopes > 16_384 || nResources > 16_384) {
-    for (const c of [scopeTemplate, resourceTemplate, resourceLastScope]) c.shrink(65_536, 64);
+  return l;
+}
+
+/** Bytes of trace t's regrouped run (locateTraces). */
+export function traceSize(layout: Int32Array, t: number): number {
+  return layout[L_HEADER + layout[L_TRACES]! + 1 + t]!;
+}
+
+/** Copies a scope's (or resource's) header ranges: ranges [first, end) of the range section at `base`. */
+function copyHeader(out: Uint8Array, at: number, src: Buffer, l: Int32Array, base: number, first: number, end: number): number {
+  for (let h = first; h < end; h++) at = copy(out, at, src, l[base + 2 * h]!, l[base + 2 * h + 1]!);
+  return at;
+}
+
+/**
+ * Writes the regrouped run of trace t (one resource_spans entry per resource that holds its spans, each
+ * with its resource and scopes: the bytes splitByTrace lays out for it) into out at `at`; returns the
+ * position after it (at + traceSize(layout, t)). `body` and `layout` must belong together.
+ */
+export function writeTrace(body: Uint8Array, layout: Int32Array, t: number, out: Uint8Array, at: number): number {
+  const l = layout;
+  const s = sections(l);
+  const start = at;
+  const size = sizeTrace(l, s, t);
+  const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const resSizes = resourceGroupSize.data;
+  const scopeSizes = scopeGroupSize.data;
+  let rg = 0;
+  let sg = 0;
+  let curRes = -1;
+  let curScope = -1;
+  // Spans of the trace that lie next to each other in the body are copied as one range.
+  let runStart = 0;
+  let runEnd = 0;
+  const end = l[s.first + t + 1]!;
+  for (let k = l[s.first + t]!; k < end; k++) {
+    const sp = s.spans + 3 * k;
+    const sc = l[sp + 2]!;
+    if (sc !== curScope) {
+      at = copy(out, at, src, runStart, runEnd);
+      runStart = runEnd = 0;
+      const r = l[s.scopes + 4 * sc]!;
+      if (curScope >= 0) {
+        // Close the scope group (its header after its spans), and the resource group when it ends.
+        const so = s.scopes + 4 * curScope;
+        at = copyHeader(out, at, src, l, s.scopeRanges, l[so + 1]!, l[so + 2]!);
+        if (r !== curRes) at = copyHeader(out, at, src, l, s.resRanges, l[s.resources + 3 * curRes]!, l[s.resources + 3 * curRes + 1]!);
+      }
+      if (r !== curRes) {
+        curRes = r;
+        out[at++] = TAG_RESOURCE_SPANS;
+        at = writeVarint(out, at, resSizes[rg++]!);
+      }
+      curScope = sc;
+      out[at++] = TAG_SCOPE_SPANS;
+      at = writeVarint(out, at, scopeSizes[sg++]!);
+    }
+    const a = l[sp]!;
+    if (a === runEnd && runEnd !== 0) runEnd = l[sp + 1]!;
+    else {
+      at = copy(out, at, src, runStart, runEnd);
+      runStart = a;
+      runEnd = l[sp + 1]!;
+    }
   }
-  if (templates.length > 1024 * 1024) templates = Buffer.allocUnsafeSlow(16 * 1024);
+  at = copy(out, at, src, runStart, runEnd);
+  if (curScope >= 0) {
+    const so = s.scopes + 4 * curScope;
+    at = copyHeader(out, at, src, l, s.scopeRanges, l[so + 1]!, l[so + 2]!);
+    at = copyHeader(out, at, src, l, s.resRanges, l[s.resources + 3 * curRes]!, l[s.resources + 3 * curRes + 1]!);
+  }
+  if (at - start !== size) throw new Error(`writeTrace: wrote ${at - start} bytes, sized ${size}`);
+  return at;
+}
+
+/**
+ * `body` regrouped as one run of resource_spans entries per trace of `traces` (in that order), and each
+ * summary's offset/length set to its run. `body` must be a request the walk accepted and `traces` its
+ * summaries (walk.ts); anything else throws (a bug, not bad input). A body with one trace is returned
+ * as is. (The gateway no longer splits whole requests: the worker returns locateTraces' layout and the
+ * sampler writes only the kept traces of partly kept requests; this remains for callers that want the
+ * whole regrouped body.)
+ */
+export function splitByTrace(body: Uint8Array, traces: TraceSummary[]): Uint8Array {
+  const nTraces = traces.length;
+  if (nTraces === 0) return body;
+  const layout = locateTraces(body, traces);
+  if (layout === null) {
+    traces[0]!.offset = 0;
+    traces[0]!.length = body.length;
+    return body;
+  }
+  let total = 0;
+  for (let t = 0; t < nTraces; t++) total += traceSize(layout, t);
+  // Every byte is written below: no zero-fill; allocUnsafeSlow owns its ArrayBuffer (transferable).
+  const out: Uint8Array = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (let t = 0; t < nTraces; t++) {
+    const offset = at;
+    at = writeTrace(body, layout, t, out, at);
+    traces[t]!.offset = offset;
+    traces[t]!.length = at - offset;
+  }
   return out;
 }

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { TraceSummary } from '../../../src/process/protocol.js';
 import { otlpJsonToProtobuf } from '../../../src/process/worker/otlp-json.js';
-import { splitByTrace } from '../../../src/process/worker/split-traces.js';
+import { processRequest } from '../../../src/process/worker/process-request.js';
+import { layoutTraces, locateTraces, splitByTrace, traceSize, writeTrace } from '../../../src/process/worker/split-traces.js';
 import { walkRequest } from '../../../src/process/worker/walk.js';
 import { generateRequestPool } from '../../../bench/generate.js';
 import { otlpJsonFixtures } from '../../helpers/fixtures.js';
@@ -50,7 +51,39 @@ function checkSplit(t: Test, body: Uint8Array, label: string): { out: Uint8Array
   if (traces.length === 0) t.equal(out, body, `${label}: no spans: the body as is`);
   const again = summaries(out).map(({ offset: _o, length: _l, ...rest }) => rest);
   t.same(again, before.map(({ offset: _o, length: _l, ...rest }) => rest), `${label}: the output has the same summaries`);
+  checkLocate(t, body, traces, out, label);
   return { out, traces };
+}
+
+/**
+ * locateTraces leaves the body alone; writeTrace builds exactly the run splitByTrace lays out for a
+ * trace, and a subset of traces written in any order decodes to exactly their spans.
+ */
+function checkLocate(t: Test, body: Uint8Array, traces: TraceSummary[], out: Uint8Array, label: string): void {
+  const copy = Uint8Array.from(body);
+  const layout = locateTraces(body, traces);
+  t.ok(Buffer.from(body).equals(copy), `${label}: locateTraces leaves the body as it is`);
+  if (traces.length <= 1) {
+    t.equal(layout, null, `${label}: at most one trace: no layout`);
+    return;
+  }
+  t.equal(layoutTraces(layout!), traces.length, `${label}: one layout entry per trace`);
+  for (const [i, s] of traces.entries()) {
+    const run = Buffer.alloc(traceSize(layout!, i) + 3, 0xee);
+    const end = writeTrace(body, layout!, i, run, 3);
+    t.equal(end, run.length, `${label}: writeTrace of ${s.traceId || '(empty id)'} writes traceSize bytes`);
+    t.ok(run.subarray(3).equals(out.subarray(s.offset!, s.offset! + s.length!)), `${label}: the same bytes as the split's run`);
+  }
+  // Every other trace, last first: what the sampler writes for the kept traces of a partly kept body.
+  const picked = traces.map((_, i) => i).filter((i) => i % 2 === 1).reverse();
+  let size = 0;
+  for (const i of picked) size += traceSize(layout!, i);
+  const sub = new Uint8Array(size);
+  let at = 0;
+  for (const i of picked) at = writeTrace(body, layout!, i, sub, at);
+  t.equal(at, size, `${label}: the subset fills its size`);
+  const ids = new Set(picked.map((i) => traces[i]!.traceId));
+  t.same(flattenRequests('traces', [sub]), flattenRequests('traces', [body]).filter((f) => ids.has(traceOf(f))), `${label}: a subset decodes to exactly its traces' spans, each with its resource and scope`);
 }
 
 t.test('interleaved traces across resources and scopes: each run carries its resource and scope', async (t) => {
@@ -137,6 +170,22 @@ t.test('the OTLP JSON example and generated requests (alone and concatenated)', 
   t.ok(multi > 50, `most generated bodies hold several traces (${multi})`);
 });
 
+t.test('processRequest with splitTraces returns the body as it is and the layout of its traces', async (t) => {
+  const body = bytes(len(1, len(2, len(2, span({ traceId: A, name: 'a' })), len(2, span({ traceId: B, name: 'b' })), len(2, span({ traceId: A, name: 'a2' })))));
+  const r = processRequest({ signal: 'traces', encoding: 'protobuf', body: body.slice(), tenant: 't', splitTraces: true });
+  if (r.status !== 'ok') throw new Error('rejected');
+  t.ok(Buffer.from(r.body).equals(body), 'the body, not regrouped');
+  t.ok(r.traceLayout instanceof Int32Array, 'a layout');
+  t.same(r.traces!.map((s) => [s.traceId, s.spans, s.offset]), [[A, 2, undefined], [B, 1, undefined]], 'no offsets: the layout locates the traces');
+  const a = new Uint8Array(traceSize(r.traceLayout!, 0));
+  writeTrace(r.body, r.traceLayout!, 0, a, 0);
+  t.same(flattenRequests('traces', [a]).map((f) => (f.item as { name: string }).name), ['a', 'a2']);
+  const one = processRequest({ signal: 'traces', encoding: 'protobuf', body: bytes(len(1, len(2, len(2, span({ traceId: A }))))), tenant: 't', splitTraces: true });
+  t.ok(one.status === 'ok' && one.traceLayout === undefined, 'one trace: no layout (the body is the trace)');
+  const plain = processRequest({ signal: 'traces', encoding: 'protobuf', body: body.slice(), tenant: 't' });
+  t.ok(plain.status === 'ok' && plain.traceLayout === undefined, 'without splitTraces: no layout');
+});
+
 t.test('a realistic 500-span request (the bench generator)', async (t) => {
   const pool = generateRequestPool({ count: 4, spansPerRequest: 500, seed: 3 });
   for (const [i, body] of pool.requests.entries()) checkSplit(t, body, `bench #${i}`);
@@ -149,4 +198,7 @@ t.test('a realistic 500-span request (the bench generator)', async (t) => {
   for (let i = 0; i < rounds; i++) splitByTrace(body, base.map((s) => ({ ...s })));
   const nsPerSpan = Number(process.hrtime.bigint() - t0) / (rounds * 500);
   t.comment(`splitByTrace: ${nsPerSpan.toFixed(0)} ns per span (${base.length} traces per request)`);
+  const t1 = process.hrtime.bigint();
+  for (let i = 0; i < rounds; i++) locateTraces(body, base);
+  t.comment(`locateTraces: ${(Number(process.hrtime.bigint() - t1) / (rounds * 500)).toFixed(0)} ns per span`);
 });

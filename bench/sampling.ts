@@ -27,6 +27,7 @@ import { packageRoot } from '../src/paths.js';
 import { generateRequestPool } from './generate.js';
 import { readProcMemory, startGatewayProcess, startRawServerProcess } from './gateway-process.js';
 import { DEFAULT_SINK_WINDOW_BYTES } from './run.js';
+import { manualClock } from '../test/helpers/manual-clock.js';
 import { createGrpcDriver, runLoad, type Driver } from './load.js';
 import { parseDuration } from './run.js';
 import { median } from './report.js';
@@ -36,7 +37,7 @@ import { locateTraces, splitByTrace } from '../src/process/worker/split-traces.j
 import { walkRequest } from '../src/process/worker/walk.js';
 import { compileSampling } from '../src/sample/policy.js';
 import { DEFAULT_SAMPLING_FILE, validateSampling } from '../src/sample/policy-schema.js';
-import { createSampler, type SamplerClock } from '../src/sample/sampler.js';
+import { createSampler } from '../src/sample/sampler.js';
 import { DEFAULT_SAMPLING } from '../src/config/sections/sampling.js';
 
 const MiB = 1024 * 1024;
@@ -291,32 +292,6 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-/** A simulated clock: timers run when the bench advances time (in due order). */
-function manualClock(): SamplerClock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  let timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
-  return {
-    now: () => now,
-    setTimer(fn, ms) {
-      const t = { at: now + Math.max(0, ms), fn, live: true };
-      timers.push(t);
-      return { cancel: () => void (t.live = false) };
-    },
-    advance(ms) {
-      const end = now + ms;
-      for (;;) {
-        let due: (typeof timers)[number] | undefined;
-        for (const t of timers) if (t.live && t.at <= end && (!due || t.at < due.at)) due = t;
-        if (!due) break;
-        now = Math.max(now, due.at);
-        due.live = false;
-        due.fn();
-      }
-      now = end;
-      if (timers.length > 64) timers = timers.filter((t) => t.live);
-    },
-  };
-}
 
 async function microMode(o: { seconds: number; spans: number; log: (s: string) => void }) {
   const pool = generateRequestPool({ count: 64, spansPerRequest: o.spans, seed: 1 });

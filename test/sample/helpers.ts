@@ -8,40 +8,10 @@ import { locateTraces, splitByTrace } from '../../src/process/worker/split-trace
 import { walkRequest } from '../../src/process/worker/walk.js';
 import { compileSampling, type CompiledSampling } from '../../src/sample/policy.js';
 import { validateSampling } from '../../src/sample/policy-schema.js';
-import type { SamplerClock } from '../../src/sample/sampler.js';
 import { flattenRequests } from '../helpers/flatten.js';
 import { bytes, len, span, type Bytes, type SpanSpec } from '../helpers/wire-builder.js';
 
-export interface TestClock extends SamplerClock {
-  advance(ms: number): void;
-  pending(): number;
-}
-
-export function testClock(start = 1_000_000): TestClock {
-  let now = start;
-  let timers: { at: number; fn: () => void; live: boolean }[] = [];
-  return {
-    now: () => now,
-    setTimer(fn, ms) {
-      const t = { at: now + Math.max(0, ms), fn, live: true };
-      timers.push(t);
-      return { cancel: () => void (t.live = false) };
-    },
-    advance(ms) {
-      const end = now + ms;
-      for (;;) {
-        const due = timers.filter((t) => t.live && t.at <= end).sort((a, b) => a.at - b.at)[0];
-        if (!due) break;
-        now = Math.max(now, due.at);
-        due.live = false;
-        due.fn();
-      }
-      now = end;
-      timers = timers.filter((t) => t.live);
-    },
-    pending: () => timers.filter((t) => t.live).length,
-  };
-}
+export { manualClock as testClock, type ManualClock as TestClock } from '../helpers/manual-clock.js';
 
 /** A request as the worker hands it to the sampler: its body, summaries and, with several traces, their layout. */
 export interface SplitRequest {

@@ -3,14 +3,17 @@
 // load, medians over --runs pairs. Reports CPU µs per span (the target: the tee adds ≤ 1.5 µs) and
 // throughput / p99 (the target: sustained ingest not slowed).
 //
-//   node dist/bench/tee-compare.js [--runs 3] [--compression brotli|deflate|none] [--gzip-level 1] [any bench/run.ts flag except --config/--tee/--baseline]
+//   node dist/bench/tee-compare.js [--runs 3] [--compression auto|zstd|brotli|deflate|none] [--gzip-level 1] [any bench/run.ts flag except --config/--tee/--baseline]
 //
 // --compression sets forensic.segment.compression of the tee-on runs (none: frames stored as they are,
 // to separate the cost of compressing from the cost of writing); --gzip-level the level of `deflate`.
+// The gateway child runs on this process's node (process.execPath): run the bench with Node >= 22.15 to
+// measure zstd (`auto` resolves to zstd there, to brotli on Node 20).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SEGMENT_COMPRESSIONS, type SegmentCompression } from '../src/config/sections/forensic.js';
+import { resolveSegmentCompression, SEGMENT_COMPRESSIONS, type SegmentCompression } from '../src/config/sections/forensic.js';
+import { zstdAvailable } from '../src/tee/zstd-support.js';
 import { runBench } from './run.js';
 import { environment, writeReport, type RunRecord } from './report.js';
 import { comparePairs, parseCompareArgs, runAsScript, type SeriesMedians } from './script.js';
@@ -44,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     argv = [...argv.slice(0, levelAt), ...argv.slice(levelAt + 2)];
   }
   const codecAt = argv.indexOf('--compression');
-  let compression: SegmentCompression = 'brotli';
+  let compression: SegmentCompression = 'auto';
   if (codecAt >= 0) {
     compression = argv[codecAt + 1] as SegmentCompression;
     if (!SEGMENT_COMPRESSIONS.includes(compression)) {
@@ -53,7 +56,13 @@ async function main(argv: string[]): Promise<number> {
     }
     argv = [...argv.slice(0, codecAt), ...argv.slice(codecAt + 2)];
   }
-  const codecName = compression === 'deflate' ? `deflate level ${gzipLevel}` : compression;
+  if (compression === 'zstd' && !zstdAvailable()) {
+    process.stderr.write(`tee-compare: --compression zstd: this Node (${process.version}) has no zstd in node:zlib\n`);
+    return 2;
+  }
+  // What the gateway child (same node binary) resolves `auto` to.
+  const codec = resolveSegmentCompression(compression);
+  const codecName = `${codec === 'deflate' ? `deflate level ${gzipLevel}` : codec}${compression === 'auto' ? ' (auto)' : ''}, Node ${process.versions.node}`;
   const options = parseCompareArgs('tee-compare', argv, 'node dist/bench/tee-compare.js [--compression C] [--gzip-level N] [bench flags; see npm run bench -- --help]', {
     flags: '--config, --tee',
     used: (o) => Boolean(o.config || o.tee),
@@ -108,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
   const path = writeReport(
     {
       version: 1,
-      name: `tee-compare-${compression === 'deflate' ? `deflate${gzipLevel}` : compression}-${options.protocol}`,
+      name: `tee-compare-${codec === 'deflate' ? `deflate${gzipLevel}` : codec}-${options.protocol}`,
       startedAt: new Date().toISOString(),
       options: { ...options, config: null },
       environment: environment(),

@@ -11,7 +11,7 @@ import { SIGNALS, type Signal } from '../signals.js';
 import { assembleBundle, CHUNKS_DIR } from './bundle.js';
 import { holdsDir, listSegments, readShedWindows, segmentStem, type Hold } from './layout.js';
 import { buildManifest, canonicalJson, zeroCounts, type Manifest, type ManifestChunk } from './manifest.js';
-import { encodeRecord, readSegmentFile, SEGMENT_MAGIC } from './segment-format.js';
+import { encodeRecord, readSegmentFile, SEGMENT_MAGIC, type DecodeOptions } from './segment-format.js';
 import { signArtifact } from './sign.js';
 import type { TarEntry } from './tar.js';
 
@@ -31,6 +31,8 @@ export interface CaptureOptions {
   now?: () => number;
   /** Called after each segment is read. */
   onProgress?: (done: number, total: number) => void;
+  /** How segments are decoded (tests: as on a Node without zstd). */
+  decode?: DecodeOptions;
 }
 
 export interface CaptureResult {
@@ -86,12 +88,17 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
     }
     let decoded;
     try {
-      decoded = readSegmentFile(seg.path);
+      decoded = readSegmentFile(seg.path, o.decode);
     } catch (err) {
       // Pruned or sealed between listing and reading (the hold protects the window; a seal renames).
       warnings.push(`${seg.tier}/${basename(seg.path)}: unreadable (${(err as Error).message})`);
       o.onProgress?.(i + 1, segments.length);
       continue;
+    }
+    // Not damage: data this Node cannot read (zstd frames on Node < 22.15). A bundle without it would be
+    // signed as if complete, so the capture fails, naming the codec and the Node version that reads it.
+    if (!decoded.ok && decoded.unavailableCodec) {
+      throw new Error(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} (offset ${decoded.offset}); nothing was captured`);
     }
     if (!decoded.ok) warnings.push(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} at offset ${decoded.offset}; kept the ${decoded.records.length} records before it`);
     const kept = decoded.records.filter((r) => r.timeMs >= o.fromMs && r.timeMs < o.toMs && wanted.has(r.signal));

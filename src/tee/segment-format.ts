@@ -5,10 +5,14 @@
 //
 //   file    = MAGIC2 frame*
 //   frame   = codec:u8 rawLength:u32be storedLength:u32be crc:u32be stored
-//             (codec 0 none, 1 brotli, 2 raw deflate; crc = CRC-32 of the stored bytes, so a torn or
+//             (codec 0 none, 1 brotli, 2 raw deflate, 3 zstd; crc = CRC-32 of the stored bytes, so a torn or
 //             flipped frame is found before it is decompressed; rawLength = bytes after decompression)
 //   raw     = record2*                           (one writer batch per frame; frames decode independently)
 //   record2 = length:u32be body                  (no per-record CRC: the frame's CRC covers it)
+//
+// zstd frames need node:zlib's zstd (Node >= 22.15 / 23.8): on an older Node a reader stops at the first
+// one with a failure that names the codec and the Node version needed (`unavailableCodec`), so that a
+// capture refuses rather than sign a bundle missing the data it could not read.
 //
 // Version 1 (what bundles carry as chunks, and what older archives hold: `<seq>.seg` open, gzip'd
 // `<seq>.seg.gz` once sealed; both stay readable):
@@ -25,6 +29,7 @@
 import { brotliDecompressSync, crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { SIGNALS, type Signal } from '../signals.js';
+import { zstdUnavailableMessage, zstdZlib, type ZstdZlib } from './zstd-support.js';
 
 export const SEGMENT_MAGIC = Buffer.from('STLSEG1\n', 'ascii');
 export const SEGMENT_MAGIC_V2 = Buffer.from('STLSEG2\n', 'ascii');
@@ -32,7 +37,7 @@ const HEAD = 8; // length + crc
 /** codec, raw length, stored length, crc. */
 export const FRAME_HEAD = 13;
 /** Frame codec ids (the byte in the frame header). */
-export const FRAME_CODECS = { none: 0, brotli: 1, deflate: 2 } as const;
+export const FRAME_CODECS = { none: 0, brotli: 1, deflate: 2, zstd: 3 } as const;
 export type FrameCodec = keyof typeof FRAME_CODECS;
 const FIXED = 1 + 4 + 8 + 1; // signal, items, timeMs, policy version length
 
@@ -117,8 +122,16 @@ export function encodeFrameHeader(codec: FrameCodec, rawLength: number, storedLe
 
 export type DecodedSegment =
   | { ok: true; records: SegmentRecord[] }
-  /** `records` holds what was intact before the damage at `offset`. */
-  | { ok: false; records: SegmentRecord[]; offset: number; reason: string };
+  /**
+   * `records` holds what was intact before the damage at `offset`. `unavailableCodec`: not damage, the
+   * frame at `offset` uses a codec this Node cannot decompress (the reason says which Node can).
+   */
+  | { ok: false; records: SegmentRecord[]; offset: number; reason: string; unavailableCodec?: FrameCodec };
+
+export interface DecodeOptions {
+  /** node:zlib's zstd; null = as on a Node without it (tests). Default: this Node's, if it has one. */
+  zstd?: ZstdZlib | null;
+}
 
 type BodyResult = { ok: true; record: SegmentRecord } | { ok: false; reason: string };
 
@@ -140,10 +153,10 @@ function parseBody(body: Buffer): BodyResult {
 }
 
 /** Decodes a whole (uncompressed) version-1 segment file's bytes, or a version-2 file. Payloads are views into the bytes (v1). */
-export function decodeSegment(bytes: Uint8Array): DecodedSegment {
+export function decodeSegment(bytes: Uint8Array, options: DecodeOptions = {}): DecodedSegment {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: SegmentRecord[] = [];
-  if (buf.length >= SEGMENT_MAGIC_V2.length && buf.subarray(0, SEGMENT_MAGIC_V2.length).equals(SEGMENT_MAGIC_V2)) return decodeFramedSegment(buf);
+  if (buf.length >= SEGMENT_MAGIC_V2.length && buf.subarray(0, SEGMENT_MAGIC_V2.length).equals(SEGMENT_MAGIC_V2)) return decodeFramedSegment(buf, options);
   if (buf.length < SEGMENT_MAGIC.length || !buf.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)) {
     return { ok: false, records, offset: 0, reason: 'not a segment file (bad magic)' };
   }
@@ -164,11 +177,19 @@ export function decodeSegment(bytes: Uint8Array): DecodedSegment {
   return { ok: true, records };
 }
 
-function decompressFrame(codec: number, stored: Buffer): Buffer | string {
+const defaultZstd = zstdZlib();
+
+function decompressFrame(codec: number, stored: Buffer, rawLength: number, options: DecodeOptions): Buffer | string {
   try {
     if (codec === FRAME_CODECS.none) return stored;
     if (codec === FRAME_CODECS.brotli) return brotliDecompressSync(stored);
     if (codec === FRAME_CODECS.deflate) return inflateRawSync(stored);
+    if (codec === FRAME_CODECS.zstd) {
+      const zstd = options.zstd === undefined ? defaultZstd : options.zstd;
+      if (!zstd) return zstdUnavailableMessage();
+      // Bounded by the header's length (+1, so that a lying header still fails the length check below).
+      return zstd.zstdDecompressSync(stored, { maxOutputLength: rawLength + 1 });
+    }
   } catch (err) {
     return `frame does not decompress (${(err as Error).message})`;
   }
@@ -176,7 +197,7 @@ function decompressFrame(codec: number, stored: Buffer): Buffer | string {
 }
 
 /** Decodes a version-2 (framed, compressed) segment file; offsets in failures are file offsets of the frame. */
-function decodeFramedSegment(buf: Buffer): DecodedSegment {
+function decodeFramedSegment(buf: Buffer, options: DecodeOptions): DecodedSegment {
   const records: SegmentRecord[] = [];
   let at = SEGMENT_MAGIC_V2.length;
   while (at < buf.length) {
@@ -189,8 +210,11 @@ function decodeFramedSegment(buf: Buffer): DecodedSegment {
     if (start + storedLength > buf.length) return { ok: false, records, offset: at, reason: 'truncated frame' };
     const stored = buf.subarray(start, start + storedLength);
     if (crc32(stored) !== crc) return { ok: false, records, offset: at, reason: 'frame checksum mismatch' };
-    const raw = decompressFrame(codec, stored);
-    if (typeof raw === 'string') return { ok: false, records, offset: at, reason: raw };
+    const raw = decompressFrame(codec, stored, rawLength, options);
+    if (typeof raw === 'string') {
+      const unavailable = codec === FRAME_CODECS.zstd && !(options.zstd === undefined ? defaultZstd : options.zstd);
+      return unavailable ? { ok: false, records, offset: at, reason: raw, unavailableCodec: 'zstd' } : { ok: false, records, offset: at, reason: raw };
+    }
     if (raw.length !== rawLength) return { ok: false, records, offset: at, reason: `frame length mismatch (${raw.length} bytes, header says ${rawLength})` };
     // Records are all-or-nothing per frame: a frame that passed its CRC yet holds a bad record is a writer bug.
     const inFrame: SegmentRecord[] = [];
@@ -209,7 +233,7 @@ function decodeFramedSegment(buf: Buffer): DecodedSegment {
 }
 
 /** Reads a segment file: open or sealed, version 2 (`.segz.part`, `.segz`) or 1 (`.seg`, gzip'd `.seg.gz`). */
-export function readSegmentFile(path: string): DecodedSegment {
+export function readSegmentFile(path: string, options: DecodeOptions = {}): DecodedSegment {
   const raw = readFileSync(path);
-  return decodeSegment(path.endsWith('.gz') ? gunzipSync(raw) : raw);
+  return decodeSegment(path.endsWith('.gz') ? gunzipSync(raw) : raw, options);
 }

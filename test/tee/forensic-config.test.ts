@@ -1,6 +1,7 @@
 // The `forensic` config section: defaults, units, errors naming the path, and what the profiles set.
 import t from 'tap';
-import { DEFAULT_FORENSIC } from '../../src/config/sections/forensic.js';
+import { DEFAULT_FORENSIC, resolveSegmentCompression } from '../../src/config/sections/forensic.js';
+import { zstdAvailable } from '../../src/tee/zstd-support.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { forensicDir } from '../../src/tee/layout.js';
 import { resolve } from 'node:path';
@@ -49,13 +50,13 @@ t.test('values with units', async (t) => {
 });
 
 t.test('errors name the path and the bad value', async (t) => {
-  const r = validateConfig({ forensic: { mode: 'sometimes', segment: { gzipLevel: 12, maxAge: 'soon', compression: 'zstd' }, retention: { forensik: '1d' }, incidentTier: 'gold' } });
+  const r = validateConfig({ forensic: { mode: 'sometimes', segment: { gzipLevel: 12, maxAge: 'soon', compression: 'lz4' }, retention: { forensik: '1d' }, incidentTier: 'gold' } });
   t.notOk(r.ok);
   const errors = r.ok ? [] : r.errors;
   t.ok(errors.some((e) => e.startsWith('forensic.mode: expected one of off, incident, always (got "sometimes")')), errors.join('\n'));
   t.ok(errors.some((e) => e.startsWith('forensic.segment.gzipLevel: expected an integer from 0 to 9 (got 12)')));
   t.ok(errors.some((e) => e.startsWith('forensic.segment.maxAge: expected a duration')));
-  t.ok(errors.some((e) => e.startsWith('forensic.segment.compression: expected one of brotli, deflate, none (got "zstd")')), errors.join('\n'));
+  t.ok(errors.some((e) => e.startsWith('forensic.segment.compression: expected one of auto, zstd, brotli, deflate, none (got "lz4")')), errors.join('\n'));
   t.ok(errors.some((e) => e.startsWith('forensic.retention: unknown key "forensik"')));
   t.ok(errors.some((e) => e.startsWith('forensic.incidentTier: expected one of default, forensic, airgap (got "gold")')));
 });
@@ -66,4 +67,21 @@ t.test('profiles: forensic tees always, airgap archives in the airgap tier', asy
   t.equal(valid({}, 'airgap').forensic.tier, 'airgap');
   t.equal(valid({}, 'airgap').forensic.mode, 'incident');
   t.equal(valid({ profiles: { forensic: { forensic: { mode: 'incident' } } } }, 'forensic').forensic.mode, 'incident', 'the file can override the profile');
+});
+
+t.test('segment compression: auto by default (zstd where node:zlib has it, else brotli); explicit zstd needs it', async (t) => {
+  t.equal(valid({}).forensic.segment.compression, 'auto');
+  t.equal(resolveSegmentCompression('auto', true), 'zstd');
+  t.equal(resolveSegmentCompression('auto', false), 'brotli');
+  t.equal(resolveSegmentCompression('deflate', true), 'deflate');
+  t.equal(resolveSegmentCompression('auto'), zstdAvailable() ? 'zstd' : 'brotli', `on Node ${process.versions.node}`);
+  const r = validateConfig({ forensic: { segment: { compression: 'zstd' } } });
+  if (zstdAvailable()) {
+    t.ok(r.ok, `Node ${process.versions.node} has zstd: accepted`);
+    t.equal(r.ok ? r.config.forensic.segment.compression : '', 'zstd');
+  } else {
+    // Node 20 (CI): refused at start-up, with the Node version that has it.
+    t.notOk(r.ok, `Node ${process.versions.node} has no zstd: refused`);
+    t.match(r.ok ? '' : r.errors.join('\n'), /^forensic\.segment\.compression: zstd needs node:zlib zstd \(Node >= 22\.15 \(or >= 23\.8\)\); this is Node \d+\.\d+\.\d+: use auto/m);
+  }
 });

@@ -6,13 +6,14 @@
 //     dir: ./data/forensic     # default `${dataDir}/forensic`
 //     maxBytes: 10GiB          # disk budget of the whole archive dir; beyond it the tee sheds
 //     bufferBytes: 64MiB       # records offered but not yet written, all tenants; beyond it the tee sheds
-//     segment: { maxBytes: 64MiB, maxAge: 10m, compression: brotli, gzipLevel: 1 }
+//     segment: { maxBytes: 64MiB, maxAge: 10m, compression: auto, gzipLevel: 1 }
 //     tier: default            # tier of segments written outside incidents
 //     incidentTier: forensic   # tier of segments written while the tenant (or fleet) is in incident
 //     retention: { default: 7d, forensic: 90d, airgap: 365d }
 //     pruneInterval: 10m
 import type { RawConfig } from '../profiles.js';
 import type { Reader } from '../validate.js';
+import { zstdAvailable, ZSTD_NODE_VERSIONS } from '../../tee/zstd-support.js';
 
 export type ForensicMode = 'off' | 'incident' | 'always';
 export const FORENSIC_MODES: readonly ForensicMode[] = ['off', 'incident', 'always'];
@@ -22,8 +23,12 @@ export type RetentionTier = 'default' | 'forensic' | 'airgap';
 export const RETENTION_TIERS: readonly RetentionTier[] = ['default', 'forensic', 'airgap'];
 
 /** How the tee compresses segment frames while writing (src/tee/segment-format.ts; costs in README "Forensic archive"). */
-export type SegmentCompression = 'brotli' | 'deflate' | 'none';
-export const SEGMENT_COMPRESSIONS: readonly SegmentCompression[] = ['brotli', 'deflate', 'none'];
+export type SegmentCompression = 'auto' | 'zstd' | 'brotli' | 'deflate' | 'none';
+export const SEGMENT_COMPRESSIONS: readonly SegmentCompression[] = ['auto', 'zstd', 'brotli', 'deflate', 'none'];
+/** What `auto` means on this Node: zstd where node:zlib has it (feature-detected), else brotli quality 0. */
+export function resolveSegmentCompression(c: SegmentCompression, hasZstd = zstdAvailable()): Exclude<SegmentCompression, 'auto'> {
+  return c === 'auto' ? (hasZstd ? 'zstd' : 'brotli') : c;
+}
 
 export interface ForensicConfig {
   mode: ForensicMode;
@@ -38,7 +43,10 @@ export interface ForensicConfig {
     maxBytes: number;
     /** Rotate the open segment once it is this old, even when idle (so recent data gets sealed). */
     maxAgeMs: number;
-    /** Codec of each written frame: brotli quality 0 (default: the cheapest per byte here), deflate at gzipLevel, or none. */
+    /**
+     * Codec of each written frame: `auto` (default) = zstd where node:zlib has it (Node >= 22.15), else
+     * brotli quality 0; zstd (fast level, see src/tee/tee.ts); brotli quality 0; deflate at gzipLevel; none.
+     */
     compression: SegmentCompression;
     /** zlib level of `deflate` frames, and of legacy (v1 `.seg`) segments sealed to `.seg.gz` at start-up. */
     gzipLevel: number;
@@ -58,7 +66,7 @@ export const DEFAULT_FORENSIC: ForensicConfig = {
   mode: 'incident',
   maxBytes: 10 * 1024 * MiB,
   bufferBytes: 64 * MiB,
-  segment: { maxBytes: 64 * MiB, maxAgeMs: 600_000, compression: 'brotli', gzipLevel: 1 },
+  segment: { maxBytes: 64 * MiB, maxAgeMs: 600_000, compression: 'auto', gzipLevel: 1 },
   tier: 'default',
   incidentTier: 'forensic',
   retentionMs: { default: 7 * DAY, forensic: 90 * DAY, airgap: 365 * DAY },
@@ -99,6 +107,10 @@ export function readForensic(r: Reader, value: unknown): ForensicConfig {
     },
     pruneIntervalMs: r.duration('forensic.pruneInterval', s.pruneInterval, D.pruneIntervalMs, 1000),
   };
+  // Fail at start-up, not at the first write: an explicit zstd on a Node without it is a config error.
+  if (config.segment.compression === 'zstd' && !zstdAvailable()) {
+    r.fail('forensic.segment.compression', `zstd needs node:zlib zstd (${ZSTD_NODE_VERSIONS}); this is Node ${process.versions.node}: use auto (zstd where available, else brotli) or brotli`);
+  }
   const dir = s.dir === undefined || s.dir === null ? undefined : r.string('forensic.dir', s.dir, '');
   if (dir) config.dir = dir;
   return config;

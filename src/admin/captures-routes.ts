@@ -9,7 +9,7 @@ import { readFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { SIGNALS, type Signal } from '../signals.js';
-import { captureWindow } from '../tee/capture.js';
+import { captureWindow, CodecUnavailableError } from '../tee/capture.js';
 import { createKeySigner } from '../tee/sign.js';
 import { sendAdminError } from './auth.js';
 import type { AdminAuthorize } from './auth-types.js';
@@ -92,6 +92,10 @@ export function registerCaptureRoutes(app: FastifyInstance, deps: CaptureRoutesD
           .code(201)
           .header('cache-control', 'no-store')
           .send({ path, manifestSha256: result.manifestSha256, chunks: m.totals.chunks, records: m.totals.records, items: m.totals.items, shed: m.shed, warnings: result.warnings });
+      } catch (err) {
+        // The archive holds segments this Node cannot read (written by a newer one): say so, not "internal error".
+        if (err instanceof CodecUnavailableError) return sendAdminError(reply, 501, err.message);
+        throw err;
       } finally {
         running = false;
       }

@@ -15,6 +15,12 @@ import { encodeRecord, readSegmentFile, SEGMENT_MAGIC, type DecodeOptions } from
 import { signArtifact } from './sign.js';
 import type { TarEntry } from './tar.js';
 
+
+/** A segment uses a frame codec this Node cannot decode (zstd before Node 22.15): the capture stops rather than sign a bundle with records missing. */
+export class CodecUnavailableError extends Error {
+  override name = 'CodecUnavailableError';
+}
+
 export interface CaptureOptions {
   /** The archive root (`${dataDir}/forensic`). */
   root: string;
@@ -98,7 +104,7 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
     // Not damage: data this Node cannot read (zstd frames on Node < 22.15). A bundle without it would be
     // signed as if complete, so the capture fails, naming the codec and the Node version that reads it.
     if (!decoded.ok && decoded.unavailableCodec) {
-      throw new Error(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} (offset ${decoded.offset}); nothing was captured`);
+      throw new CodecUnavailableError(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} (offset ${decoded.offset}); nothing was captured`);
     }
     if (!decoded.ok) warnings.push(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} at offset ${decoded.offset}; kept the ${decoded.records.length} records before it`);
     const kept = decoded.records.filter((r) => r.timeMs >= o.fromMs && r.timeMs < o.toMs && wanted.has(r.signal));

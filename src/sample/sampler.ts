@@ -37,21 +37,10 @@ import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { evaluate, type CompiledSampling, type TraceFacts } from './policy.js';
 import { createTraceIndex, keepOf } from './trace-index.js';
+import { systemClock, type Clock } from '../incident/clock.js';
 
-export interface SamplerClock {
-  now(): number;
-  /** Runs fn after ms; must not keep the process alive on its own. */
-  setTimer(fn: () => void, ms: number): { cancel(): void };
-}
-
-export const systemSamplerClock: SamplerClock = {
-  now: () => Date.now(),
-  setTimer(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+/** The sampler's time: the same injectable clock as the incident store's (tests drive it by hand). */
+export type SamplerClock = Clock;
 
 export type SamplerConfig = Pick<SamplingConfig, 'decisionWaitMs' | 'rootGraceMs' | 'maxTraces' | 'maxBytes' | 'decisionCacheSize'>;
 
@@ -141,7 +130,7 @@ const F_LIVE = 4;
 const MAX_EMIT_BYTES = 2 * 1024 * 1024;
 
 export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSampler {
-  const clock = deps.clock ?? systemSamplerClock;
+  const clock = deps.clock ?? systemClock;
   const tickMs = deps.tickMs ?? 50;
   const viewBytes = deps.viewBytes ?? DEFAULT_BATCH.passThroughBytes;
   const metrics = deps.metrics;

@@ -1,9 +1,10 @@
-// A hand-driven clock for the tail sampler (its SamplerClock): timers fire only when advance() moves
-// time past them, in due order, each seeing now() at its own due time. Shared by the sampler tests and
-// the sampling micro-bench (which runs many timers, hence the linear scan instead of a sort per step).
-import type { SamplerClock } from '../../src/sample/sampler.js';
+// A hand-driven clock (src/incident/clock.ts's Clock, which the tail sampler, the incident store and
+// Notify take): timers fire only when advance() moves time past them, in due order, each
+// seeing now() at its own due time. Shared by the tests and the sampling micro-bench (which runs many
+// timers, hence the linear scan instead of a sort per step).
+import type { Clock } from '../../src/incident/clock.js';
 
-export interface ManualClock extends SamplerClock {
+export interface ManualClock extends Clock {
   advance(ms: number): void;
   /** Timers set and neither fired nor cancelled. */
   pending(): number;

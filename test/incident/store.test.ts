@@ -8,7 +8,9 @@ import { createIncidentStore, type AuditRecord, type IncidentChange, type Incide
 import { FLEET } from '../../src/incident/types.js';
 import { silentLogger } from '../../src/telemetry/logger-types.js';
 import { createMetrics, type GatewayMetrics } from '../../src/telemetry/metrics.js';
-import { manualClock, type ManualClock } from './manual-clock.js';
+import { manualClock as handClock, type ManualClock } from '../helpers/manual-clock.js';
+
+const manualClock = (): ManualClock => handClock(Date.parse('2026-01-01T00:00:00Z'));
 
 const MIN = 60_000;
 

@@ -27,10 +27,9 @@ export interface ProcessTask {
   policyVersion?: string;
   policy?: CompiledPolicy;
   /**
-   * Traces only, for the tail sampler: locate each trace of the output. The worker either leaves the
-   * body as it is and returns ProcessOk.traceLayout (what it does now: split-traces.ts locateTraces), or
-   * lays the output out as one run of resource_spans entries per trace id, in the order of `traces`,
-   * and fills TraceSummary.offset/length. With a single trace: offset 0, length of the body.
+   * Traces only, for the tail sampler: locate each trace in the output, which is left as it is. With
+   * more than one trace ProcessOk.traceLayout says where each lies (split-traces.ts locateTraces); a
+   * single trace's TraceSummary gets offset 0 and the body's length.
    */
   splitTraces?: boolean;
   /**

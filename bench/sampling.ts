@@ -414,6 +414,12 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
   return { locateMicrosPerSpan: locate, splitMicrosPerSpan: split, splitInflation: splitBytes / requestBytes, keepAll, defaultPolicy: defaults, keepAllSplit, defaultPolicySplit: defaultsSplit, totals };
 }
 
+const USAGE = [
+  'usage: node dist/bench/sampling.js cpu [--runs 3 --duration 8s --warmup 3s --spans 500 --concurrency 8]',
+  '       node dist/bench/sampling.js micro [--seconds 5 --spans 500]',
+  '       node dist/bench/sampling.js memory [--traces 100000 --max-bytes 268435456 --spans-per-trace 2 --concurrency 4 --churn 15s]',
+].join('\n');
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -455,7 +461,7 @@ async function main(argv: string[]): Promise<number> {
       log,
     });
   } else {
-    process.stderr.write('usage: node dist/bench/sampling.js cpu [--runs 3 --duration 8s --warmup 3s --spans 500 --concurrency 8]\n' + '       node dist/bench/sampling.js micro [--seconds 5 --spans 500]\n' + '       node dist/bench/sampling.js memory [--traces 100000 --max-bytes 268435456 --spans-per-trace 2 --concurrency 4 --churn 15s]\n');
+    process.stderr.write(`${USAGE}\n`);
     return 2;
   }
   const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
@@ -466,4 +472,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-runAsScript('bench', import.meta.url, main);
+runAsScript('sampling', import.meta.url, main, USAGE);

@@ -5,18 +5,28 @@ import { killAllChildren } from './gateway-process.js';
 import { median, type RunRecord } from './report.js';
 import { parseBenchArgs, UsageError, type BenchOptions } from './run.js';
 
-/** Runs `main` when the module at `moduleUrl` is the process's entry point; exits with its code. */
-export function runAsScript(name: string, moduleUrl: string, main: (argv: string[]) => Promise<number>): void {
+/**
+ * Runs `main` when the module at `moduleUrl` is the process's entry point; exits with its code. With a
+ * `usage`, `--help`/`-h` prints it (exit 0), and a flag node:util's parseArgs refuses prints the reason
+ * and the usage (exit 2) instead of a stack trace.
+ */
+export function runAsScript(name: string, moduleUrl: string, main: (argv: string[]) => Promise<number>, usage?: string): void {
   if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
-  main(process.argv.slice(2)).then(
+  const argv = process.argv.slice(2);
+  if (usage !== undefined && (argv.includes('--help') || argv.includes('-h'))) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  main(argv).then(
     (code) => {
       killAllChildren();
       process.exit(code);
     },
     (err: unknown) => {
-      process.stderr.write(`${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      const badFlag = usage !== undefined && err instanceof Error && String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_');
+      process.stderr.write(badFlag ? `${name}: ${err.message}\n${usage}\n` : `${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       killAllChildren();
-      process.exit(1);
+      process.exit(badFlag ? 2 : 1);
     },
   );
 }

@@ -22,6 +22,7 @@ import { zstdZlib } from '../src/tee/zstd-support.js';
 import { silentLogger } from '../src/telemetry/logger-types.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { generateRequestPool } from './generate.js';
+import { runAsScript } from './script.js';
 
 export interface TeeMicroResult {
   requests: number;
@@ -224,12 +225,9 @@ async function codecTable(): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`tee-micro: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+const USAGE =
+  'usage: node dist/bench/tee-micro.js [--requests 1000] [--runs 3] [--compression auto|zstd|brotli|deflate|none] [--gzip-level 1]\n' +
+  '         [--zstd-level=N] [--segment-mib 64] [--in-flight N] [--fresh] [--pace-ms N] [--frame-target-kib N]\n' +
+  '       node dist/bench/tee-micro.js --codecs   (in-memory codec table on the bench requests)';
+
+runAsScript('tee-micro', import.meta.url, main, USAGE);

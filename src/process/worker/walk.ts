@@ -95,9 +95,12 @@ const frameAnyDepth = new Int32Array(STACK);
 
 const groups = createTraceGroups();
 
-/** Walks one request. Never throws on any input; the work is linear in buf.length. */
-export function walkRequest(signal: Signal, buf: Uint8Array): WalkResult {
-  const traces = signal === 'traces';
+/**
+ * Walks one request. Never throws on any input; the work is linear in buf.length. `summarise: false`
+ * skips grouping spans by trace (no `traces` in the result) when nothing downstream samples.
+ */
+export function walkRequest(signal: Signal, buf: Uint8Array, summarise = true): WalkResult {
+  const traces = summarise && signal === 'traces';
   if (traces) groups.reset();
   const root = ROOT_MSG[signal];
   const fieldInfo = FIELD_INFO;
@@ -263,10 +266,15 @@ export function walkRequest(signal: Signal, buf: Uint8Array): WalkResult {
         }
 
         if (kind === Kind.MESSAGE) {
+          const child = info >>> INFO_CHILD_SHIFT;
+          // Attributes are most of the fields of real telemetry: check the common shape in one step.
+          if (child === MsgId.KEY_VALUE && sp + 1 < MAX_MESSAGE_DEPTH && anyDepth < MAX_ANY_VALUE_DEPTH && isSimpleKeyValue(buf, pos, pos + len)) {
+            pos += len;
+            continue;
+          }
           if (sp === MAX_MESSAGE_DEPTH) {
             return fail(buf, sp, msg, tagPos, field, `nests messages deeper than ${MAX_MESSAGE_DEPTH} levels`);
           }
-          const child = info >>> INFO_CHILD_SHIFT;
           if (child === MsgId.ANY_VALUE && anyDepth === MAX_ANY_VALUE_DEPTH) {
             return fail(buf, sp, msg, tagPos, field, `nests AnyValues deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
           }
@@ -309,6 +317,58 @@ export function walkRequest(signal: Signal, buf: Uint8Array): WalkResult {
   const result: WalkOk = { ok: true, items, foreignTopLevel };
   if (traces) result.traces = groups.summaries();
   return result;
+}
+
+/**
+ * Whether KeyValue content buf[s, e) has the shape nearly every attribute has, checked in one step
+ * without the frame stack: `key` (field 1, valid UTF-8), then `value` (field 2) ending at e and holding
+ * nothing or one scalar that ends it: a string (valid UTF-8), bool or int (a varint), double (8 bytes)
+ * or bytes; lengths of one or two bytes. Only what the generic walk accepts matches (the caller has
+ * checked that the two nested messages fit the depth limits); anything else, valid or not, returns
+ * false, and the generic walk checks it field by field and names what is wrong. So the shortcut
+ * changes how fast a request is accepted, never whether it is, nor any failure message.
+ */
+function isSimpleKeyValue(buf: Uint8Array, s: number, e: number): boolean {
+  if (s + 2 > e || buf[s] !== 0x0a) return false;
+  let p = shortLength(buf, s + 1, e);
+  if (p < 0) return false;
+  const keyEnd = p + shortLen;
+  if (keyEnd + 2 > e || buf[keyEnd] !== 0x12) return false;
+  const a = shortLength(buf, keyEnd + 1, e);
+  if (a < 0 || a + shortLen !== e || !isValidUtf8(buf, p, keyEnd)) return false;
+  if (a === e) return true; // an empty AnyValue
+  const tag = buf[a]!;
+  switch (tag) {
+    case 0x0a: // string_value
+    case 0x3a: // bytes_value
+      p = shortLength(buf, a + 1, e);
+      return p >= 0 && p + shortLen === e && (tag === 0x3a || isValidUtf8(buf, p, e));
+    case 0x10: // bool_value
+    case 0x18: // int_value
+      return skipVarint(buf, a + 1, e) === e;
+    case 0x21: // double_value
+      return a + 9 === e;
+    default:
+      return false;
+  }
+}
+
+/** Length read by shortLength. */
+let shortLen = 0;
+
+/** A length prefix of one or two bytes at p (into shortLen; -1 when longer or past e); the position after it. */
+function shortLength(buf: Uint8Array, p: number, e: number): number {
+  if (p >= e) return -1;
+  const b0 = buf[p]!;
+  if (b0 < 0x80) {
+    shortLen = b0;
+    return p + 1;
+  }
+  if (p + 1 >= e) return -1;
+  const b1 = buf[p + 1]!;
+  if (b1 >= 0x80) return -1;
+  shortLen = (b0 & 0x7f) | (b1 << 7);
+  return p + 2;
 }
 
 function wrongWireType(buf: Uint8Array, sp: number, msg: number, tagPos: number, field: number, wt: number, expected: number): WalkFailure {

@@ -318,6 +318,7 @@ export const MsgId = {
   METRICS_REQUEST: MSG['ExportMetricsServiceRequest']!,
   LOGS_REQUEST: MSG['ExportLogsServiceRequest']!,
   ANY_VALUE: MSG['AnyValue']!,
+  KEY_VALUE: MSG['KeyValue']!,
   SPAN: MSG['Span']!,
 } as const;
 

@@ -280,6 +280,53 @@ t.test('strings must be valid UTF-8; bytes may hold anything', async (t) => {
   ok(t, walkRequest('traces', okBytes));
 });
 
+t.test('attributes in the common shape (checked in one step) are accepted and refused as field by field', async (t) => {
+  const long = 'x'.repeat(200); // a two-byte length
+  const huge = 'y'.repeat(20_000); // a three-byte length: not the shortcut's shape
+  const cases: Array<[string, Bytes, RegExp | null]> = [
+    ['string', kv('k', anyString('v')), null],
+    ['empty key and value', kv('', anyString('')), null],
+    ['empty AnyValue', kv('k', []), null],
+    ['bool', kv('k', vint(2, 1)), null],
+    ['int', kv('k', anyInt(-5n)), null],
+    ['double', kv('k', double(4, 1.5)), null],
+    ['bytes', kv('k', raw(7, [0xff, 0x00])), null],
+    ['two-byte lengths', kv(long, anyString(long)), null],
+    ['three-byte lengths', kv('k', anyString(huge)), null],
+    ['value before key', msg(len(2, anyString('v')), str(1, 'k')), null],
+    ['a second value', msg(kv('k', anyString('v')), len(2, anyString('w'))), null],
+    ['an unknown field after the value', msg(kv('k', anyString('v')), vint(9, 1)), null],
+    ['two scalars in the value', kv('k', msg(anyString('v'), vint(3, 1))), null],
+    ['invalid UTF-8 key', msg(raw(1, [0x61, 0xff]), len(2, anyString('v'))), /spans\[0\]\.attributes\[1\]: field 1 \(key\) is not valid UTF-8/],
+    ['invalid UTF-8 value', kv('k', raw(1, [0xed, 0xa0, 0x80])), /spans\[0\]\.attributes\[1\]\.value: field 1 \(string_value\) is not valid UTF-8/],
+    ['a double of 7 bytes', kv('k', [...tag(4, 1), 1, 2, 3, 4, 5, 6, 7]), /spans\[0\]\.attributes\[1\]\.value: field 4 \(double_value\) truncated/],
+    ['an int varint of 11 bytes', kv('k', [...tag(3, 0), ...Array(10).fill(0xff), 0x01]), /spans\[0\]\.attributes\[1\]\.value: field 3 \(int_value\)/],
+    ['a string past the value', msg(str(1, 'k'), [...tag(2, 2), 3, ...tag(1, 2), 5, 0x61, 0x62]), /spans\[0\]\.attributes\[1\]\.value: field 1 \(string_value\)/],
+  ];
+  for (const [name, attribute, refusal] of cases) {
+    const body = tracesRequest(msg(span({ traceId: T1, spanId: S1, attributes: [kv('before', anyString('ok')), attribute] })));
+    const r = walkRequest('traces', body);
+    const reference = referenceProcess('traces', body).status;
+    if (refusal === null) {
+      t.ok(r.ok, `${name}: accepted${r.ok ? '' : `, not refused: ${r.message}`}`);
+      t.equal(reference, 'ok', `${name}: protobufjs accepts it too`);
+    } else {
+      t.notOk(r.ok, `${name}: refused`);
+      if (!r.ok) t.match(r.message, refusal, `${name}: the field-by-field message`);
+      t.equal(reference, 'rejected', `${name}: protobufjs refuses it too`);
+    }
+  }
+  // An attribute whose value would be one AnyValue too deep is never taken in one step.
+  let value: Bytes = len(6, len(1, kv('k', anyString('leaf')))); // a kvlist holding the attribute
+  for (let i = 2; i < MAX_ANY_VALUE_DEPTH; i++) value = len(5, len(1, value));
+  ok(t, walkRequest('logs', logsRequest(len(5, len(5, len(1, anyString('x')))))));
+  const atLimit = logsRequest(len(5, value)); // the kvlist is the 31st AnyValue: its attribute's value the 32nd
+  ok(t, walkRequest('logs', atLimit));
+  referenceAccepts(t, 'logs', atLimit);
+  const tooDeep = logsRequest(len(5, len(5, len(1, value))));
+  refused(t, walkRequest('logs', tooDeep), new RegExp(`field 2 \\(value\\) nests AnyValues deeper than ${MAX_ANY_VALUE_DEPTH} levels`));
+});
+
 t.test('ids must be 16 (trace) or 8 (span) bytes, or empty', async (t) => {
   refused(t, walkRequest('traces', tracesRequest(msg(raw(1, [1, 2, 3])))), /spans\[0\]: field 1 \(trace_id\) must be 16 bytes or empty, got 3/);
   refused(t, walkRequest('traces', tracesRequest(msg(raw(4, Array(16).fill(1))))), /field 4 \(parent_span_id\) must be 8 bytes or empty, got 16/);

@@ -22,7 +22,9 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
     if (!converted.ok) return { status: 'rejected', code: 'MALFORMED_PAYLOAD', message: converted.message };
     body = converted.bytes;
   }
-  const walked = walkRequest(task.signal, body);
+  // Without a tail sampler downstream, nobody reads the per-trace summaries: do not build them.
+  const summarise = !task.omitTraceSummaries || task.splitTraces === true;
+  const walked = walkRequest(task.signal, body, summarise);
   if (!walked.ok) return { status: 'rejected', code: 'MALFORMED_PAYLOAD', message: walked.message };
   const ruleSet = policy?.forTenant(task.tenant);
   const rules = ruleSet && !ruleSet.noop ? ruleSet : null;
@@ -37,7 +39,7 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
   result.body = rewritten.body;
   if (rewritten.droppedItems > 0) {
     // Items went with a dropped metric or resource: count and summarise what is left.
-    const again = walkRequest(task.signal, rewritten.body);
+    const again = walkRequest(task.signal, rewritten.body, summarise);
     if (!again.ok) throw new Error(`rewrite produced an invalid request: ${again.message}`);
     result.items = again.items;
     if (again.traces) result.traces = again.traces;

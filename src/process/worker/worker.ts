@@ -31,7 +31,6 @@ export default function processTask(task: ProcessTask): WorkerResult {
   }
   const result = processRequest(task, rules);
   if (result.status !== 'ok') return result;
-  if (task.omitTraceSummaries && !task.splitTraces) delete result.traces;
   // The input arrived transferred (the pool makes sure it owns its buffer), so an unchanged body moves
   // straight back; a new body (JSON conversion, stripped fields, rewrites) may be a view into a shared pool.
   result.body = transferableView(result.body);

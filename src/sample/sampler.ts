@@ -25,7 +25,9 @@
 // about the order they arrived (traces are decided oldest first), so evicting the oldest traces frees the
 // oldest bodies. Copying each fragment out instead costs
 // an ArrayBuffer per (trace, request): more CPU and, measured, several hundred bytes more per trace.
-// The per-trace state is kept in typed-array columns (no object per trace), see createSampler.
+// The per-trace state is kept in typed-array columns (no object per trace), see createSampler, and so
+// is the index of trace ids (trace-index.ts): under churn a Map of id strings was the part of the main
+// thread's heap that grew (README "Tail sampling", Cost).
 import { LRUCache } from 'lru-cache';
 import type { SamplingConfig } from '../config/sections/sampling.js';
 import { DEFAULT_BATCH } from '../config/types.js';
@@ -499,7 +501,7 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     if (early) earlyCounts.set(early, (earlyCounts.get(early) ?? 0) + 1);
     countDecision(reason, keep, 1);
     countSpans(tenant, keep, spans);
-    index.decide(tenant, traceId, keep);
+    index.decideSlot(slot, keep);
     const chunk = chunkOf[slot]!;
     const more = moreOf[slot];
     if (keep) {

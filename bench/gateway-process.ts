@@ -2,7 +2,7 @@
 // gateway (`stella telemetry serve`, ready when its admin /readyz answers 200, measured through its
 // /metrics) and the acknowledge-only raw server (baseline and null sink; measured over IPC).
 // Every child is registered so that it is killed when the bench exits, however it exits.
-import { GATEWAY_NODE_FLAGS } from '../src/cli/node-flags.js';
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
@@ -132,6 +132,11 @@ export interface ProcMemory {
   rssBytes: number;
   /** Peak resident set size since the process started ("high water mark"). */
   hwmBytes: number;
+  /** Anonymous resident memory (heaps, malloc) and file-backed (code, shared libraries); 0 if unknown. */
+  anonBytes: number;
+  fileBytes: number;
+  /** Threads of the process. */
+  threads: number;
 }
 
 /** VmRSS and VmHWM from /proc/<pid>/status (Linux); undefined elsewhere or when the process is gone. */
@@ -149,7 +154,8 @@ export function readProcMemory(pid: number): ProcMemory | undefined {
   const rss = kb('VmRSS');
   const hwm = kb('VmHWM');
   if (rss === undefined || hwm === undefined) return undefined;
-  return { rssBytes: rss, hwmBytes: hwm };
+  const threads = /^Threads:\s+(\d+)/m.exec(text);
+  return { rssBytes: rss, hwmBytes: hwm, anonBytes: kb('RssAnon') ?? 0, fileBytes: kb('RssFile') ?? 0, threads: threads ? Number(threads[1]) : 0 };
 }
 
 /** Keeps the last `max` characters of a stream (a child's stderr) for error messages; never blocks the child. */
@@ -182,6 +188,12 @@ export interface GatewayProcessOptions {
   readyTimeoutMs?: number;
   /** The compiled CLI (default: $STELLA_BENCH_CLI, else dist/src/cli/main.js of this package). */
   cliPath?: string;
+  /** More node flags, after GATEWAY_NODE_FLAGS (e.g. `--trace-gc` while measuring). */
+  nodeArgs?: string[];
+  /** More environment variables for the gateway (on top of this process's environment and GATEWAY_ENV). */
+  env?: Record<string, string>;
+  /** Sees everything the gateway writes to stdout and stderr (e.g. to keep a --trace-gc log). */
+  onOutput?: (chunk: Buffer) => void;
 }
 
 export interface GatewayProcess {
@@ -227,6 +239,7 @@ async function startOnce(host: string, options: GatewayProcessOptions): Promise<
   // The same V8 flags as `npm start` and the bin, so the bench measures the gateway as it is run.
   const args = [
     ...GATEWAY_NODE_FLAGS,
+    ...(options.nodeArgs ?? []),
     options.cliPath ?? process.env.STELLA_BENCH_CLI ?? CLI_PATH,
     'telemetry',
     'serve',
@@ -244,11 +257,17 @@ async function startOnce(host: string, options: GatewayProcessOptions): Promise<
   if (options.workers !== undefined) args.push('--workers', String(options.workers));
   if (options.extraArgs) args.push(...options.extraArgs);
 
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: packageRoot });
+  // The same environment as the bin, npm start and the Dockerfile (malloc settings), then the caller's.
+  const env = { ...process.env, ...GATEWAY_ENV, ...options.env };
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: packageRoot, env });
   track(child);
   const log = tail(16_384);
   child.stdout!.on('data', (c: Buffer) => log.push(c));
   child.stderr!.on('data', (c: Buffer) => log.push(c));
+  if (options.onOutput) {
+    child.stdout!.on('data', options.onOutput);
+    child.stderr!.on('data', options.onOutput);
+  }
   const adminUrl = `http://${host}:${adminPort}`;
   const cleanup = (): void => rmSync(dataDir, { recursive: true, force: true });
 

@@ -19,7 +19,7 @@
 // Every request gets fresh trace ids (the pool's ids with a per-send counter in their first four bytes):
 // a pool that repeated its ids would only exercise the decision cache. Uses the bench harness's pieces
 // (generate.ts, load.ts, gateway-process.ts); results go to bench/results/<time>-sampling-<mode>.json.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -125,12 +125,24 @@ interface CpuRun {
   spansPerSecond: number;
   cpuSecondsPerMillionSpans: number;
   peakRssBytes: number | null;
+  /** Minor page faults of the gateway per 1,000 spans in the window (malloc settings show here first). */
+  minorFaultsPerKSpans: number;
   exportedSpans: number;
   acceptedSpans: number;
   p99Ms: number;
 }
 
-async function cpuMode(o: { runs: number; durationMs: number; warmupMs: number; spans: number; concurrency: number; log: (s: string) => void }) {
+/** Minor page faults of a process so far (/proc/<pid>/stat field 10); NaN when unreadable. */
+function minorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  } catch {
+    return NaN;
+  }
+}
+
+async function cpuMode(o: { runs: number; durationMs: number; warmupMs: number; spans: number; concurrency: number; nodeArgs: string[]; env: Record<string, string>; log: (s: string) => void }) {
   const dir = mkdtempSync(join(tmpdir(), 'stella-sampling-bench-'));
   const targets: Array<{ name: string; config: string }> = [
     { name: 'off', config: configFile(dir, 'off', null) },
@@ -143,12 +155,14 @@ async function cpuMode(o: { runs: number; durationMs: number; warmupMs: number; 
     for (const target of targets) {
       o.log(`${target.name} #${i}: ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s …`);
       const sink = await startRawServerProcess('grpc', undefined, { windowBytes: DEFAULT_SINK_WINDOW_BYTES });
-      const gw = await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sink.port}`, configFile: target.config });
+      const gw = await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sink.port}`, configFile: target.config, nodeArgs: o.nodeArgs, env: o.env });
       try {
         const bodies = pool.requests.map((b) => Buffer.from(b));
         const driver = freshIds(createGrpcDriver({ address: gw.grpcAddress }), bodies);
         let cpu0 = NaN;
         let cpu1 = NaN;
+        let flt0 = NaN;
+        let flt1 = NaN;
         let peak = 0;
         const load = await runLoad({
           driver,
@@ -157,8 +171,14 @@ async function cpuMode(o: { runs: number; durationMs: number; warmupMs: number; 
           concurrency: o.concurrency,
           warmupMs: o.warmupMs,
           durationMs: o.durationMs,
-          onWindowStart: async () => void (cpu0 = (await gw.metrics()).get('process_cpu_seconds_total')!),
-          onWindowEnd: async () => void (cpu1 = (await gw.metrics()).get('process_cpu_seconds_total')!),
+          onWindowStart: async () => {
+            flt0 = minorFaults(gw.pid);
+            cpu0 = (await gw.metrics()).get('process_cpu_seconds_total')!;
+          },
+          onWindowEnd: async () => {
+            flt1 = minorFaults(gw.pid);
+            cpu1 = (await gw.metrics()).get('process_cpu_seconds_total')!;
+          },
           onTick: () => void (peak = Math.max(peak, readProcMemory(gw.pid)?.rssBytes ?? 0)),
         }).finally(() => driver.close());
         await new Promise((r) => setTimeout(r, 3000));
@@ -170,12 +190,13 @@ async function cpuMode(o: { runs: number; durationMs: number; warmupMs: number; 
           spansPerSecond: load.spansPerSecond,
           cpuSecondsPerMillionSpans: ((cpu1 - cpu0) / load.spans) * 1e6,
           peakRssBytes: readProcMemory(gw.pid)?.hwmBytes ?? peak,
+          minorFaultsPerKSpans: ((flt1 - flt0) / load.spans) * 1000,
           acceptedSpans: m.get('receiver_accepted_items_total') ?? 0,
           exportedSpans: m.get('exporter_sent_items_total') ?? 0,
           p99Ms: load.latencyMs.p99,
         };
         runs.push(r);
-        o.log(`  ${r.spansPerSecond.toFixed(0)} spans/s, ${r.cpuSecondsPerMillionSpans.toFixed(2)} CPU s/Mspans, exported ${r.exportedSpans}/${r.acceptedSpans}, peak RSS ${((r.peakRssBytes ?? 0) / MiB).toFixed(0)} MiB`);
+        o.log(`  ${r.spansPerSecond.toFixed(0)} spans/s, ${r.cpuSecondsPerMillionSpans.toFixed(2)} CPU s/Mspans, ${r.minorFaultsPerKSpans.toFixed(1)} minor faults/kspan, exported ${r.exportedSpans}/${r.acceptedSpans}, peak RSS ${((r.peakRssBytes ?? 0) / MiB).toFixed(0)} MiB`);
       } finally {
         await gw.stop();
         await sink.stop();
@@ -196,33 +217,77 @@ async function cpuMode(o: { runs: number; durationMs: number; warmupMs: number; 
   return { runs, summary, overhead };
 }
 
-async function memoryMode(o: { traces: number; maxBytes: number; spansPerTrace: number; concurrency: number; churnMs: number; log: (s: string) => void }) {
+async function memoryMode(o: {
+  traces: number;
+  maxBytes: number;
+  spansPerTrace: number;
+  concurrency: number;
+  churnMs: number;
+  /** Extra node flags and environment for the gateway, and a file for its output (measuring: --trace-gc). */
+  nodeArgs: string[];
+  env: Record<string, string>;
+  outputFile?: string;
+  /** Copies /proc/<gateway>/smaps here at the end of the churn, and to <file>.filled once filled (where the resident memory sits). */
+  smapsFile?: string;
+  log: (s: string) => void;
+}) {
   const dir = mkdtempSync(join(tmpdir(), 'stella-sampling-bench-'));
   // The default policy (errors, slow, 10 %): what the early decisions keep is exported, as in production.
   const config = configFile(dir, 'memory', { enabled: true, decisionWait: '10m', rootGrace: '10m', maxTraces: o.traces, maxBytes: o.maxBytes });
   const pool = generateRequestPool({ count: 64, spansPerRequest: 500, spansPerTrace: o.spansPerTrace, seed: 2 });
   const sink = await startRawServerProcess('grpc', undefined, { windowBytes: DEFAULT_SINK_WINDOW_BYTES });
-  const gw = await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sink.port}`, configFile: config });
+  const output = o.outputFile;
+  if (output) writeFileSync(output, '');
+  const gw = await startGatewayProcess({
+    exportUrl: `otlp-grpc://127.0.0.1:${sink.port}`,
+    configFile: config,
+    nodeArgs: o.nodeArgs,
+    env: o.env,
+    ...(output ? { onOutput: (c: Buffer) => appendFileSync(output, c) } : {}),
+  });
   const bodies = pool.requests.map((b) => Buffer.from(b));
   const driver = freshIds(createGrpcDriver({ address: gw.grpcAddress }), bodies);
   try {
     const rssAtStart = readProcMemory(gw.pid)?.rssBytes ?? 0;
     // Besides RSS (what an operator sees), the main thread's V8 heap and external memory (ArrayBuffers:
     // request bodies, including those waiting for a GC) tell where the overhead sits.
-    const samples: Array<{ phase: string; traces: number; bytes: number; rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number }> = [];
+    const samples: Array<{
+      phase: string;
+      atMs: number;
+      traces: number;
+      bytes: number;
+      rssBytes: number;
+      anonBytes: number;
+      fileBytes: number;
+      heapUsedBytes: number;
+      heapTotalBytes: number;
+      externalBytes: number;
+      earlyDecisions: number;
+      /** Bodies in flight elsewhere: admitted requests (receive → sampler) and the exporters' queues. */
+      admitInflightBytes: number;
+      exporterQueueBytes: number;
+    }> = [];
+    const t0 = Date.now();
     let peakRss = 0;
     const sample = async (phase: string) => {
       const m = await gw.metrics();
-      const rss = readProcMemory(gw.pid)?.rssBytes ?? 0;
+      const proc = readProcMemory(gw.pid);
+      const rss = proc?.rssBytes ?? 0;
       peakRss = Math.max(peakRss, rss);
       const s = {
         phase,
+        atMs: Date.now() - t0,
         traces: m.get('sampling_buffered_traces') ?? 0,
         bytes: m.get('sampling_buffered_bytes') ?? 0,
         rssBytes: rss,
+        anonBytes: proc?.anonBytes ?? 0,
+        fileBytes: proc?.fileBytes ?? 0,
         heapUsedBytes: m.get('nodejs_heap_size_used_bytes') ?? 0,
         heapTotalBytes: m.get('nodejs_heap_size_total_bytes') ?? 0,
         externalBytes: m.get('nodejs_external_memory_bytes') ?? 0,
+        earlyDecisions: m.get('sampling_early_decisions_total') ?? 0,
+        admitInflightBytes: m.get('admit_inflight_bytes') ?? 0,
+        exporterQueueBytes: m.get('exporter_queue_size_bytes') ?? 0,
       };
       samples.push(s);
       return s;
@@ -245,10 +310,12 @@ async function memoryMode(o: { traces: number; maxBytes: number; spansPerTrace: 
     });
     await new Promise((r) => setTimeout(r, 3000));
     const filled = await sample('filled');
+    if (o.smapsFile) writeFileSync(`${o.smapsFile}.filled`, readFileSync(`/proc/${gw.pid}/smaps`));
     const m1 = await gw.metrics();
     // Phase 2: keep sending: the bounds hold by deciding the oldest traces early (kept and exported here).
     await runLoad({ driver, bodies, spansPerRequest: 500, concurrency: o.concurrency, warmupMs: 0, durationMs: o.churnMs, tickMs: 250, onTick: async () => void (await sample('churn')) });
     const churned = await sample('after-churn');
+    if (o.smapsFile) writeFileSync(o.smapsFile, readFileSync(`/proc/${gw.pid}/smaps`));
     const m2 = await gw.metrics();
     const hwm = readProcMemory(gw.pid)?.hwmBytes ?? 0;
     const result = {
@@ -414,10 +481,16 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
   return { locateMicrosPerSpan: locate, splitMicrosPerSpan: split, splitInflation: splitBytes / requestBytes, keepAll, defaultPolicy: defaults, keepAllSplit, defaultPolicySplit: defaultsSplit, totals };
 }
 
+/** `--env NAME=VALUE` flags as an environment. */
+function envOf(pairs: string[] | undefined): Record<string, string> {
+  return Object.fromEntries((pairs ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
 const USAGE = [
-  'usage: node dist/bench/sampling.js cpu [--runs 3 --duration 8s --warmup 3s --spans 500 --concurrency 8]',
+  'usage: node dist/bench/sampling.js cpu [--runs 3 --duration 8s --warmup 3s --spans 500 --concurrency 8] [--node-arg FLAG]... [--env NAME=VALUE]...',
   '       node dist/bench/sampling.js micro [--seconds 5 --spans 500]',
   '       node dist/bench/sampling.js memory [--traces 100000 --max-bytes 268435456 --spans-per-trace 2 --concurrency 4 --churn 15s]',
+  '              [--node-arg FLAG]... [--env NAME=VALUE]... [--output FILE] [--smaps FILE]   (measuring: e.g. --node-arg=--trace-gc --output gc.log)',
 ].join('\n');
 
 async function main(argv: string[]): Promise<number> {
@@ -435,6 +508,10 @@ async function main(argv: string[]): Promise<number> {
       'spans-per-trace': { type: 'string' },
       churn: { type: 'string' },
       seconds: { type: 'string' },
+      'node-arg': { type: 'string', multiple: true },
+      env: { type: 'string', multiple: true },
+      output: { type: 'string' },
+      smaps: { type: 'string' },
     },
   });
   const mode = positionals[0];
@@ -447,6 +524,8 @@ async function main(argv: string[]): Promise<number> {
       warmupMs: parseDuration('--warmup', values.warmup ?? '3s'),
       spans: Number(values.spans ?? 500),
       concurrency: Number(values.concurrency ?? 8),
+      nodeArgs: values['node-arg'] ?? [],
+      env: envOf(values.env),
       log,
     });
   } else if (mode === 'micro') {
@@ -458,6 +537,10 @@ async function main(argv: string[]): Promise<number> {
       spansPerTrace: Number(values['spans-per-trace'] ?? 2),
       concurrency: Number(values.concurrency ?? 4),
       churnMs: parseDuration('--churn', values.churn ?? '15s'),
+      nodeArgs: values['node-arg'] ?? [],
+      env: envOf(values.env),
+      ...(values.output ? { outputFile: values.output } : {}),
+      ...(values.smaps ? { smapsFile: values.smaps } : {}),
       log,
     });
   } else {

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=128
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --initial-old-space-size=128
 // `stella telemetry <command>`: the command table and dispatch. A command is a small module under
 // commands/ (see command.ts); adding one is adding a line to COMMANDS. Modules load only when their
 // command runs, so `--help` and `config validate` do not pay for the whole gateway.

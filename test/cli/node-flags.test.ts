@@ -1,8 +1,8 @@
-// Every documented way of starting the gateway passes the same V8 flags (src/cli/node-flags.ts).
+// Every documented way of starting the gateway passes the same V8 flags and environment (src/cli/node-flags.ts).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GATEWAY_NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS, gatewayEnvWords } from '../../src/cli/node-flags.js';
 import { packageRoot } from '../../src/paths.js';
 
 const read = (f: string) => readFileSync(join(packageRoot, f), 'utf8');
@@ -13,8 +13,23 @@ t.test('the bin shebang, npm start and the Dockerfile pass the gateway node flag
   const dockerfile = read('docker/Dockerfile');
   t.ok(GATEWAY_NODE_FLAGS.length > 0);
   for (const flag of GATEWAY_NODE_FLAGS) {
-    t.ok(shebang.startsWith('#!/usr/bin/env -S node ') && shebang.includes(flag), `shebang has ${flag}`);
+    t.ok(shebang.startsWith('#!/usr/bin/env -S ') && new RegExp(` node [^#]*${flag}`).test(shebang), `shebang has ${flag}`);
     t.match(start, new RegExp(`node [^&]*${flag}[^&]* dist/src/cli/main\\.js telemetry serve`), `npm start has ${flag}`);
     t.ok(dockerfile.includes(`"${flag}"`), `Dockerfile entrypoint has ${flag}`);
+  }
+});
+
+t.test('the bin shebang, npm start and the Dockerfile set the gateway environment before node starts', async (t) => {
+  const shebang = read('dist/src/cli/main.js').split('\n')[0]!;
+  const start = JSON.parse(read('package.json')).scripts.start as string;
+  const dockerfile = read('docker/Dockerfile');
+  const words = gatewayEnvWords();
+  t.ok(words.length > 0 && words.length === Object.keys(GATEWAY_ENV).length);
+  // `env -S A=1 B=2 node …`: env sets the variables, then runs node with them.
+  t.ok(shebang.startsWith(`#!/usr/bin/env -S ${words.join(' ')} node `), `shebang sets ${words.join(' ')} before node`);
+  // `… && A=1 B=2 node … dist/src/cli/main.js telemetry serve`: the shell sets them for that command.
+  t.ok(start.includes(`&& ${words.join(' ')} node `), `npm start sets ${words.join(' ')} for node`);
+  for (const w of words) {
+    t.match(dockerfile, new RegExp(`^ENV [^\\n]*\\b${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'm'), `Dockerfile ENV has ${w}`);
   }
 });

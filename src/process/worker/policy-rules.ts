@@ -43,6 +43,17 @@ export interface KeyInfo {
 /** Counts one call adds to: by category (redactions). */
 export type Counts = Record<string, number>;
 
+/**
+ * Findings as parallel arrays of small integers, reused from one scan to the next (a finding object
+ * per secret and an array per string were most of the redaction's garbage).
+ */
+export interface FoundSecrets {
+  start: number[];
+  end: number[];
+  /** Index into RuleSet.categories. */
+  cat: number[];
+}
+
 export interface RuleSet {
   /**
    * Unique within the worker (never reused), so that a memo can remember "no finding under these
@@ -73,6 +84,18 @@ export interface RuleSet {
    * the caller knows it (KeyInfo.sensitive of `key`), saves looking the key's name up again.
    */
   redact(value: string, key: string | undefined, counts: Counts, triggers?: number, sensitive?: boolean): { value: string; count: number };
+  /**
+   * The allocation-light form of redact for the fast path: finds the secrets of `value` (same
+   * arguments, same findings) and returns how many; the findings stay in `found` until the next call,
+   * and nothing is counted (the caller counts by `found.cat`, an index into `categories`).
+   */
+  scan(value: string, key: string | undefined, triggers: number, sensitive: boolean): number;
+  /** The findings of the last scan: sorted, non-overlapping, UTF-16 offsets into its value. */
+  readonly found: FoundSecrets;
+  /** Category names, indexed as FoundSecrets.cat reports them. */
+  readonly categories: readonly string[];
+  /** What replaces finding `i` of the last scan of `value` (its category's action). */
+  replacement(i: number, value: string): string;
   /** The replacement text of a value under a blocked key with action mask (null: not a string value). */
   maskBlocked(rule: KeyRule, value: string | null): string;
 }
@@ -176,6 +199,16 @@ class TenantRules implements RuleSet {
   private readonly allow: Record<Signal, (k: string) => boolean>;
   private readonly keys = new Map<string, KeyInfo>();
   private readonly keyMemo: Record<Signal, Map<string, KeyInfo>> = { traces: new Map(), metrics: new Map(), logs: new Map() };
+  readonly found: FoundSecrets = { start: [], end: [], cat: [] };
+  readonly categories: string[];
+  /** The action of each category (by index; undefined for a disabled detector, which never reports). */
+  private readonly catActions: (Action | undefined)[];
+  private readonly passwordIndex: number;
+  /**
+   * The detectors' raw findings of the string being scanned: emptied by pops after each scan (setting
+   * the length is a runtime call; a new array per string with findings was garbage).
+   */
+  private readonly raw: Finding[] = [];
 
   constructor(
     p: EffectivePolicy,
@@ -201,6 +234,9 @@ class TenantRules implements RuleSet {
       return { category, re, action: c.action };
     });
     this.hasCustom = this.custom.length > 0;
+    this.categories = [...DETECTORS.map((d) => d.category as string), ...this.custom.map((c) => c.category)];
+    this.catActions = this.categories.map((c) => this.actions.get(c));
+    this.passwordIndex = RANK.get('password_by_key')!;
     let active = 0;
     for (const t of this.detectorTriggers) active |= t;
     this.activeTriggers = this.hasCustom ? ALL_TRIGGERS : active;
@@ -252,60 +288,94 @@ class TenantRules implements RuleSet {
     return info;
   }
 
-  private findings(value: string, key: string | undefined, triggers: number, sensitive: boolean | undefined): Finding[] {
-    if (value.length === 0) return [];
-    if (key !== undefined && this.passwordByKey && (sensitive ?? isSensitiveKey(key))) return [{ category: 'password_by_key', start: 0, end: value.length }];
-    const raw: Finding[] = [];
-    const detectors = this.detectors;
-    for (let i = 0; i < detectors.length; i++) {
-      if ((this.detectorTriggers[i]! & triggers) !== 0) detectors[i]!.find(value, raw, key);
+  scan(value: string, key: string | undefined, triggers: number, sensitive: boolean): number {
+    if (value.length === 0) return 0;
+    const found = this.found;
+    // Do not keep what a string with very many findings grew (the last scan's findings are done with).
+    if (found.start.length > 1024) found.start.length = found.end.length = found.cat.length = 0;
+    if (key !== undefined && this.passwordByKey && sensitive) {
+      found.start[0] = 0;
+      found.end[0] = value.length;
+      found.cat[0] = this.passwordIndex;
+      return 1;
     }
-    for (const c of this.custom) {
-      const re = c.re;
+    const raw = this.raw;
+    // Empty unless a scan was cut short (nothing here throws on a string; still, never reuse findings).
+    if (raw.length !== 0) raw.length = 0;
+    const detectors = this.detectors;
+    const detectorTriggers = this.detectorTriggers;
+    for (let i = 0; i < detectors.length; i++) {
+      if ((detectorTriggers[i]! & triggers) !== 0) detectors[i]!.find(value, raw, key);
+    }
+    const custom = this.custom;
+    for (let c = 0; c < custom.length; c++) {
+      const re = custom[c]!.re;
       re.lastIndex = 0;
       for (let m = re.exec(value); m !== null; m = re.exec(value)) {
         if (m[0].length === 0) {
           re.lastIndex++;
           continue;
         }
-        raw.push({ category: c.category, start: m.index, end: m.index + m[0].length });
+        raw.push({ category: custom[c]!.category, start: m.index, end: m.index + m[0].length });
       }
     }
-    if (raw.length <= 1) return raw;
+    const n = raw.length;
+    if (n === 0) return 0;
+    const rank = this.rank;
+    if (n === 1) {
+      const f = raw[0]!;
+      found.start[0] = f.start;
+      found.end[0] = f.end;
+      found.cat[0] = rank.get(f.category)!;
+      raw.pop();
+      return 1;
+    }
     // As findSecrets (policy/detect/index.ts): sorted, overlaps merged into the finding that starts
     // first (ties: the more specific detector, then custom patterns in name order).
-    const rank = this.rank;
     raw.sort((a, b) => a.start - b.start || rank.get(a.category)! - rank.get(b.category)! || b.end - a.end);
-    const merged: Finding[] = [raw[0]!];
-    for (let i = 1; i < raw.length; i++) {
+    let count = 1;
+    found.start[0] = raw[0]!.start;
+    found.end[0] = raw[0]!.end;
+    found.cat[0] = rank.get(raw[0]!.category)!;
+    for (let i = 1; i < n; i++) {
       const f = raw[i]!;
-      const last = merged[merged.length - 1]!;
-      if (f.start < last.end) {
-        if (f.end > last.end) last.end = f.end;
-      } else merged.push(f);
+      const last = count - 1;
+      if (f.start < found.end[last]!) {
+        if (f.end > found.end[last]!) found.end[last] = f.end;
+      } else {
+        found.start[count] = f.start;
+        found.end[count] = f.end;
+        found.cat[count] = rank.get(f.category)!;
+        count++;
+      }
     }
-    return merged;
+    for (let i = 0; i < n; i++) raw.pop();
+    return count;
+  }
+
+  replacement(i: number, value: string): string {
+    const found = this.found;
+    const action = this.catActions[found.cat[i]!]!;
+    const start = found.start[i]!;
+    const end = found.end[i]!;
+    // A plain mask needs nothing of the secret but its presence: no slice.
+    if (action.type === 'mask' && action.keepPrefix + action.keepSuffix === 0) return MASK;
+    return applyAction(action, start === 0 && end === value.length ? value : value.slice(start, end), this.tenant);
   }
 
   redact(value: string, key: string | undefined, counts: Counts, triggers = ALL_TRIGGERS, sensitive?: boolean): { value: string; count: number } {
-    const found = this.findings(value, key, triggers, sensitive);
-    if (found.length === 0) return { value, count: 0 };
-    if (found.length === 1) {
-      // The common case (one secret, often the whole value): no concatenation loop.
-      const f = found[0]!;
-      counts[f.category] = (counts[f.category] ?? 0) + 1;
-      const whole = f.start === 0 && f.end === value.length;
-      const replaced = applyAction(this.actions.get(f.category)!, whole ? value : value.slice(f.start, f.end), this.tenant);
-      return { value: whole ? replaced : value.slice(0, f.start) + replaced + value.slice(f.end), count: 1 };
-    }
+    const n = this.scan(value, key, triggers, key !== undefined && this.passwordByKey && (sensitive ?? isSensitiveKey(key)));
+    if (n === 0) return { value, count: 0 };
+    const found = this.found;
     let out = '';
     let pos = 0;
-    for (const f of found) {
-      out += value.slice(pos, f.start) + applyAction(this.actions.get(f.category)!, value.slice(f.start, f.end), this.tenant);
-      pos = f.end;
-      counts[f.category] = (counts[f.category] ?? 0) + 1;
+    for (let i = 0; i < n; i++) {
+      const category = this.categories[found.cat[i]!]!;
+      counts[category] = (counts[category] ?? 0) + 1;
+      out += value.slice(pos, found.start[i]!) + this.replacement(i, value);
+      pos = found.end[i]!;
     }
-    return { value: out + value.slice(pos), count: found.length };
+    return { value: out + value.slice(pos), count: n };
   }
 
   maskBlocked(rule: KeyRule, value: string | null): string {

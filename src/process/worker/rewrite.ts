@@ -76,14 +76,16 @@ const eLen: number[] = [];
 let ne = 0;
 let scratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
 let sat = 0;
-let redactions: Counts = {};
+// Redactions by category index (RuleSet.categories) and of blocked keys, turned into the result's
+// Counts once per request (a keyed increment of an object per finding cost more than the finding).
+let catCounts = new Int32Array(64);
+let blockedCount = 0;
 let dropped: Counts = {};
 let itemRedactions = 0;
 let droppedItems = 0;
 let overwrites = 0;
 let stampBytes: Uint8Array | null = null;
 let stampKey = '';
-let keys: KeyCache | null = null;
 
 /** Applies the rules and the stamp to a validated request of `sig`. */
 export function rewriteRequest(sig: Signal, input: Uint8Array, options: RewriteOptions): RewriteResult {
@@ -94,19 +96,24 @@ export function rewriteRequest(sig: Signal, input: Uint8Array, options: RewriteO
   signal = sig;
   ne = 0;
   sat = 0;
-  redactions = {};
+  blockedCount = 0;
+  if (options.rules) {
+    const n = options.rules.categories.length;
+    if (catCounts.length < n) catCounts = new Int32Array(n);
+    else catCounts.fill(0, 0, n);
+  }
   dropped = {};
   itemRedactions = 0;
   droppedItems = 0;
   overwrites = 0;
   stampKey = options.tenantAttribute ?? '';
   stampBytes = options.tenantAttribute !== undefined ? keyValueString(options.tenantAttribute, options.tenant) : null;
-  keys = rules ? keyCacheFor(rules, sig) : null;
+  keyTagNow = rules ? rules.id * 4 + SIGNAL_INDEX[sig] : 0;
   try {
     request(0, input.length);
     const changed = ne > 0;
     const body = changed ? assemble() : input;
-    return { body, changed, redactions, dropped, droppedItems, tenantOverwrites: overwrites };
+    return { body, changed, redactions: countsByName(), dropped, droppedItems, tenantOverwrites: overwrites };
   } finally {
     // Do not keep the request alive between tasks.
     buf = EMPTY;
@@ -119,31 +126,61 @@ export function rewriteRequest(sig: Signal, input: Uint8Array, options: RewriteO
   }
 }
 
+function countsByName(): Counts {
+  const out: Counts = {};
+  if (rules) {
+    const names = rules.categories;
+    for (let i = 0; i < names.length; i++) if (catCounts[i]! > 0) out[names[i]!] = catCounts[i]!;
+  }
+  if (blockedCount > 0) out[BLOCKED_KEY] = blockedCount;
+  return out;
+}
+
 function assemble(): Uint8Array {
   let size = buf.length;
   const n = ne;
   for (let i = 0; i < n; i++) size += eLen[i]! - (eE[i]! - eS[i]!);
-  // An ArrayBuffer of its own: the worker transfers it back without a copy.
-  const out = new Uint8Array(size);
+  // An ArrayBuffer of its own: the worker transfers it back without a copy. Not zero-filled (every
+  // byte is written below): zeroing a 290 KB output was ~1 % of the gateway's CPU in `perf`.
+  const out = Buffer.allocUnsafeSlow(size);
+  const outView = new DataView(out.buffer);
+  const sv = scratchView();
   let from = 0;
   let at = 0;
   for (let i = 0; i < n; i++) {
     const s = eS[i]!;
-    if (s > from) at = copyBytes(buf, from, s, out, at);
+    if (s > from) at = copyBytes(buf, view, from, s, out, outView, at);
     const len = eLen[i]!;
-    if (len > 0) at = copyBytes(scratch, eOff[i]!, eOff[i]! + len, out, at);
+    if (len > 0) at = copyBytes(scratch, sv, eOff[i]!, eOff[i]! + len, out, outView, at);
     from = eE[i]!;
   }
-  if (from < buf.length) copyBytes(buf, from, buf.length, out, at);
+  if (from < buf.length) copyBytes(buf, view, from, buf.length, out, outView, at);
   return out;
 }
 
-/** Copies src[from, to) to dst at `at`; returns the position after. Short runs by hand (no view object). */
-function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
-  if (to - from > 48) {
+let scratchViewOf: Buffer = EMPTY_TEXT;
+let scratchViewCached: DataView<ArrayBufferLike> = EMPTY_VIEW;
+/** A DataView of the scratch buffer (made again when the buffer grew). */
+function scratchView(): DataView<ArrayBufferLike> {
+  if (scratchViewOf !== scratch) {
+    scratchViewOf = scratch;
+    scratchViewCached = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
+  }
+  return scratchViewCached;
+}
+
+/**
+ * Copies src[from, to) to dst at `at`; returns the position after. Long runs natively; short ones (most
+ * runs lie between two nearby edits: a tag byte, a key) four bytes a step through DataViews, which is
+ * cheaper than the native call and its view object, and than a byte loop.
+ */
+function copyBytes(src: Uint8Array, sv: DataView<ArrayBufferLike>, from: number, to: number, dst: Uint8Array, dv: DataView, at: number): number {
+  if (to - from > 64) {
     dst.set(src.subarray(from, to), at);
     return at + (to - from);
   }
+  const words = to - 3;
+  for (; from < words; from += 4, at += 4) dv.setInt32(at, sv.getInt32(from, true), true);
   while (from < to) dst[at++] = src[from++]!;
   return at;
 }
@@ -355,58 +392,67 @@ function relength(lenPos: number, cs: number, ce: number, d: number, mark: numbe
 
 // ---- key cache: attribute keys repeat across a request; look them up by their bytes, not decoded ----
 
-interface KeyCache {
-  /** Copies of the keys' bytes, compared four bytes a step. */
-  views: (DataView | undefined)[];
-  /** Their lengths (-1: empty slot), read without touching the view. */
-  lens: Int32Array;
-  infos: (KeyInfo | undefined)[];
-}
-const KEY_SLOTS = 1024;
-const keyCaches = new WeakMap<RuleSet, Record<Signal, KeyCache>>();
-
-function keyCacheFor(r: RuleSet, s: Signal): KeyCache {
-  let c = keyCaches.get(r);
-  if (!c) {
-    const make = (): KeyCache => ({ views: new Array(KEY_SLOTS), lens: new Int32Array(KEY_SLOTS).fill(-1), infos: new Array(KEY_SLOTS) });
-    c = { traces: make(), metrics: make(), logs: make() };
-    keyCaches.set(r, c);
-  }
-  return c[s];
-}
+// One arena for every rule set and signal (as the string memo below): a key's bytes in a fixed cell,
+// tagged with the rule set and signal its KeyInfo belongs to. A per-slot copy of each key (its own
+// buffer and DataView) cost a load of that view's buffer per compared word, and memory per tenant.
+const KEY_SLOTS = 2048;
+const KEY_CELL = 64;
+const keyArena = new Uint8Array(KEY_SLOTS * KEY_CELL);
+const keyView = new DataView(keyArena.buffer);
+/** Bytes in each cell (-1: empty). */
+const keyLen = new Int32Array(KEY_SLOTS).fill(-1);
+/** RuleSet.id × 4 + signal of the cell's KeyInfo. */
+const keyTag = new Int32Array(KEY_SLOTS);
+const keyInfos: (KeyInfo | undefined)[] = new Array<KeyInfo | undefined>(KEY_SLOTS).fill(undefined);
+// How the string memo fares on each cached key's values: some keys' values never repeat (phone numbers,
+// addresses, ids), and hashing them for the memo only to miss is wasted; see triggersOf.
+const keyMemoHits = new Int32Array(KEY_SLOTS);
+const keyMemoMisses = new Int32Array(KEY_SLOTS);
+/** The cell keyInfoAt found or filled last (-1: the key was not cached). */
+let lastKeySlot = -1;
+const SIGNAL_INDEX: Record<Signal, number> = { traces: 1, metrics: 2, logs: 3 };
+/** The tag of the request being rewritten. */
+let keyTagNow = 0;
 
 function keyInfoAt(ks: number, ke: number): KeyInfo {
-  const cache = keys!;
-  // The slot from the key's length and its first and last four bytes (attribute keys of one request
-  // differ there: `server.address` / `client.address`, `http.request.method` / `http.route`); a
-  // collision only costs a decode, never a wrong answer (the bytes are compared below, four at a time).
   const len = ke - ks;
+  lastKeySlot = -1;
+  if (len > KEY_CELL) return rules!.keyInfo(signal, decode(ks, ke));
+  // The slot from the key's length and its first and last four bytes (attribute keys of one request
+  // differ there: `server.address` / `client.address`, `http.request.method` / `http.route`) and the
+  // tag; a collision only costs a decode, never a wrong answer (the bytes are compared below).
+  const tag = keyTagNow;
   const v = view;
   let h: number;
   if (len >= 4) {
-    h = Math.imul(v.getInt32(ks, true) ^ len, 0x01000193);
+    h = Math.imul(v.getInt32(ks, true) ^ len ^ tag, 0x01000193);
     h = Math.imul(h ^ v.getInt32(ke - 4, true), 0x01000193);
   } else {
-    h = 0x811c9dc5 ^ len;
+    h = 0x811c9dc5 ^ len ^ tag;
     for (let i = ks; i < ke; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
   }
   const slot = (h ^ (h >>> 15) ^ (h >>> 23)) & (KEY_SLOTS - 1);
-  if (cache.lens[slot] === len) {
-    const cached = cache.views[slot]!;
+  const base = slot * KEY_CELL;
+  if (keyLen[slot] === len && keyTag[slot] === tag) {
     const cw = len - 3;
     let k = 0;
-    while (k < cw && cached.getInt32(k, true) === v.getInt32(ks + k, true)) k += 4;
+    while (k < cw && keyView.getInt32(base + k, true) === v.getInt32(ks + k, true)) k += 4;
     if (k >= cw) {
-      while (k < len && cached.getUint8(k) === buf[ks + k]) k++;
-      if (k === len) return cache.infos[slot]!;
+      while (k < len && keyArena[base + k] === buf[ks + k]) k++;
+      if (k === len) {
+        lastKeySlot = slot;
+        return keyInfos[slot]!;
+      }
     }
   }
   const info = rules!.keyInfo(signal, ks === ke ? '' : decode(ks, ke));
   // A copy: the request's buffer is transferred away (or reused) after this task.
-  const copy = Uint8Array.prototype.slice.call(buf, ks, ke);
-  cache.views[slot] = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
-  cache.lens[slot] = len;
-  cache.infos[slot] = info;
+  for (let k = 0; k < len; k++) keyArena[base + k] = buf[ks + k]!;
+  keyLen[slot] = len;
+  keyTag[slot] = tag;
+  keyInfos[slot] = info;
+  keyMemoHits[slot] = keyMemoMisses[slot] = 0;
+  lastKeySlot = slot;
   return info;
 }
 
@@ -445,11 +491,24 @@ let memoSlot = -1;
 let memoFound = false;
 
 /** secretTriggers(buf, s, e), from the memo when the same bytes were kept. */
-function triggersOf(s: number, e: number, active: number): number {
+function triggersOf(s: number, e: number, active: number, keySlot: number): number {
   const len = e - s;
   memoFound = false;
   memoSlot = -1;
   if (len > MEMO_CELL) return secretTriggers(buf, s, e);
+  if (keySlot >= 0) {
+    // Under a key whose values have nearly always missed the memo, skip it (no hash, no lookup), but
+    // look once every 64 values, so that a key whose values start repeating is noticed.
+    const misses = keyMemoMisses[keySlot]!;
+    if (misses >= 32 && keyMemoHits[keySlot]! * 16 < misses && (misses & 63) !== 0) {
+      keyMemoMisses[keySlot] = misses + 1;
+      return secretTriggers(buf, s, e);
+    }
+    if (misses >= 1 << 20) {
+      keyMemoMisses[keySlot] = misses >>> 1;
+      keyMemoHits[keySlot] = keyMemoHits[keySlot]! >>> 1;
+    }
+  }
   const words = e - 3;
   let h = 0x811c9dc5 ^ len;
   let i = s;
@@ -466,13 +525,35 @@ function triggersOf(s: number, e: number, active: number): number {
       while (k < len && memoArena[base + k] === buf[s + k]) k++;
       if (k === len) {
         memoFound = true;
+        if (keySlot >= 0) keyMemoHits[keySlot]!++;
         return memoTrig[slot]!;
       }
     }
   }
   const t = secretTriggers(buf, s, e);
-  if ((t & active) === 0) keep(s, e, t, 0);
+  if (keySlot >= 0) keyMemoMisses[keySlot]!++;
+  if ((t & active) === 0 && seenBefore(h)) keep(s, e, t, 0);
   return t;
+}
+
+// Most strings that miss the memo are unique (ids, timestamps, addresses): keeping each would copy it
+// into a cell and evict a string that repeats. So a string is kept the second time its hash is seen
+// here: one bit per hash in a 64 Kibit filter, cleared once it has taken 16 Ki new bits (so that it never
+// fills up). A repeating string costs one more scan before it is kept; a unique one is never copied.
+const seenBits = new Int32Array(2048);
+let seenNew = 0;
+
+function seenBefore(h: number): boolean {
+  const bit = Math.imul(h, 0x9e3779b1) >>> 16;
+  const word = bit >>> 5;
+  const mask = 1 << (bit & 31);
+  if ((seenBits[word]! & mask) !== 0) return true;
+  if (++seenNew > 16384) {
+    seenBits.fill(0);
+    seenNew = 1;
+  }
+  seenBits[word]! |= mask;
+  return false;
 }
 
 /** Puts the string [s, e) into the cell triggersOf chose for it. */
@@ -480,7 +561,11 @@ function keep(s: number, e: number, triggers: number, cleanFor: number): void {
   const slot = memoSlot;
   const base = slot * MEMO_CELL;
   const len = e - s;
-  for (let k = 0; k < len; k++) memoArena[base + k] = buf[s + k]!;
+  // Four bytes a step, then the tail.
+  const words = len - 3;
+  let k = 0;
+  for (; k < words; k += 4) memoView.setInt32(base + k, view.getInt32(s + k, true), true);
+  for (; k < len; k++) memoArena[base + k] = buf[s + k]!;
   memoLen[slot] = len;
   memoTrig[slot] = triggers;
   memoClean[slot] = cleanFor;
@@ -826,6 +911,21 @@ let vLenPos = 0;
 let vStart = 0;
 let vEnd = 0;
 function findKey(s: number, e: number): void {
+  // The common shape, as encoders write it: key (field 1) then one value (field 2), both shorter than
+  // 128 bytes (one-byte lengths). The walk validated the KeyValue, so the shape is all there is to check.
+  const src = buf;
+  if (src[s] === 0x0a) {
+    const ke = s + 2 + src[s + 1]!;
+    if (src[s + 1]! < 0x80 && ke + 2 <= e && src[ke] === 0x12 && src[ke + 1]! < 0x80 && ke + 2 + src[ke + 1]! === e) {
+      kStart = s + 2;
+      kEnd = ke;
+      vCount = 1;
+      vLenPos = ke + 1;
+      vStart = ke + 2;
+      vEnd = e;
+      return;
+    }
+  }
   kStart = kEnd = -1;
   vCount = 0;
   for (let pos = s; pos < e; ) {
@@ -878,9 +978,13 @@ function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: Ke
   const mark = ne;
   let d = 0;
   if (info.blocked !== null) {
-    redactions[BLOCKED_KEY] = (redactions[BLOCKED_KEY] ?? 0) + 1;
+    blockedCount++;
     itemRedactions++;
-    if (info.blocked.action.type === 'drop') return remove(tagPos, e);
+    const action = info.blocked.action;
+    if (action.type === 'drop') return remove(tagPos, e);
+    // maskBlocked reads the value only for a mask that keeps a prefix or suffix: otherwise the value
+    // (a bearer token, a cookie header) is not even decoded.
+    const needsValue = action.type === 'mask' && action.keepPrefix + action.keepSuffix > 0;
     for (let pos = s; pos < e; ) {
       pos = next(pos, e);
       if (fNum !== 2 || fWt !== 2) continue;
@@ -889,18 +993,18 @@ function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: Ke
       let value: string | null = null;
       for (let v = fStart; v < ve; ) {
         v = next(v, ve);
-        if ((fNum as number) === 1 && fWt === 2) value = decode(fStart, v);
+        if ((fNum as number) === 1 && fWt === 2 && needsValue) value = decode(fStart, v);
       }
       // The value becomes AnyValue{string_value: mask}, written straight into the scratch buffer.
       const masked = r.maskBlocked(info.blocked, value);
-      const bytes = Buffer.byteLength(masked, 'utf8');
+      const bytes = utf8Length(masked);
       const any = 1 + varintSize(bytes) + bytes;
       reserve(any + 10);
       const off = sat;
       let at = writeVarint(scratch, sat, any);
       scratch[at++] = (1 << 3) | 2;
       at = writeVarint(scratch, at, bytes);
-      at += scratch.write(masked, at, 'utf8');
+      at = writeText(at, masked, bytes);
       pushEdit(vLen, ve, off, at - off);
       sat = at;
       d += at - off - (ve - vLen);
@@ -920,7 +1024,8 @@ function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: Ke
         ss = readLength(buf, cs + 1, ce);
         n = wire.lo;
       }
-      if (ss + n === ce) return stringKeyValue(lenPos, s, e, vLen, ss, ce, info);
+      // lastKeySlot: the callers looked this KeyValue's key up just before.
+      if (ss + n === ce) return stringKeyValue(lenPos, s, e, vLen, ss, ce, info, lastKeySlot);
     }
     return relength(lenPos, s, e, relength(vLen, cs, ce, anyValue(cs, ce, info.key, info.sensitive), mark), mark);
   }
@@ -972,34 +1077,110 @@ function kvList(s: number, e: number): number {
   return d;
 }
 
+// ---- the string being redacted ----
+// A string with findings is not rebuilt as a JS string (slices and concatenations, flattened again
+// when written): its replacements are kept, and writeRedacted copies the bytes between them straight
+// from the request. UTF-16 offsets equal byte offsets when the string is ASCII (its UTF-8 length equals
+// its length); any other string is rebuilt and written as text.
+let rStart = 0;
+let rEnd = 0;
+let rValue = '';
+let rCount = 0;
+let rAscii = true;
+/** The redacted string's UTF-8 length. */
+let rBytes = 0;
+const rRepl: string[] = [];
+
 /**
- * The redacted text of the string [s, e) under `key`, or null when it holds no secret. Counts its
- * findings (request and item).
+ * Whether the string [s, e) under `key` holds secrets; when it does, prepares its redacted bytes (rBytes
+ * long, see writeRedacted) and counts its findings (request and item).
  */
-function redactedText(s: number, e: number, key: string | undefined, sensitive: boolean): string | null {
-  if (s === e) return null;
+function redactString(s: number, e: number, key: string | undefined, sensitive: boolean, keySlot = -1): boolean {
+  if (s === e) return false;
   const r = rules!;
   // A sensitive key makes the whole value one finding; otherwise only the detectors whose byte trigger
   // the value meets run (custom patterns have no trigger: with any, every string is searched). A value
   // whose triggers lead to no enabled detector (a port's four digits in a URL) is not even decoded.
   let triggers = ALL_TRIGGERS;
   if (!sensitive) {
-    triggers = triggersOf(s, e, r.activeTriggers);
-    if ((triggers & r.activeTriggers) === 0 && !r.hasCustom) return null;
+    // No enabled detector and no custom pattern (only key rules): nothing to look for.
+    if (r.activeTriggers === 0 && !r.hasCustom) return false;
+    triggers = triggersOf(s, e, r.activeTriggers, keySlot);
+    if ((triggers & r.activeTriggers) === 0 && !r.hasCustom) return false;
     // Searched before under these rules, with nothing found.
-    if (memoFound && memoClean[memoSlot] === r.id) return null;
+    if (memoFound && memoClean[memoSlot] === r.id) return false;
   }
   const slot = memoSlot;
-  const result = r.redact(decode(s, e), key, redactions, triggers, sensitive);
-  if (result.count === 0) {
+  const value = decode(s, e);
+  const n = r.scan(value, key, triggers, sensitive);
+  if (n === 0) {
     if (!sensitive && slot >= 0 && (key === undefined || !isVersionKey(key))) {
       memoSlot = slot;
       keep(s, e, triggers, r.id);
     }
-    return null;
+    return false;
   }
-  itemRedactions += result.count;
-  return result.value;
+  itemRedactions += n;
+  const found = r.found;
+  const cats = catCounts;
+  const ascii = value.length === e - s;
+  let bytes = e - s;
+  let out = '';
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    cats[found.cat[i]!]!++;
+    const rep = r.replacement(i, value);
+    if (ascii) {
+      rRepl[i] = rep;
+      bytes += utf8Length(rep) - (found.end[i]! - found.start[i]!);
+    } else {
+      out += value.slice(pos, found.start[i]!) + rep;
+      pos = found.end[i]!;
+    }
+  }
+  rStart = s;
+  rEnd = e;
+  rCount = n;
+  rAscii = ascii;
+  if (ascii) {
+    rBytes = bytes;
+  } else {
+    rValue = out + value.slice(pos);
+    rBytes = Buffer.byteLength(rValue, 'utf8');
+  }
+  return true;
+}
+
+/** Writes the string redactString prepared into the scratch buffer at `at` (room reserved); returns the position after. */
+function writeRedacted(at: number): number {
+  if (!rAscii) {
+    const value = rValue;
+    rValue = '';
+    return at + scratch.write(value, at, 'utf8');
+  }
+  const found = rules!.found;
+  const base = rStart;
+  let pos = 0;
+  for (let i = 0; i < rCount; i++) {
+    at = copyIn(base + pos, base + found.start[i]!, at);
+    const rep = rRepl[i]!;
+    at = writeText(at, rep, utf8Length(rep));
+    rRepl[i] = '';
+    pos = found.end[i]!;
+  }
+  return copyIn(base + pos, rEnd, at);
+}
+
+/** Copies input [from, to) into the scratch buffer at `at` (room reserved), four bytes a step; returns the position after. */
+function copyIn(from: number, to: number, at: number): number {
+  const sv = scratchView();
+  const v = view;
+  const words = to - 3;
+  for (; from < words; from += 4, at += 4) sv.setInt32(at, v.getInt32(from, true), true);
+  const src = buf;
+  const dst = scratch;
+  while (from < to) dst[at++] = src[from++]!;
+  return at;
 }
 
 /** UTF-8 bytes of `value` (one pass over it; no native call for ASCII, nearly every redacted value). */
@@ -1024,12 +1205,11 @@ function writeText(at: number, value: string, bytes: number): number {
 
 /** A string field's value [s, e) after its length prefix at lenPos: redacted in place if it holds secrets. */
 function stringField(lenPos: number, s: number, e: number, key: string | undefined, sensitive: boolean): number {
-  const value = redactedText(s, e, key, sensitive);
-  if (value === null) return 0;
-  const bytes = utf8Length(value);
+  if (!redactString(s, e, key, sensitive)) return 0;
+  const bytes = rBytes;
   reserve(bytes + 10);
   const off = sat;
-  sat = writeText(writeVarint(scratch, off, bytes), value, bytes);
+  sat = writeRedacted(writeVarint(scratch, off, bytes));
   pushEdit(lenPos, e, off, sat - off);
   return sat - off - (e - lenPos);
 }
@@ -1040,23 +1220,20 @@ function stringField(lenPos: number, s: number, e: number, key: string | undefin
  * rebuilt as one edit (its prefix, what precedes the value, the value's prefix, the string's field),
  * instead of three nested edits collapsed one into the next (each copying the new string again).
  */
-function stringKeyValue(lenPos: number, s: number, e: number, vLen: number, ss: number, ce: number, info: KeyInfo): number {
-  const value = redactedText(ss, ce, info.key, info.sensitive);
-  if (value === null) return 0;
-  const bytes = utf8Length(value);
+function stringKeyValue(lenPos: number, s: number, e: number, vLen: number, ss: number, ce: number, info: KeyInfo, keySlot: number): number {
+  if (!redactString(ss, ce, info.key, info.sensitive, keySlot)) return 0;
+  const bytes = rBytes;
   const anyLen = 1 + varintSize(bytes) + bytes;
   const kvLen = vLen - s + varintSize(anyLen) + anyLen + (e - ce);
   reserve(kvLen + 10);
-  const src = buf;
   const dst = scratch;
   const off = sat;
   let at = writeVarint(dst, off, kvLen);
   // The key and whatever else precedes the value (including the value's tag), then after it.
-  for (let k = s; k < vLen; k++) dst[at++] = src[k]!;
+  at = copyIn(s, vLen, at);
   at = writeVarint(dst, at, anyLen);
   dst[at++] = (1 << 3) | 2;
-  at = writeText(writeVarint(dst, at, bytes), value, bytes);
-  for (let k = ce; k < e; k++) dst[at++] = src[k]!;
+  at = copyIn(ce, e, writeRedacted(writeVarint(dst, at, bytes)));
   sat = at;
   pushEdit(lenPos, e, off, at - off);
   return at - off - (e - lenPos);

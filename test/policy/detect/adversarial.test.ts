@@ -24,12 +24,14 @@ const SEEDS = [
   'Basic dXNlcjpwYXNz ', '--password x ', 'password=x ', 'Cookie: a\n', 'a@example.com ', '4111111111111111 ', // many findings
 ];
 
+/** Best of three, in CPU milliseconds (not wall time: on a shared machine a descheduled slice would look like growth). */
 function best(fn: () => void): number {
   let min = Infinity;
   for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     fn();
-    min = Math.min(min, performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    min = Math.min(min, (c.user + c.system) / 1000);
   }
   return min;
 }
@@ -64,14 +66,14 @@ t.test('each detector, findSecrets and the prefilter stay linear on 100 KiB adve
 
 t.test('cost grows linearly: 4x the input costs far less than 16x the time', async (t) => {
   // A quadratic detector would take 16x as long on 4x the input; allow generous noise. The inputs are
-  // large enough (100 KiB and 400 KiB) that a millisecond of GC or JIT on a busy machine cannot look
-  // like super-linear growth.
+  // large enough (100 KiB and 400 KiB) that a millisecond of GC or JIT cannot look like super-linear
+  // growth; the floor covers inputs that take well under a millisecond either way.
   for (const seed of ['a@', '4 ', 'eyJa', ':', 'password:"', 'DE89 ', '-----BEGIN PRIVATE KEY-----']) {
     const small = rep(seed, SIZE);
     const big = rep(seed, SIZE * 4);
     findSecrets(small);
     const a = best(() => findSecrets(small));
     const b = best(() => findSecrets(big));
-    t.ok(b < Math.max(a * 10, 20), `${JSON.stringify(seed)}: ${a.toFixed(2)} ms -> ${b.toFixed(2)} ms`);
+    t.ok(b < Math.max(a * 10, 50), `${JSON.stringify(seed)}: ${a.toFixed(2)} ms -> ${b.toFixed(2)} ms`);
   }
 });

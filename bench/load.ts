@@ -194,8 +194,14 @@ export interface LoadOptions {
   /** Cycled through in order by all loops together. */
   bodies: readonly Buffer[];
   spansPerRequest: number;
-  /** Requests in flight at once. */
+  /** Requests in flight at once (at most). */
   concurrency: number;
+  /**
+   * Offered load: requests start at this fixed rate, at most `concurrency` in flight. Undefined = closed
+   * loop (each loop sends again as soon as it is answered: the target runs saturated). Comparing two
+   * configurations at the same offered rate compares their CPU per span at the same throughput.
+   */
+  requestsPerSecond?: number;
   warmupMs: number;
   durationMs: number;
   /** Called when the warm-up ends; the window opens when it resolves (snapshot the target's CPU here). */
@@ -248,8 +254,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let totalFailed = 0;
   const aborted = (): boolean => options.signal?.aborted === true;
 
+  const interval = options.requestsPerSecond ? 1000 / options.requestsPerSecond : 0;
+  let nextDue = nowMs();
+
   const loop = async (): Promise<void> => {
     while (!stopping && !aborted()) {
+      if (interval > 0) {
+        // Each request has its slot in the schedule; a loop that is behind it sends at once (the target
+        // cannot keep up: the achieved rate, not the offered one, is what the result reports).
+        const due = nextDue;
+        nextDue += interval;
+        const wait = due - nowMs();
+        if (wait >= 1) await sleep(wait);
+        if (stopping || aborted()) break;
+      }
       const body = bodies[cursor++ % bodies.length]!;
       const t0 = nowMs();
       const r = await driver.send(body);

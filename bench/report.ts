@@ -76,6 +76,8 @@ export interface BenchOptionsRecord {
   config: string | null;
   connections: number;
   seed: number;
+  /** Offered load in spans per second (--rate); null = closed loop, as fast as the target answers. */
+  rate?: number | null;
   /**
    * HTTP/2 window per stream the gRPC null sink advertises (the connection gets 4×); null = grpc-js's
    * 64 KiB defaults. The raw baseline server always keeps the defaults.
@@ -213,7 +215,7 @@ export function formatReport(report: BenchReport, path?: string): string {
   const o = report.options;
   const lines: string[] = [];
   lines.push(
-    `bench "${report.name}": ${o.protocol}${o.gzip ? '+gzip' : ''}, ${o.concurrency} in flight × ${o.spansPerRequest} spans, ` +
+    `bench "${report.name}": ${o.protocol}${o.gzip ? '+gzip' : ''}, ${o.concurrency} in flight × ${o.spansPerRequest} spans${o.rate ? ` at ${o.rate} spans/s offered` : ''}, ` +
       `${o.durationMs / 1000} s measured after ${o.warmupMs / 1000} s warm-up, ${o.runs} run(s), export ${o.export}` +
       `${o.workers !== null ? `, ${o.workers} workers` : ''}` +
       `${o.export === 'grpc' && o.mode !== 'baseline' ? `, sink window ${o.sinkWindowBytes ? `${Math.round(o.sinkWindowBytes / 1024)} KiB` : 'grpc-js default'}` : ''}`,

@@ -55,6 +55,9 @@ const USAGE = `usage: npm run bench -- [flags]
                            theirs (default 1048576; 0 = grpc-js's 64 KiB defaults, export then stalls on
                            flow control); the raw baseline server always keeps the defaults
   --connections N          gRPC connections the load is spread over (default 1)
+  --rate SPANS             offered load in spans per second: requests start at fixed intervals, at most
+                           --concurrency in flight (default: closed loop, the target runs saturated);
+                           compares configurations at the same throughput
   --seed S                 PRNG seed of the generated traces (default 1)
   --pool P                 distinct requests to cycle through (default 64, fewer for large --spans)
   --name NAME              result name (default from the flags)
@@ -105,6 +108,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         'dense-pii': { type: 'boolean' },
         tls: { type: 'boolean' },
         connections: { type: 'string' },
+        rate: { type: 'string' },
         'sink-window': { type: 'string' },
         seed: { type: 'string' },
         pool: { type: 'string' },
@@ -153,6 +157,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     densePii: v['dense-pii'] === true,
     tls: v.tls === true,
     connections: positiveInt('--connections', v.connections ?? '1'),
+    rate: v.rate === undefined ? null : positiveInt('--rate', v.rate),
     sinkWindowBytes: sinkWindow(v['sink-window']),
     seed: positiveInt('--seed', v.seed ?? '1', 0),
     name: v.name ?? (mode === 'baseline' ? `baseline-${defaultName}` : v.tls ? `${defaultName}-tls` : defaultName),
@@ -255,6 +260,7 @@ async function driveLoad(
       bodies: ctx.bodies,
       spansPerRequest: o.spansPerRequest,
       concurrency: o.concurrency,
+      ...(o.rate ? { requestsPerSecond: o.rate / o.spansPerRequest } : {}),
       warmupMs: o.warmupMs,
       durationMs: o.durationMs,
       signal: ctx.signal,

@@ -75,6 +75,18 @@ t.test('runLoad keeps N requests in flight, measures only the window, counts err
   t.equal(r.aborted, false);
 });
 
+t.test('runLoad with a rate paces the requests; a target slower than the rate is driven as fast as it answers', async (t) => {
+  // A target answering in 2 ms could take ~2,000 requests/s with 4 in flight: offered 100/s, it gets 100/s.
+  const paced = await runLoad({ driver: fakeDriver(2), bodies: [Buffer.from('x')], spansPerRequest: 10, concurrency: 4, requestsPerSecond: 100, warmupMs: 100, durationMs: 1000 });
+  t.ok(paced.requests >= 75 && paced.requests <= 125, `${paced.requests} requests in ${paced.windowSeconds.toFixed(2)} s at 100/s offered`);
+  t.ok(paced.spansPerSecond >= 750 && paced.spansPerSecond <= 1250, `${paced.spansPerSecond.toFixed(0)} spans/s`);
+  // A target answering in 50 ms with 2 in flight takes at most ~40 requests/s: offered 1,000/s, it gets ~40/s.
+  const slow = fakeDriver(50);
+  const saturated = await runLoad({ driver: slow, bodies: [Buffer.from('x')], spansPerRequest: 1, concurrency: 2, requestsPerSecond: 1000, warmupMs: 0, durationMs: 500 });
+  t.equal(slow.maxInFlight, 2, 'never more than --concurrency in flight');
+  t.ok(saturated.requests >= 10 && saturated.requests <= 25, `${saturated.requests} requests in 0.5 s`);
+});
+
 t.test('runLoad stops early on abort', async (t) => {
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 100);
@@ -158,6 +170,9 @@ t.test('flags: defaults, --quick preset, explicit flags win, errors name the fla
   t.match(parseBenchArgs(['--protocol', 'http', '--baseline', '--gzip', '--workers', '2'])!, { export: 'http', mode: 'gateway+baseline', gzip: true, workers: 2 });
   t.match(parseBenchArgs(['--only-baseline'])!, { mode: 'baseline', name: 'baseline-grpc-c8-s500' });
   t.match(parseBenchArgs(['--export', 'none', '--spans', '5000'])!, { export: 'none', poolSize: 20 });
+  t.equal(d.rate, null, 'closed loop by default');
+  t.equal(parseBenchArgs(['--rate', '100000'])!.rate, 100_000);
+  t.throws(() => parseBenchArgs(['--rate', 'fast']), /--rate: expected an integer/);
   t.equal(parseBenchArgs(['--help']), undefined);
   t.equal(parseDuration('--duration', '250ms'), 250);
   t.equal(parseDuration('--duration', '1.5s'), 1500);

@@ -2,25 +2,9 @@
 // exactly what the byte-at-a-time reference gives, on the PII corpus, on generated telemetry values,
 // on random strings dense in the bytes the conditions look at (digits, separators, stem letters in both
 // cases, `%5F`-style escapes, non-ASCII bytes), and on sub-ranges of a larger buffer.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
 import { Trigger, prefilterDfaSize, secretTriggers, secretTriggersReference } from '../../../src/policy/detect/prefilter.js';
-import { piiFixtures } from '../../helpers/fixtures.js';
-
-function corpusStrings(): string[] {
-  const out: string[] = [];
-  const walk = (o: unknown): void => {
-    if (typeof o === 'string') out.push(o);
-    else if (Array.isArray(o)) o.forEach(walk);
-    else if (o && typeof o === 'object') Object.values(o).forEach(walk);
-  };
-  for (const f of ['traces.json', 'logs.json', 'metrics.json']) walk(JSON.parse(readFileSync(join(piiFixtures, f), 'utf8')));
-  for (const f of ['secrets.txt', 'negatives.txt']) {
-    for (const l of readFileSync(join(piiFixtures, f), 'utf8').split('\n').filter(Boolean)) out.push(l);
-  }
-  return out;
-}
+import { piiCorpusStrings as corpusStrings } from '../../helpers/fixtures.js';
 
 t.test('the automaton is small and the same as the reference on the PII corpus', async (t) => {
   const size = prefilterDfaSize();

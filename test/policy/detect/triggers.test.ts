@@ -2,25 +2,9 @@
 // finds something in a string, the string meets one of that detector's triggers (no false negative),
 // on every string of the PII corpus, every secret and negative line, and every detector's own test
 // values; and the union of the triggers is exactly mayContainSecret.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
 import { CATEGORY_TRIGGERS, DETECTORS, mayContainSecret, secretTriggers, Trigger, type Finding } from '../../../src/policy/detect/index.js';
-import { piiFixtures } from '../../helpers/fixtures.js';
-
-function corpusStrings(): string[] {
-  const out: string[] = [];
-  const walk = (o: unknown): void => {
-    if (typeof o === 'string') out.push(o);
-    else if (Array.isArray(o)) o.forEach(walk);
-    else if (o && typeof o === 'object') Object.values(o).forEach(walk);
-  };
-  for (const f of ['traces.json', 'logs.json', 'metrics.json']) walk(JSON.parse(readFileSync(join(piiFixtures, f), 'utf8')));
-  for (const f of ['secrets.txt', 'negatives.txt']) {
-    for (const l of readFileSync(join(piiFixtures, f), 'utf8').split('\n').filter(Boolean)) out.push(l.slice(l.indexOf('\t') + 1));
-  }
-  return out;
-}
+import { piiCorpusStrings as corpusStrings } from '../../helpers/fixtures.js';
 
 t.test('every detector finding is preceded by one of its triggers', async (t) => {
   const strings = corpusStrings();

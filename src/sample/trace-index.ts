@@ -195,6 +195,19 @@ export function createTraceIndex(capacity: number): TraceIndex {
     return odd === 0 || (slot ? sOdd : rOdd).get(e) === id;
   }
 
+  /** Stores the parsed id of tenant number `no` (hash `h`) at entry e of the slot (or ring) columns. */
+  function writeId(slot: boolean, e: number, no: number, h: number, id: string): void {
+    const w = slot ? sWords : rWords;
+    const at = 4 * e;
+    w[at] = w0;
+    w[at + 1] = w1;
+    w[at + 2] = w2;
+    w[at + 3] = w3;
+    (slot ? sHash : rHash)[e] = h;
+    (slot ? sTag : rTag)[e] = no * 2 + odd;
+    if (odd) (slot ? sOdd : rOdd).set(e, id);
+  }
+
   /** The cell of the parsed id under tenant number `no` (hash `h`), or -1. */
   function find(no: number, h: number, id: string): number {
     const tag = no * 2 + odd;
@@ -321,14 +334,7 @@ export function createTraceIndex(capacity: number): TraceIndex {
       const no = refTenant(tenant);
       parse(traceId);
       const h = hashOf(no);
-      const at = 4 * slot;
-      sWords[at] = w0;
-      sWords[at + 1] = w1;
-      sWords[at + 2] = w2;
-      sWords[at + 3] = w3;
-      sHash[slot] = h;
-      sTag[slot] = no * 2 + odd;
-      if (odd) sOdd.set(slot, traceId);
+      writeId(true, slot, no, h, traceId);
       insert(2 * slot + 1, h);
     },
 
@@ -349,15 +355,8 @@ export function createTraceIndex(capacity: number): TraceIndex {
       no = refTenant(tenant);
       parse(traceId);
       const h = hashOf(no);
-      const at = 4 * r;
-      rWords[at] = w0;
-      rWords[at + 1] = w1;
-      rWords[at + 2] = w2;
-      rWords[at + 3] = w3;
-      rHash[r] = h;
-      rTag[r] = no * 2 + odd;
+      writeId(false, r, no, h, traceId);
       rKeep[r] = keep ? 1 : 0;
-      if (odd) rOdd.set(r, traceId);
       insert(2 * r, h);
     },
 

@@ -64,6 +64,14 @@ const EMPTY = -1;
 const MAX_LOAD = 0.7;
 const MIN_CELLS = 1024;
 
+/** A column of length n holding `a`'s values first; the new entries hold `fill`. */
+function grown<T extends Int32Array | Uint8Array>(a: T, n: number, fill = 0): T {
+  const b = new (a.constructor as new (length: number) => T)(n);
+  if (fill !== 0) b.fill(fill);
+  b.set(a);
+  return b;
+}
+
 export function createTraceIndex(capacity: number): TraceIndex {
   // The id being looked up, parsed: four words, and whether it is an "odd" id (not 32 lower-case hex
   // digits: then w0/w1 hold a string hash and the string itself is compared). Memoised for the last id
@@ -266,32 +274,18 @@ export function createTraceIndex(capacity: number): TraceIndex {
 
   function growSlots(slot: number): void {
     const n = Math.max(slot + 1, slotCap * 2, 1024);
-    const words = new Int32Array(4 * n);
-    words.set(sWords);
-    sWords = words;
-    const hash = new Int32Array(n);
-    hash.set(sHash);
-    sHash = hash;
-    const tag = new Int32Array(n).fill(EMPTY);
-    tag.set(sTag);
-    sTag = tag;
+    sWords = grown(sWords, 4 * n);
+    sHash = grown(sHash, n);
+    sTag = grown(sTag, n, EMPTY);
     slotCap = n;
   }
 
   function growRing(): void {
     const n = Math.min(capacity, Math.max(ringCap * 2, 1024));
-    const words = new Int32Array(4 * n);
-    words.set(rWords);
-    rWords = words;
-    const hash = new Int32Array(n);
-    hash.set(rHash);
-    rHash = hash;
-    const tag = new Int32Array(n);
-    tag.set(rTag);
-    rTag = tag;
-    const keep = new Uint8Array(n);
-    keep.set(rKeep);
-    rKeep = keep;
+    rWords = grown(rWords, 4 * n);
+    rHash = grown(rHash, n);
+    rTag = grown(rTag, n);
+    rKeep = grown(rKeep, n);
     ringCap = n;
   }
 

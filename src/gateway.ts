@@ -191,11 +191,13 @@ export async function startGateway(
     }
     if (result.items > 0) {
       // [tee] the forensic copy goes here: post-redaction, pre-sampling (issue 6).
+      // The tee keeps a reference to the body until it is written: then the sampler must not free it early.
+      const teed = tee.isTeed(tenant);
       tee.offer({ signal, tenant, body: result.body, items: result.items, policyVersion: result.policyVersion ?? '', timeMs: Date.now() });
       // [sample] traces go through the tail sampler here instead of straight to the router (issue 5).
       // It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
       if (sampling && signal === 'traces' && result.traces) {
-        sampling.sampler.offer(tenant, result.body, result.traces, result.traceLayout);
+        sampling.sampler.offer(tenant, result.body, result.traces, result.traceLayout, !teed);
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
         if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);

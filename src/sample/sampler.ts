@@ -23,7 +23,8 @@
 // out by trace, no copy: the body stays alive while any of its traces is buffered, and maxBytes counts
 // the bodies kept alive (what the memory really holds), not just the fragments. Bodies are released in
 // about the order they arrived (traces are decided oldest first), so evicting the oldest traces frees the
-// oldest bodies. Copying each fragment out instead costs
+// oldest bodies; a body the caller gave up (offer's `owned`: the tee does not hold it) is freed as soon
+// as it is released (detach()), not at the next full GC. Copying each fragment out instead costs
 // an ArrayBuffer per (trace, request): more CPU and, measured, several hundred bytes more per trace.
 // The per-trace state is kept in typed-array columns (no object per trace), see createSampler, and so
 // is the index of trace ids (trace-index.ts): under churn a Map of id strings was the part of the main
@@ -81,8 +82,10 @@ export interface TailSampler {
    * per-trace summaries. `layout` (ProcessOk.traceLayout) locates the traces in `body`; without it, the
    * body is either laid out by trace (TraceSummary offset/length) or located here, on the main thread.
    * Never blocks and never refuses: the bounds are kept by deciding old traces early.
+   * `owned`: nothing else keeps `body` (nor another view of its ArrayBuffer) after the call, so once none
+   * of its traces is buffered or emitted the sampler may free its memory at once (see release()).
    */
-  offer(tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout?: Int32Array | null): void;
+  offer(tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout?: Int32Array | null, owned?: boolean): void;
   /** Decides every buffered trace now (reason: shutdown) and emits the kept ones. Idempotent. */
   drain(): void;
   /** Stops the timer and the incident subscription (drain first to keep what is buffered). */
@@ -123,6 +126,29 @@ interface EmitGroup {
 type Pair = [number, number];
 
 const EMPTY = new Uint8Array(0);
+
+/** The view covers its whole ArrayBuffer (not a slice of a pool or of a larger buffer), so detaching it frees only it. */
+function ownsWholeBuffer(body: Uint8Array | Int32Array): boolean {
+  return body.byteOffset === 0 && body.buffer instanceof ArrayBuffer && body.byteLength === body.buffer.byteLength && body.byteLength > 0;
+}
+
+/**
+ * Frees a released body's memory now rather than at the main thread's next full GC. A buffered body
+ * outlives young-generation GCs, so once released it waits for a full GC, which V8 starts only after 64 MiB
+ * more external memory: under churn that was up to 64 MiB of dead bodies in the resident set (README
+ * "Tail sampling", Cost). Transferring the ArrayBuffer moves its memory to a new, unreferenced
+ * ArrayBuffer in the young generation, which the next scavenge frees (milliseconds under load). Only for
+ * bodies the caller gave up (offer's `owned`), after the flush that copied what was kept of them, and
+ * never for one emitted as a view: any other view of it would be emptied.
+ */
+function detach(body: Uint8Array | Int32Array): void {
+  if (!ownsWholeBuffer(body)) return;
+  try {
+    structuredClone(body.buffer, { transfer: [body.buffer as ArrayBuffer] });
+  } catch {
+    // Not transferable (e.g. marked untransferable by Node): left to the GC as before.
+  }
+}
 const NONE = -1;
 const F_ERROR = 1;
 const F_ROOT = 2;
@@ -175,6 +201,12 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
   /** The chunk's trace layout (null: a single trace, or a body laid out by trace). */
   const chunkLayout: Array<Int32Array | null> = [];
   let chunkRefs = new Int32Array(64);
+  /** 1: the caller gave the chunk's body up (offer's `owned`): freed after its release unless emitted as a view. */
+  let chunkOwned = new Uint8Array(64);
+  /** Owned bodies (and their layouts) released since the last flush: detached once the flush has copied what it keeps of them. */
+  const released: Array<Uint8Array | Int32Array> = [];
+  /** Bodies handed to the exporters as views (they read them later): never detached. */
+  const viewed = new WeakSet<Uint8Array>();
   const freeChunks: number[] = [];
 
   /** (tenant, trace id) → buffer slot, then → decision (the decision cache): trace-index.ts. */
@@ -259,12 +291,16 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
         const r = new Int32Array(chunkRefs.length * 2);
         r.set(chunkRefs);
         chunkRefs = r;
+        const o = new Uint8Array(r.length);
+        o.set(chunkOwned);
+        chunkOwned = o;
       }
     } else {
       chunkBody[c] = body;
       chunkLayout[c] = layout;
     }
     chunkRefs[c] = 0;
+    chunkOwned[c] = 0;
     // The layout is held as long as the body (a few % of it): counted with it.
     byteCount += body.length + (layout ? layout.byteLength : 0);
     return c;
@@ -273,6 +309,11 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
   function release(c: number): void {
     if (--chunkRefs[c]! === 0) {
       byteCount -= chunkBody[c]!.length + (chunkLayout[c]?.byteLength ?? 0);
+      if (chunkOwned[c] === 1) {
+        released.push(chunkBody[c]!);
+        // The layout came with the body (ProcessOk.traceLayout) and only the sampler ever reads it.
+        if (chunkLayout[c]) released.push(chunkLayout[c]!);
+      }
       chunkBody[c] = EMPTY;
       chunkLayout[c] = null;
       freeChunks.push(c);
@@ -428,6 +469,7 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
 
   function view(g: EmitGroup, i: number): Uint8Array {
     const b = g.bodies[i]!;
+    viewed.add(b);
     if (g.layouts[i]) return b; // every trace of it kept
     const s = g.starts[i]!;
     const e = g.ends[i]!;
@@ -525,6 +567,10 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
     if (emits.size > 0) {
       for (const [tenant, g] of emits) if (g.bytes > 0) emitGroup(tenant, g);
       emits.clear();
+    }
+    if (released.length > 0) {
+      for (const b of released) if (!viewed.has(b as Uint8Array)) detach(b);
+      released.length = 0;
     }
     if (!metrics) {
       decisionCounts.clear();
@@ -631,7 +677,7 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
   }
 
   return {
-    offer(tenant, body, traces, layout) {
+    offer(tenant, body, traces, layout, owned = false) {
       if (traces.length === 0) return;
       if (closed) {
         // After shutdown's drain: nothing may wait any more; kept whole rather than lost unseen.
@@ -730,6 +776,7 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
         if (s.root) onRoot(slot, now);
       }
 
+      if (chunk !== NONE && owned) chunkOwned[chunk] = 1;
       if (traceCount > maxTraces || byteCount > maxBytes) enforceBounds();
       flush();
       arm();

@@ -1,6 +1,9 @@
 // The tee inside a running gateway: it archives the processed requests (what the backend gets: after
 // processing, so redacted and tenant-stamped), and when its disk budget is exhausted it sheds (counted,
 // logged as a window) while ingest goes on and the backend still gets everything.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import type { RunningGateway } from '../../src/gateway.js';
 import { SIGNAL_WIRE } from '../../src/signals.js';
@@ -134,4 +137,25 @@ t.test('default mode (incident): a tenant is archived only while in incident, in
   const segs = listSegments(gw.tee.root);
   t.same(segs.map((s) => [s.tenant, s.tier, s.sealed]), [['default', 'forensic', true]], 'one sealed segment in the escalated tier');
   t.same(spanIds(archived(gw.tee.root, 'default').map((r) => r.payload)), spanIds([during]), 'holding the request sent during the incident');
+});
+
+t.test('sampling on and dropping everything: the archive still holds every span (the sampler never frees what the tee holds)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stella-tee-sampling-'));
+  writeFileSync(join(dir, 'sampling.yaml'), 'rules: []\notherwise: drop\n');
+  const sink = await startOtlpSink();
+  const gw = await startTestGateway([sinkExporter(sink)], (c) => {
+    c.forensic.mode = 'always';
+    c.policiesDir = dir;
+    // maxTraces 1: every offer decides (drops) the traces before it at once, while the tee still queues their bodies.
+    c.sampling = { ...c.sampling, enabled: true, maxTraces: 1 };
+  });
+  t.teardown(() => sink.close());
+  const bodies = [generateSpans(30, 11), generateSpans(30, 12), generateSpans(30, 13)];
+  for (const b of bodies) t.equal(await post(gw, b), 200);
+  await gw.stop(5000);
+  t.ok((await scrape(gw, 'sampling_spans_total', { decision: 'drop' })) >= 60, 'the sampler dropped the spans');
+  t.equal(sink.received('traces').length, 0, 'nothing reached the backend');
+  const records = archived(gw.tee.root, 'default');
+  t.same(records.map((r) => r.items), [30, 30, 30]);
+  t.same(spanIds(records.map((r) => r.payload)), spanIds(bodies), 'every span archived intact');
 });

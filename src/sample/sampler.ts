@@ -36,6 +36,7 @@ import type { Outcome } from '../errors.js';
 import { FLEET, type IncidentState } from '../incident/types.js';
 import type { TraceSummary } from '../process/protocol.js';
 import { layoutTraces, locateTraces, traceSize, writeTrace } from '../process/worker/split-traces.js';
+import { ownsWholeBuffer } from '../process/worker/transfer.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { evaluate, type CompiledSampling, type TraceFacts } from './policy.js';
@@ -127,11 +128,6 @@ type Pair = [number, number];
 
 const EMPTY = new Uint8Array(0);
 
-/** The view covers its whole ArrayBuffer (not a slice of a pool or of a larger buffer), so detaching it frees only it. */
-function ownsWholeBuffer(body: Uint8Array | Int32Array): boolean {
-  return body.byteOffset === 0 && body.buffer instanceof ArrayBuffer && body.byteLength === body.buffer.byteLength && body.byteLength > 0;
-}
-
 /**
  * Frees a released body's memory now rather than at the main thread's next full GC. A buffered body
  * outlives young-generation GCs, so once released it waits for a full GC, which V8 starts only after 64 MiB
@@ -142,6 +138,7 @@ function ownsWholeBuffer(body: Uint8Array | Int32Array): boolean {
  * never for one emitted as a view: any other view of it would be emptied.
  */
 function detach(body: Uint8Array | Int32Array): void {
+  // Only a view of a whole buffer: a slice's buffer (Node's pool, a larger body) holds other bytes too.
   if (!ownsWholeBuffer(body)) return;
   try {
     structuredClone(body.buffer, { transfer: [body.buffer as ArrayBuffer] });

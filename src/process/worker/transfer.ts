@@ -9,7 +9,7 @@
 const DEAD_BYTES = 16;
 
 /** Whether transferring view.buffer moves exactly the view's bytes and nothing else. */
-export function ownsWholeBuffer(view: Uint8Array): boolean {
+export function ownsWholeBuffer(view: ArrayBufferView): boolean {
   return view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }
 

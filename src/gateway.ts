@@ -30,6 +30,7 @@ import { createSamplingPolicyStore } from './sample/policy-store.js';
 import { createSampler } from './sample/sampler.js';
 import { createProcessPool } from './process/pool.js';
 import type { PayloadEncoding } from './process/protocol.js';
+import { summariesOf } from './process/worker/trace-groups.js';
 import { createGrpcReceiver } from './receive/grpc-receiver.js';
 import { createHttpReceiver } from './receive/http-receiver.js';
 import type { IngestDeps, IngestOutcome, Receiver, RequestContext } from './receive/types.js';
@@ -196,8 +197,8 @@ export async function startGateway(
       tee.offer({ signal, tenant, body: result.body, items: result.items, policyVersion: result.policyVersion ?? '', timeMs: Date.now() });
       // [sample] traces go through the tail sampler here instead of straight to the router (issue 5).
       // It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
-      if (sampling && signal === 'traces' && result.traces) {
-        sampling.sampler.offer(tenant, result.body, result.traces, result.traceLayout, !teed);
+      if (sampling && signal === 'traces' && result.traceColumns) {
+        sampling.sampler.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
         if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);

@@ -41,6 +41,25 @@ export interface ProcessTask {
   omitTraceSummaries?: boolean;
 }
 
+/**
+ * A request's trace summaries as columns, what crosses from the worker to the main thread: a few typed
+ * arrays clone as memory copies, while tens of objects with hex strings and bigints per request cost
+ * the worker building and serialising them and the main thread deserialising them (README "Tail
+ * sampling", Cost). trace-groups.ts summariesOf turns them into TraceSummary objects.
+ */
+export interface TraceColumns {
+  /** Each trace id's 16 bytes as four little-endian int32 words (zeros for the empty id). */
+  words: Int32Array;
+  spans: Int32Array;
+  /** TRACE_ERROR | TRACE_ROOT | TRACE_EMPTY_ID per trace. */
+  flags: Uint8Array;
+  /** startHi, startLo, endHi, endLo (uint32 halves of the nanosecond times) per trace. */
+  times: Uint32Array;
+}
+export const TRACE_ERROR = 1;
+export const TRACE_ROOT = 2;
+export const TRACE_EMPTY_ID = 4;
+
 /** Per trace id, what the sampler needs to decide without decoding spans again. */
 export interface TraceSummary {
   /** Lower-case hex of the 16-byte trace id ('' when a span carries an empty id). */
@@ -69,10 +88,12 @@ export interface ProcessOk {
   items: number;
   /** Items the worker refused (filled into OTLP partial_success). */
   rejectedItems: number;
-  /** Traces only: spans grouped by trace id, in first-seen order. */
+  /** Traces only, without splitTraces: spans grouped by trace id, in first-seen order. */
   traces?: TraceSummary[];
+  /** With ProcessTask.splitTraces: the same summaries as columns (`traces` is left out). */
+  traceColumns?: TraceColumns;
   /**
-   * With ProcessTask.splitTraces and more than one trace: where each trace of `traces` lies in `body`
+   * With ProcessTask.splitTraces and more than one trace: where each trace lies in `body`
    * (split-traces.ts locateTraces; build a trace's own resource_spans run with writeTrace). Offsets into
    * `body`, which is left unsplit.
    */

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { createProcessPool, type ProcessPool } from '../../src/process/pool.js';
 import type { ProcessConfig } from '../../src/config/types.js';
 import type { ProcessTask } from '../../src/process/protocol.js';
+import { summariesOf } from '../../src/process/worker/trace-groups.js';
 import { decodeForComparison } from '../../src/process/reference/reference.js';
 import { createMetrics, type GatewayMetrics } from '../../src/telemetry/metrics.js';
 import { bytes, kv, anyString, span, tracesRequest, vint } from '../helpers/wire-builder.js';
@@ -89,7 +90,8 @@ t.test('omitTraceSummaries leaves the per-trace summaries out (not with splitTra
   t.equal(lean.items, 2, 'the counts stay');
   t.same(Buffer.from(lean.body), Buffer.from(full.body), 'the same output bytes');
   const split = await p.run({ ...task(ownBuffer(request)), omitTraceSummaries: true, splitTraces: true });
-  t.match(split, { status: 'ok', traces: [{ traceId: T1, spans: 2, offset: 0 }] }, 'splitTraces needs them: kept');
+  if (split.status !== 'ok' || !split.traceColumns) return t.fail('splitTraces needs them: kept, as columns');
+  t.match(summariesOf(split.traceColumns), [{ traceId: T1, spans: 2 }], 'splitTraces needs them: kept, as columns (cloned across the thread)');
 });
 
 t.test('a malformed request is rejected and the pool keeps serving', async (t) => {

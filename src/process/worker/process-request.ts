@@ -7,7 +7,7 @@ import type { ProcessOk, ProcessResult, ProcessTask } from '../protocol.js';
 import { otlpJsonToProtobuf } from './otlp-json.js';
 import type { VersionRules } from './policy-rules.js';
 import { rewriteRequest } from './rewrite.js';
-import { locateTraces } from './split-traces.js';
+import { locateTraceColumns } from './split-traces.js';
 import { walkRequest } from './walk.js';
 import { WireType, readLength, readTag, skipVarint, wire } from './wire-reader.js';
 
@@ -22,14 +22,16 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
     if (!converted.ok) return { status: 'rejected', code: 'MALFORMED_PAYLOAD', message: converted.message };
     body = converted.bytes;
   }
-  // Without a tail sampler downstream, nobody reads the per-trace summaries: do not build them.
-  const summarise = !task.omitTraceSummaries || task.splitTraces === true;
+  // Without a tail sampler downstream, nobody reads the per-trace summaries: do not build them. For
+  // the sampler (splitTraces) they go as columns, which cross to the main thread as memory copies.
+  const summarise = task.splitTraces === true ? 'columns' : !task.omitTraceSummaries;
   const walked = walkRequest(task.signal, body, summarise);
   if (!walked.ok) return { status: 'rejected', code: 'MALFORMED_PAYLOAD', message: walked.message };
   const ruleSet = policy?.forTenant(task.tenant);
   const rules = ruleSet && !ruleSet.noop ? ruleSet : null;
   const result: ProcessOk = { status: 'ok', body, items: walked.items, rejectedItems: 0 };
   if (walked.traces) result.traces = walked.traces;
+  if (walked.traceColumns) result.traceColumns = walked.traceColumns;
   if (policy) result.policyVersion = policy.version;
   if (rules === null && task.tenantAttribute === undefined) {
     if (walked.foreignTopLevel) result.body = keepResourceFields(body);
@@ -43,6 +45,7 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
     if (!again.ok) throw new Error(`rewrite produced an invalid request: ${again.message}`);
     result.items = again.items;
     if (again.traces) result.traces = again.traces;
+    if (again.traceColumns) result.traceColumns = again.traceColumns;
   }
   if (task.tenantAttribute !== undefined) result.tenantOverwrites = rewritten.tenantOverwrites;
   if (Object.keys(rewritten.redactions).length > 0) result.redactions = rewritten.redactions;
@@ -57,15 +60,10 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
  * requests, and forwards a request whose traces are all kept as it is.
  */
 function splitIfAsked(task: ProcessTask, result: ProcessOk): ProcessOk {
-  if (!task.splitTraces || !result.traces) return result;
-  if (result.traces.length === 1) {
-    // One trace: the body is its run (as splitByTrace has it).
-    result.traces[0]!.offset = 0;
-    result.traces[0]!.length = result.body.length;
-  } else if (result.traces.length > 1) {
-    const layout = locateTraces(result.body, result.traces);
-    if (layout) result.traceLayout = layout;
-  }
+  // One trace needs no layout: the body is its run (the sampler takes it whole).
+  if (!task.splitTraces || !result.traceColumns) return result;
+  const layout = locateTraceColumns(result.body, result.traceColumns);
+  if (layout) result.traceLayout = layout;
   return result;
 }
 

@@ -19,7 +19,7 @@
 // No decoded objects: one pass over the bytes records where every span, scope and resource header lies
 // (reused typed arrays), packed into the layout; writing sizes a trace's groups, then copies.
 import { randomBytes } from 'node:crypto';
-import type { TraceSummary } from '../protocol.js';
+import { TRACE_EMPTY_ID, type TraceColumns, type TraceSummary } from '../protocol.js';
 import { WireType, readLength, readTag, skipVarint, wire } from './wire-reader.js';
 
 // Field numbers (opentelemetry/proto/trace/v1/trace.proto and the collector's trace_service.proto).
@@ -163,11 +163,6 @@ function hexByte(s: string, i: number): number {
 /** Fills the id → index table from the summaries' hex ids (the walk's little-endian word layout). */
 function buildTable(traces: readonly TraceSummary[]): void {
   const n = traces.length;
-  let size = 16;
-  while (size < n * 2) size *= 2;
-  const t = table.ensure(size);
-  t.fill(0, 0, size);
-  tableMask = size - 1;
   const words = traceWords.ensure(n * 4);
   emptyTrace = -1;
   for (let i = 0; i < n; i++) {
@@ -181,6 +176,29 @@ function buildTable(traces: readonly TraceSummary[]): void {
       const b = k * 8;
       words[i * 4 + k] = hexByte(id, b) | (hexByte(id, b + 2) << 8) | (hexByte(id, b + 4) << 16) | (hexByte(id, b + 6) << 24);
     }
+  }
+  indexWords(n);
+}
+
+/** Fills the id → index table from trace columns (their words are the walk's already). */
+function buildTableOfColumns(c: TraceColumns): void {
+  const n = c.spans.length;
+  traceWords.ensure(n * 4).set(c.words.subarray(0, n * 4));
+  emptyTrace = -1;
+  for (let i = 0; i < n; i++) if ((c.flags[i]! & TRACE_EMPTY_ID) !== 0) emptyTrace = i;
+  indexWords(n);
+}
+
+/** The table over traceWords' first n ids (the empty id, emptyTrace, is not in it). */
+function indexWords(n: number): void {
+  let size = 16;
+  while (size < n * 2) size *= 2;
+  const t = table.ensure(size);
+  t.fill(0, 0, size);
+  tableMask = size - 1;
+  const words = traceWords.data;
+  for (let i = 0; i < n; i++) {
+    if (i === emptyTrace) continue;
     let slot = hash(words[i * 4]!, words[i * 4 + 1]!, words[i * 4 + 2]!, words[i * 4 + 3]!) & tableMask;
     while (t[slot] !== 0) slot = (slot + 1) & tableMask;
     t[slot] = i + 1;
@@ -408,10 +426,21 @@ function sizeTrace(l: Int32Array, s: Sections, t: number): number {
  * `body` must be a request the walk accepted and `traces` its summaries; anything else throws.
  */
 export function locateTraces(body: Uint8Array, traces: readonly TraceSummary[]): Int32Array | null {
-  const nTraces = traces.length;
-  if (nTraces <= 1) return null;
-  nSpans = nScopes = nResources = nScopeRanges = nResRanges = 0;
+  if (traces.length <= 1) return null;
   buildTable(traces);
+  return locate(body, traces.length);
+}
+
+/** locateTraces for the walk's trace columns (the worker's form: no hex ids to parse). */
+export function locateTraceColumns(body: Uint8Array, columns: TraceColumns): Int32Array | null {
+  if (columns.spans.length <= 1) return null;
+  buildTableOfColumns(columns);
+  return locate(body, columns.spans.length);
+}
+
+/** locateTraces once the id table holds the request's `nTraces` traces. */
+function locate(body: Uint8Array, nTraces: number): Int32Array {
+  nSpans = nScopes = nResources = nScopeRanges = nResRanges = 0;
 
   // Pass 1: where everything is. Top-level fields other than resource_spans are not copied.
   const n = body.length;

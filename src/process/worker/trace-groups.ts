@@ -4,14 +4,9 @@
 // The hash is seeded per thread so a client cannot choose ids that all collide (which would turn the
 // linear probe into quadratic work).
 import { randomBytes } from 'node:crypto';
-import type { TraceSummary } from '../protocol.js';
-
-const ERROR = 1;
-const ROOT = 2;
+import { TRACE_EMPTY_ID, TRACE_ERROR as ERROR, TRACE_ROOT as ROOT, type TraceColumns, type TraceSummary } from '../protocol.js';
 
 const SEED = randomBytes(4).readUInt32LE(0) | 0;
-
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 function mix(h: number): number {
   // murmur3 fmix32: every input bit reaches the low bits the table index uses.
@@ -50,6 +45,35 @@ export interface TraceGroups {
   ): void;
   /** The groups in first-seen order. */
   summaries(): TraceSummary[];
+  /** The same as columns (copies: the groups are reused for the next request). */
+  columns(): TraceColumns;
+}
+
+const idBytes = Buffer.alloc(16);
+
+/** Lower-case hex of trace `g`'s id in `c` ('' for the empty id): one native call, a flat string. */
+export function traceIdHex(c: TraceColumns, g: number): string {
+  if ((c.flags[g]! & TRACE_EMPTY_ID) !== 0) return '';
+  for (let k = 0; k < 4; k++) idBytes.writeInt32LE(c.words[g * 4 + k]!, k * 4);
+  return idBytes.toString('hex');
+}
+
+/** The summaries that `c` holds, in its order. */
+export function summariesOf(c: TraceColumns): TraceSummary[] {
+  const n = c.spans.length;
+  const out: TraceSummary[] = new Array(n);
+  for (let g = 0; g < n; g++) {
+    const t = g * 4;
+    out[g] = {
+      traceId: traceIdHex(c, g),
+      spans: c.spans[g]!,
+      error: (c.flags[g]! & ERROR) !== 0,
+      root: (c.flags[g]! & ROOT) !== 0,
+      startNs: (BigInt(c.times[t]!) << 32n) | BigInt(c.times[t + 1]!),
+      endNs: (BigInt(c.times[t + 2]!) << 32n) | BigInt(c.times[t + 3]!),
+    };
+  }
+  return out;
 }
 
 export function createTraceGroups(initialTraces = 64): TraceGroups {
@@ -160,25 +184,21 @@ class OpenAddressingGroups implements TraceGroups {
   }
 
   summaries(): TraceSummary[] {
-    const out: TraceSummary[] = new Array(this.count);
-    for (let g = 0; g < this.count; g++) {
-      let traceId = '';
-      if (g !== this.emptyGroup) {
-        for (let k = 0; k < 4; k++) {
-          const w = this.words[g * 4 + k]!;
-          traceId += HEX[w & 0xff]! + HEX[(w >>> 8) & 0xff]! + HEX[(w >>> 16) & 0xff]! + HEX[(w >>> 24) & 0xff]!;
-        }
-      }
-      out[g] = {
-        traceId,
-        spans: this.spans[g]!,
-        error: (this.flags[g]! & ERROR) !== 0,
-        root: (this.flags[g]! & ROOT) !== 0,
-        startNs: (BigInt(this.startHi[g]!) << 32n) | BigInt(this.startLo[g]!),
-        endNs: (BigInt(this.endHi[g]!) << 32n) | BigInt(this.endLo[g]!),
-      };
+    return summariesOf(this.columns());
+  }
+
+  columns(): TraceColumns {
+    const n = this.count;
+    const flags = this.flags.slice(0, n);
+    if (this.emptyGroup >= 0) flags[this.emptyGroup]! |= TRACE_EMPTY_ID;
+    const times = new Uint32Array(n * 4);
+    for (let g = 0; g < n; g++) {
+      times[g * 4] = this.startHi[g]!;
+      times[g * 4 + 1] = this.startLo[g]!;
+      times[g * 4 + 2] = this.endHi[g]!;
+      times[g * 4 + 3] = this.endLo[g]!;
     }
-    return out;
+    return { words: this.words.slice(0, n * 4), spans: this.spans.slice(0, n), flags, times };
   }
 
   private newGroup(w0: number, w1: number, w2: number, w3: number): number {

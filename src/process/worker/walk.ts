@@ -23,7 +23,7 @@
 // The later rewriting pass (redaction, tenant stamping) plugs in here: the frame stack already holds,
 // for every open message, where its tag, length prefix and content are, which is what re-encoding a
 // changed value and fixing its ancestors' length prefixes needs. Until then the output is the input.
-import type { TraceSummary } from '../protocol.js';
+import type { TraceColumns, TraceSummary } from '../protocol.js';
 import type { Signal } from '../../signals.js';
 import { createTraceGroups } from './trace-groups.js';
 import { isValidUtf8 } from './utf8.js';
@@ -68,6 +68,8 @@ export interface WalkOk {
   foreignTopLevel: boolean;
   /** Traces only: spans grouped by trace id, in first-seen order. */
   traces?: TraceSummary[];
+  /** Instead of `traces` with summarise 'columns'. */
+  traceColumns?: TraceColumns;
 }
 export interface WalkFailure {
   ok: false;
@@ -97,10 +99,11 @@ const groups = createTraceGroups();
 
 /**
  * Walks one request. Never throws on any input; the work is linear in buf.length. `summarise: false`
- * skips grouping spans by trace (no `traces` in the result) when nothing downstream samples.
+ * skips grouping spans by trace (no `traces` in the result) when nothing downstream samples;
+ * 'columns' gives the groups as `traceColumns` instead of objects (what the worker hands on).
  */
-export function walkRequest(signal: Signal, buf: Uint8Array, summarise = true): WalkResult {
-  const traces = summarise && signal === 'traces';
+export function walkRequest(signal: Signal, buf: Uint8Array, summarise: boolean | 'columns' = true): WalkResult {
+  const traces = summarise !== false && signal === 'traces';
   if (traces) groups.reset();
   const root = ROOT_MSG[signal];
   const fieldInfo = FIELD_INFO;
@@ -315,7 +318,10 @@ export function walkRequest(signal: Signal, buf: Uint8Array, summarise = true): 
   }
 
   const result: WalkOk = { ok: true, items, foreignTopLevel };
-  if (traces) result.traces = groups.summaries();
+  if (traces) {
+    if (summarise === 'columns') result.traceColumns = groups.columns();
+    else result.traces = groups.summaries();
+  }
   return result;
 }
 

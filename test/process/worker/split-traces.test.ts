@@ -4,7 +4,8 @@ import t, { type Test } from 'tap';
 import type { TraceSummary } from '../../../src/process/protocol.js';
 import { otlpJsonToProtobuf } from '../../../src/process/worker/otlp-json.js';
 import { processRequest } from '../../../src/process/worker/process-request.js';
-import { layoutTraces, locateTraces, splitByTrace, traceSize, writeTrace } from '../../../src/process/worker/split-traces.js';
+import { layoutTraces, locateTraceColumns, locateTraces, splitByTrace, traceSize, writeTrace } from '../../../src/process/worker/split-traces.js';
+import { summariesOf } from '../../../src/process/worker/trace-groups.js';
 import { walkRequest } from '../../../src/process/worker/walk.js';
 import { generateRequestPool } from '../../../bench/generate.js';
 import { otlpJsonFixtures } from '../../helpers/fixtures.js';
@@ -30,8 +31,18 @@ const traceOf = (f: FlatItem): string => ((f.item as { traceId?: string }).trace
  * contiguous run per trace in summary order, each run decoding to exactly that trace's spans, and the
  * output walking to the same summaries.
  */
+/** The walk's columns (the worker's form) say what its summaries say, and locate the traces the same. */
+function checkColumns(t: Test, body: Uint8Array, traces: readonly TraceSummary[], label: string): void {
+  const w = walkRequest('traces', body, 'columns');
+  if (!w.ok || !w.traceColumns) return void t.fail(`${label}: columns`);
+  t.equal(w.traces, undefined, `${label}: columns instead of objects`);
+  t.same(summariesOf(w.traceColumns), traces.map(({ offset: _o, length: _l, ...rest }) => rest), `${label}: columns hold the summaries`);
+  t.same(locateTraceColumns(body, w.traceColumns), locateTraces(body, traces), `${label}: and the same layout`);
+}
+
 function checkSplit(t: Test, body: Uint8Array, label: string): { out: Uint8Array; traces: TraceSummary[] } {
   const traces = summaries(body);
+  checkColumns(t, body, traces, label);
   const before = traces.map((s) => ({ ...s }));
   const out = splitByTrace(body, traces);
   t.same(flattenRequests('traces', [out]), flattenRequests('traces', [body]), `${label}: decoded spans equal`);
@@ -176,7 +187,8 @@ t.test('processRequest with splitTraces returns the body as it is and the layout
   if (r.status !== 'ok') throw new Error('rejected');
   t.ok(Buffer.from(r.body).equals(body), 'the body, not regrouped');
   t.ok(r.traceLayout instanceof Int32Array, 'a layout');
-  t.same(r.traces!.map((s) => [s.traceId, s.spans, s.offset]), [[A, 2, undefined], [B, 1, undefined]], 'no offsets: the layout locates the traces');
+  t.equal(r.traces, undefined, 'the summaries come as columns');
+  t.same(summariesOf(r.traceColumns!).map((s) => [s.traceId, s.spans, s.offset]), [[A, 2, undefined], [B, 1, undefined]], 'no offsets: the layout locates the traces');
   const a = new Uint8Array(traceSize(r.traceLayout!, 0));
   writeTrace(r.body, r.traceLayout!, 0, a, 0);
   t.same(flattenRequests('traces', [a]).map((f) => (f.item as { name: string }).name), ['a', 'a2']);

@@ -34,7 +34,8 @@ import { median } from './report.js';
 import { runAsScript } from './script.js';
 import type { TraceSummary } from '../src/process/protocol.js';
 import { locateTraces, splitByTrace } from '../src/process/worker/split-traces.js';
-import { walkRequest } from '../src/process/worker/walk.js';
+import { summariesOf } from '../src/process/worker/trace-groups.js';
+import { walkRequest, type WalkOk } from '../src/process/worker/walk.js';
 import { compileSampling } from '../src/sample/policy.js';
 import { DEFAULT_SAMPLING_FILE, validateSampling } from '../src/sample/policy-schema.js';
 import { createSampler } from '../src/sample/sampler.js';
@@ -360,13 +361,16 @@ function cpuMicros(): number {
 }
 
 
+/** The walk of a request the bench generated (always valid). */
+function walkOk(body: Uint8Array, summarise: boolean | 'columns'): WalkOk {
+  const w = walkRequest('traces', body, summarise);
+  if (!w.ok) throw new Error(w.message);
+  return w;
+}
+
 async function microMode(o: { seconds: number; spans: number; log: (s: string) => void }) {
   const pool = generateRequestPool({ count: 64, spansPerRequest: o.spans, seed: 1 });
-  const walked = pool.requests.map((b) => {
-    const w = walkRequest('traces', b);
-    if (!w.ok) throw new Error(w.message);
-    return { body: b, traces: w.traces! };
-  });
+  const walked = pool.requests.map((b) => ({ body: b, traces: walkOk(b, true).traces! }));
   const copyTraces = (ts: readonly TraceSummary[]): TraceSummary[] => ts.map((t) => ({ ...t }));
   // The worker's share (every request, whatever the policy decides): now locate (+ the layout's clone to
   // the main thread), before split; alternated in slices so that both see the same machine load.
@@ -397,6 +401,25 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
   const locate = locateCpu / locateSpans;
   const split = splitCpu / splitSpans;
   o.log(`worker share: locate ${locate.toFixed(3)} µs/span (now), split ${split.toFixed(3)} µs/span (before)`);
+  // The summaries' way to the main thread, the walk that builds them included: objects (hex strings and
+  // bigints, serialised by postMessage), before; columns (typed arrays, copied), made objects on the
+  // main thread by summariesOf, now. Alternated in slices as above.
+  let objectsCpu = 0;
+  let columnsCpu = 0;
+  let handSpans = 0;
+  const handEnd = Date.now() + o.seconds * 1000;
+  while (Date.now() < handEnd) {
+    const c0 = cpuMicros();
+    for (let k = 0; k < 32; k++) structuredClone(walkOk(walked[n++ % walked.length]!.body, true).traces);
+    const c1 = cpuMicros();
+    for (let k = 0; k < 32; k++) summariesOf(structuredClone(walkOk(walked[n++ % walked.length]!.body, 'columns').traceColumns!));
+    const c2 = cpuMicros();
+    objectsCpu += c1 - c0;
+    columnsCpu += c2 - c1;
+    handSpans += 32 * o.spans;
+  }
+  const handOff = { objects: objectsCpu / handSpans, columns: columnsCpu / handSpans };
+  o.log(`walk + summaries to the main thread: as objects ${handOff.objects.toFixed(3)} µs/span (before), as columns ${handOff.columns.toFixed(3)} µs/span (now)`);
   const located = walked.map((r) => ({ body: r.body as Uint8Array, traces: r.traces, layout: locateTraces(r.body, r.traces) }));
   const splitReqs = walked.map((r) => {
     const traces = copyTraces(r.traces);
@@ -478,7 +501,7 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
     defaultPolicyBefore: split + defaultsSplit.microsPerSpan,
   };
   o.log(`totals (worker share + sampler), µs/span: keep-all ${totals.keepAll.toFixed(3)} (before ${totals.keepAllBefore.toFixed(3)}), default ${totals.defaultPolicy.toFixed(3)} (before ${totals.defaultPolicyBefore.toFixed(3)})`);
-  return { locateMicrosPerSpan: locate, splitMicrosPerSpan: split, splitInflation: splitBytes / requestBytes, keepAll, defaultPolicy: defaults, keepAllSplit, defaultPolicySplit: defaultsSplit, totals };
+  return { locateMicrosPerSpan: locate, splitMicrosPerSpan: split, handOffMicrosPerSpan: handOff, splitInflation: splitBytes / requestBytes, keepAll, defaultPolicy: defaults, keepAllSplit, defaultPolicySplit: defaultsSplit, totals };
 }
 
 /** `--env NAME=VALUE` flags as an environment. */

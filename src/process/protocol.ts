@@ -42,19 +42,21 @@ export interface ProcessTask {
 }
 
 /**
- * A request's trace summaries as columns, what crosses from the worker to the main thread: a few typed
- * arrays clone as memory copies, while tens of objects with hex strings and bigints per request cost
- * the worker building and serialising them and the main thread deserialising them (README "Tail
- * sampling", Cost). trace-groups.ts summariesOf turns them into TraceSummary objects.
+ * A request's trace summaries as columns of numbers, what crosses from the worker to the main thread:
+ * tens of objects with hex strings and bigints per request cost the worker building and serialising
+ * them and the main thread deserialising them (README "Tail sampling", Cost); trace-groups.ts
+ * summariesOf makes the objects on the main thread. Plain arrays, not typed arrays: those are cloned
+ * into a malloc'd buffer each, and four small buffers per request between the large request bodies
+ * fragmented the main thread's malloc heap (the sampling memory bench: +30 MiB resident).
  */
 export interface TraceColumns {
   /** Each trace id's 16 bytes as four little-endian int32 words (zeros for the empty id). */
-  words: Int32Array;
-  spans: Int32Array;
+  words: number[];
+  spans: number[];
   /** TRACE_ERROR | TRACE_ROOT | TRACE_EMPTY_ID per trace. */
-  flags: Uint8Array;
+  flags: number[];
   /** startHi, startLo, endHi, endLo (uint32 halves of the nanosecond times) per trace. */
-  times: Uint32Array;
+  times: number[];
 }
 export const TRACE_ERROR = 1;
 export const TRACE_ROOT = 2;

@@ -183,7 +183,7 @@ function buildTable(traces: readonly TraceSummary[]): void {
 /** Fills the id → index table from trace columns (their words are the walk's already). */
 function buildTableOfColumns(c: TraceColumns): void {
   const n = c.spans.length;
-  traceWords.ensure(n * 4).set(c.words.subarray(0, n * 4));
+  traceWords.ensure(n * 4).set(c.words);
   emptyTrace = -1;
   for (let i = 0; i < n; i++) if ((c.flags[i]! & TRACE_EMPTY_ID) !== 0) emptyTrace = i;
   indexWords(n);

@@ -188,17 +188,14 @@ class OpenAddressingGroups implements TraceGroups {
   }
 
   columns(): TraceColumns {
-    const n = this.count;
-    const flags = this.flags.slice(0, n);
-    if (this.emptyGroup >= 0) flags[this.emptyGroup]! |= TRACE_EMPTY_ID;
-    const times = new Uint32Array(n * 4);
-    for (let g = 0; g < n; g++) {
-      times[g * 4] = this.startHi[g]!;
-      times[g * 4 + 1] = this.startLo[g]!;
-      times[g * 4 + 2] = this.endHi[g]!;
-      times[g * 4 + 3] = this.endLo[g]!;
+    const c: TraceColumns = { words: [], spans: [], flags: [], times: [] };
+    for (let g = 0; g < this.count; g++) {
+      c.words.push(this.words[g * 4]!, this.words[g * 4 + 1]!, this.words[g * 4 + 2]!, this.words[g * 4 + 3]!);
+      c.spans.push(this.spans[g]!);
+      c.flags.push(g === this.emptyGroup ? this.flags[g]! | TRACE_EMPTY_ID : this.flags[g]!);
+      c.times.push(this.startHi[g]!, this.startLo[g]!, this.endHi[g]!, this.endLo[g]!);
     }
-    return { words: this.words.slice(0, n * 4), spans: this.spans.slice(0, n), flags, times };
+    return c;
   }
 
   private newGroup(w0: number, w1: number, w2: number, w3: number): number {

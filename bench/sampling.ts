@@ -361,6 +361,25 @@ function cpuMicros(): number {
 }
 
 
+/**
+ * CPU µs per span of each of `steps` (one request each), run in turns of 32 requests for `seconds`, so
+ * that all of them see the same machine load.
+ */
+function alternate(seconds: number, spansPerRequest: number, steps: Array<() => unknown>): number[] {
+  const cpu = steps.map(() => 0);
+  let turns = 0;
+  const wallEnd = Date.now() + seconds * 1000;
+  while (Date.now() < wallEnd) {
+    for (let i = 0; i < steps.length; i++) {
+      const c0 = cpuMicros();
+      for (let k = 0; k < 32; k++) steps[i]!();
+      cpu[i]! += cpuMicros() - c0;
+    }
+    turns++;
+  }
+  return cpu.map((c) => c / (turns * 32 * spansPerRequest));
+}
+
 /** The walk of a request the bench generated (always valid). */
 function walkOk(body: Uint8Array, summarise: boolean | 'columns'): WalkOk {
   const w = walkRequest('traces', body, summarise);
@@ -373,52 +392,29 @@ async function microMode(o: { seconds: number; spans: number; log: (s: string) =
   const walked = pool.requests.map((b) => ({ body: b, traces: walkOk(b, true).traces! }));
   const copyTraces = (ts: readonly TraceSummary[]): TraceSummary[] => ts.map((t) => ({ ...t }));
   // The worker's share (every request, whatever the policy decides): now locate (+ the layout's clone to
-  // the main thread), before split; alternated in slices so that both see the same machine load.
-  let locateCpu = 0;
-  let splitCpu = 0;
-  let locateSpans = 0;
-  let splitSpans = 0;
+  // the main thread), before split.
   let n = 0;
-  const wallEnd = Date.now() + o.seconds * 1000;
-  while (Date.now() < wallEnd) {
-    const c0 = cpuMicros();
-    for (let k = 0; k < 32; k++) {
-      const r = walked[n++ % walked.length]!;
+  const next = () => walked[n++ % walked.length]!;
+  const [locate, split] = alternate(o.seconds, o.spans, [
+    () => {
+      const r = next();
       const layout = locateTraces(r.body, r.traces);
       if (layout) structuredClone(layout);
-      locateSpans += o.spans;
-    }
-    const c1 = cpuMicros();
-    for (let k = 0; k < 32; k++) {
-      const r = walked[n++ % walked.length]!;
+    },
+    () => {
+      const r = next();
       splitByTrace(r.body, copyTraces(r.traces));
-      splitSpans += o.spans;
-    }
-    const c2 = cpuMicros();
-    locateCpu += c1 - c0;
-    splitCpu += c2 - c1;
-  }
-  const locate = locateCpu / locateSpans;
-  const split = splitCpu / splitSpans;
+    },
+  ]);
   o.log(`worker share: locate ${locate.toFixed(3)} µs/span (now), split ${split.toFixed(3)} µs/span (before)`);
   // The summaries' way to the main thread, the walk that builds them included: objects (hex strings and
-  // bigints, serialised by postMessage), before; columns (typed arrays, copied), made objects on the
-  // main thread by summariesOf, now. Alternated in slices as above.
-  let objectsCpu = 0;
-  let columnsCpu = 0;
-  let handSpans = 0;
-  const handEnd = Date.now() + o.seconds * 1000;
-  while (Date.now() < handEnd) {
-    const c0 = cpuMicros();
-    for (let k = 0; k < 32; k++) structuredClone(walkOk(walked[n++ % walked.length]!.body, true).traces);
-    const c1 = cpuMicros();
-    for (let k = 0; k < 32; k++) summariesOf(structuredClone(walkOk(walked[n++ % walked.length]!.body, 'columns').traceColumns!));
-    const c2 = cpuMicros();
-    objectsCpu += c1 - c0;
-    columnsCpu += c2 - c1;
-    handSpans += 32 * o.spans;
-  }
-  const handOff = { objects: objectsCpu / handSpans, columns: columnsCpu / handSpans };
+  // bigints, serialised by postMessage), before; columns (arrays of numbers), made objects on the main
+  // thread by summariesOf, now.
+  const [objects, columns] = alternate(o.seconds, o.spans, [
+    () => structuredClone(walkOk(next().body, true).traces),
+    () => summariesOf(structuredClone(walkOk(next().body, 'columns').traceColumns!)),
+  ]);
+  const handOff = { objects, columns };
   o.log(`walk + summaries to the main thread: as objects ${handOff.objects.toFixed(3)} µs/span (before), as columns ${handOff.columns.toFixed(3)} µs/span (now)`);
   const located = walked.map((r) => ({ body: r.body as Uint8Array, traces: r.traces, layout: locateTraces(r.body, r.traces) }));
   const splitReqs = walked.map((r) => {

@@ -7,6 +7,7 @@
 //   `415.555.0123`, `1-415-555-0123`;
 // - UK national forms (Ofcom numbering: a trunk `0`, 10 or 11 digits): `07700 900123`, `020 7946 0123`.
 // Bare digit runs without `+` or separators are not phones here (order ids, timestamps).
+import { isAlnum, isDigit } from './chars.js';
 import type { Detector, Finding } from './types.js';
 
 const BEFORE = '(?<![0-9A-Za-z+])(?<![0-9][-. ])';
@@ -20,8 +21,7 @@ const UK = new RegExp(`${BEFORE}0[1-9][0-9]{1,3}[ -][0-9]{3,6}(?:[ -][0-9]{3,4})
 function digitCount(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) n++;
+    if (isDigit(s.charCodeAt(i))) n++;
   }
   return n;
 }
@@ -34,7 +34,6 @@ function collect(re: RegExp, value: string, out: Finding[], min: number, max: nu
   }
 }
 
-const isDigitCode = (c: number): boolean => c >= 0x30 && c <= 0x39;
 const isSep = (c: number): boolean => c === 0x20 || c === 0x2e || c === 0x2d;
 
 /**
@@ -50,12 +49,12 @@ function mayHoldNanp(value: string): boolean {
     if (
       a >= 0x32 &&
       a <= 0x39 &&
-      isDigitCode(value.charCodeAt(i - 2)) &&
-      isDigitCode(value.charCodeAt(i - 1)) &&
-      isDigitCode(value.charCodeAt(i + 1)) &&
-      isDigitCode(value.charCodeAt(i + 2)) &&
-      isDigitCode(value.charCodeAt(i + 3)) &&
-      isDigitCode(value.charCodeAt(i + 4))
+      isDigit(value.charCodeAt(i - 2)) &&
+      isDigit(value.charCodeAt(i - 1)) &&
+      isDigit(value.charCodeAt(i + 1)) &&
+      isDigit(value.charCodeAt(i + 2)) &&
+      isDigit(value.charCodeAt(i + 3)) &&
+      isDigit(value.charCodeAt(i + 4))
     )
       return true;
   }
@@ -72,8 +71,8 @@ function firstUkStart(value: string): number {
     if (next < 0x31 || next > 0x39) continue;
     if (i > 0) {
       const p = value.charCodeAt(i - 1);
-      if (isDigitCode(p) || ((p | 0x20) >= 0x61 && (p | 0x20) <= 0x7a) || p === 0x2b) continue;
-      if (i > 1 && isSep(p) && isDigitCode(value.charCodeAt(i - 2))) continue;
+      if (isAlnum(p) || p === 0x2b) continue;
+      if (i > 1 && isSep(p) && isDigit(value.charCodeAt(i - 2))) continue;
     }
     return i;
   }

@@ -203,7 +203,7 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
   /** Owned bodies (and their layouts) released since the last flush: detached once the flush has copied what it keeps of them. */
   const released: Array<Uint8Array | Int32Array> = [];
   /** Bodies handed to the exporters as views (they read them later): never detached. */
-  const viewed = new WeakSet<Uint8Array>();
+  const viewed = new WeakSet<ArrayBufferView>();
   const freeChunks: number[] = [];
 
   /** (tenant, trace id) → buffer slot, then → decision (the decision cache): trace-index.ts. */
@@ -566,7 +566,7 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
       emits.clear();
     }
     if (released.length > 0) {
-      for (const b of released) if (!viewed.has(b as Uint8Array)) detach(b);
+      for (const b of released) if (!viewed.has(b)) detach(b);
       released.length = 0;
     }
     if (!metrics) {

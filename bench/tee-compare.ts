@@ -3,6 +3,11 @@
 // load, medians over --runs pairs. Reports CPU µs per span (the target: the tee adds ≤ 1.5 µs) and
 // throughput / p99 (the target: sustained ingest not slowed).
 //
+// Give --rate (e.g. --rate 100000, a load both sides sustain) for the figure to quote: saturated, the
+// tee-on side runs at a lower throughput, and this machine's CPU per span rises as throughput falls
+// (per-request wake-ups spread over fewer spans), which adds to the difference. At one offered rate those
+// costs are the same on both sides and cancel in on − off.
+//
 //   node dist/bench/tee-compare.js [--runs 3] [--compression auto|zstd|brotli|deflate|none] [--gzip-level 1] [any bench/run.ts flag except --config/--tee/--baseline]
 //
 // --compression sets forensic.segment.compression of the tee-on runs (none: frames stored as they are,
@@ -15,7 +20,7 @@ import { join } from 'node:path';
 import { resolveSegmentCompression, SEGMENT_COMPRESSIONS, type SegmentCompression } from '../src/config/sections/forensic.js';
 import { zstdAvailable } from '../src/tee/zstd-support.js';
 import { runBench } from './run.js';
-import { environment, writeReport, type RunRecord } from './report.js';
+import { environment, median, writeReport, type RunRecord } from './report.js';
 import { comparePairs, parseCompareArgs, runAsScript, type SeriesMedians } from './script.js';
 
 export interface TeeComparison {
@@ -34,6 +39,8 @@ export interface TeeComparison {
   compression: SegmentCompression;
   gzipLevel: number;
 }
+
+const signed = (x: number, digits: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
 
 async function main(argv: string[]): Promise<number> {
   const levelAt = argv.indexOf('--gzip-level');
@@ -110,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
     `tee off vs on (${codecName}), ${options.protocol}, ${options.concurrency} in flight × ${options.spansPerRequest} spans, medians of ${pairs} alternating pairs:`,
     `  off: ${mo.cpuSecondsPerMillionSpans.toFixed(3)} CPU µs/span, ${Math.round(mo.spansPerSecond)} spans/s, p99 ${mo.p99Ms.toFixed(1)} ms`,
     `  on:  ${mn.cpuSecondsPerMillionSpans.toFixed(3)} CPU µs/span, ${Math.round(mn.spansPerSecond)} spans/s, p99 ${mn.p99Ms.toFixed(1)} ms`,
-    `  tee cost: ${result.medians.deltaCpuMicrosPerSpan >= 0 ? '+' : ''}${result.medians.deltaCpuMicrosPerSpan.toFixed(3)} CPU µs/span (pairs: ${result.pairDeltas.map((d) => d.toFixed(2)).join(', ')}), throughput ×${result.medians.throughputRatio.toFixed(3)} (target: ≤ +1.5 µs)`,
+    `  tee cost: ${signed(result.medians.deltaCpuMicrosPerSpan, 3)} CPU µs/span (pairs: ${result.pairDeltas.map((d) => d.toFixed(2)).join(', ')}; median pair ${signed(median(result.pairDeltas), 2)}), throughput ×${result.medians.throughputRatio.toFixed(3)} (target: ≤ +1.5 µs)`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   // One JSON for the pair of series, next to the other results (CPU s per Mspans = CPU µs per span).

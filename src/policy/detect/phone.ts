@@ -37,29 +37,12 @@ function collect(re: RegExp, value: string, out: Finding[], min: number, max: nu
 const isSep = (c: number): boolean => c === 0x20 || c === 0x2e || c === 0x2d;
 
 /**
- * A necessary condition of a NANP match, far cheaper than the regex (two lookbehinds tried at every
- * position): its exchange and line, `[2-9]dd` + separator + `dddd`. Card numbers in groups of four
- * and most other digit runs fail it at once.
+ * A necessary condition of a NANP match, far cheaper than the NANP pattern (two lookbehinds tried at
+ * every position): its exchange and line, `[2-9]dd` + separator + `dddd`. Card numbers in groups of
+ * four and most other digit runs fail it at once. A regex without lookarounds, because irregexp scans
+ * for it about twice as fast as a charCodeAt loop.
  */
-function mayHoldNanp(value: string): boolean {
-  const last = value.length - 5;
-  for (let i = 3; i <= last; i++) {
-    if (!isSep(value.charCodeAt(i))) continue;
-    const a = value.charCodeAt(i - 3);
-    if (
-      a >= 0x32 &&
-      a <= 0x39 &&
-      isDigit(value.charCodeAt(i - 2)) &&
-      isDigit(value.charCodeAt(i - 1)) &&
-      isDigit(value.charCodeAt(i + 1)) &&
-      isDigit(value.charCodeAt(i + 2)) &&
-      isDigit(value.charCodeAt(i + 3)) &&
-      isDigit(value.charCodeAt(i + 4))
-    )
-      return true;
-  }
-  return false;
-}
+const NANP_SHAPE = /[2-9][0-9]{2}[ .-][0-9]{4}/;
 
 /**
  * Where a UK match could start first: a trunk `0` followed by 1–9 that BEFORE allows (-1: nowhere).
@@ -98,7 +81,7 @@ export function findPhonesReference(value: string, out: Finding[]): void {
 
 export function findPhones(value: string, out: Finding[]): void {
   if (value.indexOf('+') !== -1) collect(INTERNATIONAL, value, out, 8, 15);
-  if (mayHoldNanp(value)) collect(NANP, value, out, 10, 11);
+  if (NANP_SHAPE.test(value)) collect(NANP, value, out, 10, 11);
   const uk = firstUkStart(value);
   if (uk !== -1) collectFrom(UK, uk, value, out, 10, 11);
 }

@@ -6,6 +6,7 @@ import type { HostPort } from '../../config/types.js';
 import { formatHostPort } from '../../config/validate.js';
 import type { RunningGateway } from '../../gateway.js';
 import { parseCommandArgs, stdio, type Command } from '../command.js';
+import { applyRuntimeV8Flags } from '../node-flags.js';
 
 const help = `Usage: stella telemetry serve [options]
 
@@ -80,6 +81,7 @@ export const serveCommand: Command = {
       return 2;
     }
     const config = loaded.config;
+    applyRuntimeV8Flags();
     // Loaded only now, so a usage or config error is reported without loading the whole gateway.
     const [{ startGateway }, { createLogger, flushLogger }] = await Promise.all([import('../../gateway.js'), import('../../telemetry/logger.js')]);
     const logger = createLogger(config.log.level);

@@ -4,8 +4,9 @@
 //
 // One exception saves a copy of every gRPC request: grpc-js hands a message over as a view that skips
 // the 5-byte gRPC frame header of a buffer holding nothing else. A view whose buffer has at most
-// DEAD_BYTES besides it, and that is too large to come from Node's shared Buffer pool (pooled views are
-// at most half the pool), is transferred with its buffer; the few other bytes are dead framing.
+// DEAD_BYTES besides it, and that is too large to come from Node's shared Buffer pool (Node pools only
+// allocations under half of Buffer.poolSize: 4 KiB before Node 24, 32 KiB since), is transferred with
+// its buffer; the few other bytes are dead framing.
 const DEAD_BYTES = 16;
 
 /** Whether transferring view.buffer moves exactly the view's bytes and nothing else. */
@@ -16,7 +17,7 @@ export function ownsWholeBuffer(view: ArrayBufferView): boolean {
 function ownsBufferButFraming(view: Uint8Array): boolean {
   return (
     view.buffer instanceof ArrayBuffer &&
-    view.byteLength > Buffer.poolSize &&
+    view.byteLength >= Buffer.poolSize >>> 1 &&
     view.buffer.byteLength - view.byteLength <= DEAD_BYTES
   );
 }

@@ -27,9 +27,9 @@ export interface ProcessTask {
   policyVersion?: string;
   policy?: CompiledPolicy;
   /**
-   * Traces only, for the tail sampler: locate each trace in the output, which is left as it is. With
-   * more than one trace ProcessOk.traceLayout says where each lies (split-traces.ts locateTraces); a
-   * single trace's TraceSummary gets offset 0 and the body's length.
+   * Traces only, for the tail sampler: locate each trace in the output, which is left as it is. The
+   * summaries come as ProcessOk.traceColumns; with more than one trace ProcessOk.traceLayout says where
+   * each lies (split-traces.ts locateTraceColumns); a single trace's run is the whole body.
    */
   splitTraces?: boolean;
   /**
@@ -96,7 +96,7 @@ export interface ProcessOk {
   traceColumns?: TraceColumns;
   /**
    * With ProcessTask.splitTraces and more than one trace: where each trace lies in `body`
-   * (split-traces.ts locateTraces; build a trace's own resource_spans run with writeTrace). Offsets into
+   * (split-traces.ts locateTraceColumns; build a trace's own resource_spans run with writeTrace). Offsets into
    * `body`, which is left unsplit.
    */
   traceLayout?: Int32Array;

@@ -60,8 +60,8 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
  * requests, and forwards a request whose traces are all kept as it is.
  */
 function splitIfAsked(task: ProcessTask, result: ProcessOk): ProcessOk {
-  // One trace needs no layout: the body is its run (the sampler takes it whole).
   if (!task.splitTraces || !result.traceColumns) return result;
+  // Null for one trace, which needs no layout: the body is its run (the sampler takes it whole).
   const layout = locateTraceColumns(result.body, result.traceColumns);
   if (layout) result.traceLayout = layout;
   return result;

@@ -26,11 +26,6 @@ function summaries(body: Uint8Array): TraceSummary[] {
 /** The trace id of a flattened span, as decodeForComparison renders bytes (hex). */
 const traceOf = (f: FlatItem): string => ((f.item as { traceId?: string }).traceId ?? '').toLowerCase();
 
-/**
- * Splits `body` and checks the whole contract: same spans (with their resource and scope) overall, one
- * contiguous run per trace in summary order, each run decoding to exactly that trace's spans, and the
- * output walking to the same summaries.
- */
 /** The walk's columns (the worker's form) say what its summaries say, and locate the traces the same. */
 function checkColumns(t: Test, body: Uint8Array, traces: readonly TraceSummary[], label: string): void {
   const w = walkRequest('traces', body, 'columns');
@@ -40,6 +35,11 @@ function checkColumns(t: Test, body: Uint8Array, traces: readonly TraceSummary[]
   t.same(locateTraceColumns(body, w.traceColumns), locateTraces(body, traces), `${label}: and the same layout`);
 }
 
+/**
+ * Splits `body` and checks the whole contract: same spans (with their resource and scope) overall, one
+ * contiguous run per trace in summary order, each run decoding to exactly that trace's spans, and the
+ * output walking to the same summaries.
+ */
 function checkSplit(t: Test, body: Uint8Array, label: string): { out: Uint8Array; traces: TraceSummary[] } {
   const traces = summaries(body);
   checkColumns(t, body, traces, label);

@@ -72,7 +72,10 @@ export interface SeriesMedians {
 
 /**
  * Two series run in alternation (`a` without the feature, `b` with it), cut to the pairs both finished:
- * their medians and, per pair, b's CPU per span over a's (ratio) and minus a's (delta).
+ * their medians and, per pair, b's CPU per span over a's (ratio) and minus a's (delta). The median of
+ * the pair ratios is the steadier figure: the two runs of a pair are seconds apart, so the machine's
+ * slow spells (up to 1.7× for minutes here) mostly hit both, while the ratio of the series' medians can
+ * take its two medians from different spells.
  */
 export function comparePairs(a: RunRecord[], b: RunRecord[]) {
   const pairs = Math.min(a.length, b.length);
@@ -84,12 +87,14 @@ export function comparePairs(a: RunRecord[], b: RunRecord[]) {
   const cpu = (i: number) => [a[i]!.cpuSecondsPerMillionSpans, b[i]!.cpuSecondsPerMillionSpans] as const;
   const ma = medians(a.slice(0, pairs));
   const mb = medians(b.slice(0, pairs));
+  const pairRatios = Array.from({ length: pairs }, (_, i) => cpu(i)[1] / cpu(i)[0]);
   return {
     pairs,
     a: ma,
     b: mb,
     ratio: mb.cpuSecondsPerMillionSpans / ma.cpuSecondsPerMillionSpans,
-    pairRatios: Array.from({ length: pairs }, (_, i) => cpu(i)[1] / cpu(i)[0]),
+    pairRatios,
+    pairRatioMedian: median(pairRatios),
     pairDeltas: Array.from({ length: pairs }, (_, i) => cpu(i)[1] - cpu(i)[0]),
   };
 }

@@ -4,6 +4,7 @@ import t from 'tap';
 import { parsePrometheusText } from '../../bench/gateway-process.js';
 import { createLatencyHistogram, runLoad, type Driver } from '../../bench/load.js';
 import { buildSummary, fileTimestamp, median, safeName, type RunRecord } from '../../bench/report.js';
+import { comparePairs } from '../../bench/script.js';
 import { parseBenchArgs, parseDuration } from '../../bench/run.js';
 
 t.test('latency histogram: percentiles within 1%, bounded, exact max and mean', async (t) => {
@@ -183,4 +184,22 @@ t.test('flags: defaults, --quick preset, explicit flags win, errors name the fla
   t.throws(() => parseBenchArgs(['--concurrency', '0']), /--concurrency: expected an integer ≥ 1/);
   t.throws(() => parseBenchArgs(['--baseline', '--only-baseline']), /exclude/);
   t.throws(() => parseBenchArgs(['--bogus']), { name: 'UsageError', message: /bogus/ });
+});
+
+t.test('comparePairs: medians of each series, and the ratio of every pair and their median', async (t) => {
+  // The machine slows down 2× for the last two pairs: each pair's ratio stays 3, while the series'
+  // medians come from different spells and their ratio does not.
+  const off = [run('baseline', 100, 2, 10, 50), run('baseline', 100, 2, 10, 50), run('baseline', 100, 4, 10, 50), run('baseline', 100, 4, 10, 50), run('baseline', 100, 4, 10, 50)];
+  const on = [run('gateway', 50, 6, 20, 50), run('gateway', 50, 6, 20, 50), run('gateway', 50, 12, 20, 50), run('gateway', 50, 12, 20, 50)];
+  const c = comparePairs(off, on);
+  t.equal(c.pairs, 4, 'cut to the pairs both series finished');
+  t.equal(c.a.cpuSecondsPerMillionSpans, 3);
+  t.equal(c.b.cpuSecondsPerMillionSpans, 9);
+  t.same(c.pairRatios, [3, 3, 3, 3]);
+  t.equal(c.pairRatioMedian, 3);
+  t.same(c.pairDeltas, [4, 4, 8, 8]);
+  const skewed = comparePairs([off[0]!, off[2]!, off[3]!], [on[0]!, on[1]!, on[2]!]);
+  t.same(skewed.pairRatios, [3, 1.5, 3]);
+  t.equal(skewed.pairRatioMedian, 3);
+  t.equal(skewed.ratio, 6 / 4, 'the ratio of the medians takes them from different pairs');
 });

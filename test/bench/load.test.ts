@@ -187,8 +187,8 @@ t.test('flags: defaults, --quick preset, explicit flags win, errors name the fla
 });
 
 t.test('comparePairs: medians of each series, and the ratio of every pair and their median', async (t) => {
-  // The machine slows down 2× for the last two pairs: each pair's ratio stays 3, while the series'
-  // medians come from different spells and their ratio does not.
+  // The machine is 2× slower from the third pair on: each pair's ratio stays 3. When the two series'
+  // medians come from different spells (`skewed`), their ratio does not.
   const off = [run('baseline', 100, 2, 10, 50), run('baseline', 100, 2, 10, 50), run('baseline', 100, 4, 10, 50), run('baseline', 100, 4, 10, 50), run('baseline', 100, 4, 10, 50)];
   const on = [run('gateway', 50, 6, 20, 50), run('gateway', 50, 6, 20, 50), run('gateway', 50, 12, 20, 50), run('gateway', 50, 12, 20, 50)];
   const c = comparePairs(off, on);

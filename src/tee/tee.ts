@@ -750,20 +750,26 @@ export function createTee(config: ForensicConfig & { root: string }, deps: TeeDe
     if (outcome === 'late') {
       // Still buffered, or being written (it may yet land: counted as shed all the same, since a gap
       // claimed wrongly is safer than a gap not claimed). Unsealed segments are sealed at the next start.
+      let shedRecords = 0;
       for (const l of lanes.values()) {
         if (l.linger) clearTimeout(l.linger);
         l.linger = undefined;
-        for (const p of l.writing ?? []) shed(l, p.offer, p.bytes, 'shutdown');
+        for (const p of l.writing ?? []) {
+          shed(l, p.offer, p.bytes, 'shutdown');
+          shedRecords++;
+        }
         l.writing = undefined;
         while (l.head < l.queue.length) {
           const p = l.queue[l.head++]!;
           shed(l, p.offer, p.bytes, 'shutdown');
+          shedRecords++;
           bufferedBytes -= p.bytes;
           l.queuedBytes -= p.bytes;
         }
         endShedWindow(l, true);
       }
-      logger.warn({ deadlineMs }, 'forensic tee: shutdown deadline reached before everything was sealed');
+      // Only a deadline that cost records is worth a warning (a start-up that failed closes with 0 ms).
+      if (shedRecords > 0) logger.warn({ deadlineMs, shedRecords }, 'forensic tee: shutdown deadline reached before everything was sealed');
     }
     metrics.teeBufferBytes.set(bufferedBytes);
   }

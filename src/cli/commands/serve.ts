@@ -85,7 +85,8 @@ export const serveCommand: Command = {
     };
     const loaded = loadConfig({ file: values.config, flags });
     if (!loaded.ok) {
-      for (const e of loaded.errors) stdio.err(e);
+      for (const e of loaded.errors) stdio.err(`stella telemetry serve: ${e}`);
+      if (loaded.errors.some((e) => e.startsWith('--'))) stdio.err('Run "stella telemetry serve --help" for its options.');
       return 2;
     }
     const config = loaded.config;

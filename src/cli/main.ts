@@ -67,6 +67,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
   {
+    path: ['dump'],
+    summary: 'print file-exporter and archive segments as OTLP/JSON, one request per line',
+    load: async () => (await import('./commands/dump.js')).dumpCommand,
+  },
+  {
     path: ['replay'],
     summary: 'verify a forensic bundle, then send its records to an OTLP backend',
     load: async () => (await import('./commands/replay.js')).replayCommand,

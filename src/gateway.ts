@@ -9,7 +9,7 @@ import { createAdmitter } from './admit/admitter.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { createAdminAuth } from './admin/auth.js';
 import { registerIncidentRoutes } from './admin/incidents-routes.js';
-import { registerCaptureRoutes } from './admin/captures-routes.js';
+import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
 import { createNotifier } from './incident/notify.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
@@ -241,7 +241,16 @@ export async function startGateway(
       capturesDir: join(config.dataDir, 'captures'),
       signingKeyPath: join(config.dataDir, 'keys', 'signing-key.pem'),
       profile: config.profile,
+      auditFile: incidents.auditFile,
+      limits: config.forensic.captures,
+      metrics,
+      logger,
     }),
+  );
+  // Capture bundles are bounded like the archive: pruned at start and every forensic.pruneInterval.
+  const capturePruner = startCapturePruner(
+    { capturesDir: join(config.dataDir, 'captures'), limits: config.forensic.captures, intervalMs: config.forensic.pruneIntervalMs },
+    { metrics, logger },
   );
   const admin = createAdminServer(config.admin, {
     metrics,
@@ -267,6 +276,7 @@ export async function startGateway(
     await Promise.allSettled(receivers.map((r) => r.stop(0)));
     policies.stop();
     tenants.stop();
+    capturePruner.stop();
     await Promise.allSettled([admin.stop(), pool.close(), router.shutdown(0), tee.close(0)]);
     throw err;
   }
@@ -292,6 +302,7 @@ export async function startGateway(
       // The tee seals while the exporters drain (both within the deadline: neither waits for the other).
       await Promise.all([tee.close(left()), router.shutdown(left())]);
       await admin.stop();
+      capturePruner.stop();
       policies.stop();
       tenants.stop();
       logger.info({}, 'shut down');

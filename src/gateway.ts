@@ -16,6 +16,7 @@ import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './
 import type { FastifyInstance } from 'fastify';
 import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
 import { rejected, retryable, type Refusal } from './errors.js';
+import { partialSuccessOf } from './receive/responses.js';
 import { createExportRouter } from './export/router.js';
 import { createIdentifier } from './identify/identify.js';
 import { createTenantStore } from './identify/tenant-store.js';
@@ -205,7 +206,8 @@ export async function startGateway(
       }
     }
     metrics.receiverAcceptedItems.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol }, result.items);
-    return { status: 'ok', rejectedItems: result.rejectedItems, tenant, items: result.items };
+    // partial_success: malformed items and items the allowlists dropped, counted per reason (issue 19 item 4).
+    return { status: 'ok', ...partialSuccessOf(signal, result), tenant, items: result.items };
   }
 
   function refuse(signal: Signal, tenant: string, ctx: RequestContext, outcome: Refusal): IngestOutcome {

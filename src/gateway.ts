@@ -260,6 +260,7 @@ export async function startGateway(
     isReady: () => state === 'ready',
     phase: () => state,
     extraRoutes: (app) => adminRoutes.forEach((add) => add(app)),
+    authorize: adminAuth.authorize,
   });
   try {
     addresses.admin = await admin.start();

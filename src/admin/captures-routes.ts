@@ -1,10 +1,13 @@
 // POST /admin/v1/captures: build a signed forensic bundle of a tenant's window into the data dir
 // (src/tee/capture.ts), the admin-API twin of `stella telemetry capture`.
 //   body {"tenant": "acme", "from"?: ISO, "to"?: ISO, "signals"?: ["traces","logs"]}   (operator, tenant-scoped)
-//   201  {"path": "/…/captures/acme-<fromMs>-<toMs>.tar", "manifestSha256": "…", "chunks": n,
+//   201  {"path": "/…/captures/acme-<fromMs>-<toMs>.tar", "manifestSha256": "…", "from": ISO, "to": ISO,
+//         "clampedFrom"?: ISO (the from asked for, when clamped to the archive's first record), "chunks": n,
 //         "records": {...}, "items": {...}, "shed": [...], "warnings": [...]}
-//   400 bad body, 401/403 auth, 409 a capture is already running, 503 no signing key; errors are {code, message}.
-// The signing key is read per request, so `stella telemetry keys init` after start-up is enough.
+//   400 bad body or window (src/tee/capture-request.ts, shared with the CLI), 401/403 auth, 409 a capture
+//   is already running, 503 no signing key; errors are {code, message}.
+// The signing key is read per request, so `stella telemetry keys init` after start-up is enough. Bundles
+// are 0600 in a 0700 dir and pruned (forensic.captures); every capture is a line in the audit log.
 import { readFileSync } from 'node:fs';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { DEFAULT_FORENSIC, type CaptureLimitsConfig } from '../config/sections/forensic.js';

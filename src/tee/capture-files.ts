@@ -1,7 +1,7 @@
 // The bundles POST /admin/v1/captures writes into `${dataDir}/captures`: private (files 0600, the
 // directory 0700: a bundle holds a tenant's telemetry) and bounded (forensic.captures.retention,
 // maxCount, maxBytes; oldest deleted first), pruned at start-up, every forensic.pruneInterval and after
-// each capture. Only files this module names (`*.tar`, and `*.tar.tmp` a crash left) are ever deleted.
+// each capture; a kept bundle readable by others (written before this) is made 0600. Only files this module names (`*.tar`, and `*.tar.tmp` a crash left) are ever deleted.
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaptureLimitsConfig } from '../config/sections/forensic.js';
@@ -47,7 +47,7 @@ export function pruneCaptures(dir: string, limits: Pick<CaptureLimitsConfig, 're
   } catch {
     return report;
   }
-  const bundles: { path: string; bytes: number; mtimeMs: number }[] = [];
+  const bundles: { path: string; bytes: number; mtimeMs: number; mode: number }[] = [];
   const remove = (path: string, bytes: number, reason: CapturePruneReport['deleted'][number]['reason']) => {
     try {
       unlinkSync(path);
@@ -73,7 +73,7 @@ export function pruneCaptures(dir: string, limits: Pick<CaptureLimitsConfig, 're
       if (nowMs - st.mtimeMs > 60_000) remove(path, st.size, 'temp');
       continue;
     }
-    bundles.push({ path, bytes: st.size, mtimeMs: st.mtimeMs });
+    bundles.push({ path, bytes: st.size, mtimeMs: st.mtimeMs, mode: st.mode });
   }
   // Newest first: what is kept is a prefix of this list.
   bundles.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.path < b.path ? 1 : -1));
@@ -86,6 +86,14 @@ export function pruneCaptures(dir: string, limits: Pick<CaptureLimitsConfig, 're
     else {
       report.kept++;
       report.keptBytes += b.bytes;
+      // Bundles written before captures were private (mode 0644) become private too.
+      if ((b.mode & 0o077) !== 0) {
+        try {
+          chmodSync(b.path, 0o600);
+        } catch (err) {
+          report.errors.push(`${b.path}: ${(err as Error).message}`);
+        }
+      }
     }
   }
   return report;

@@ -46,7 +46,9 @@ t.test('pruning by age, count and bytes, oldest first', async (t) => {
   t.same(readdirSync(dir).sort(), ['b.tar', 'c.tar', 'd.tar', 'other.txt'], 'files it does not own are left alone');
   const r2 = pruneCaptures(dir, { retentionMs: 7 * DAY, maxCount: 10, maxBytes: 25 }, now, fresh);
   t.same(r2.deleted.map((d) => [d.path.slice(dir.length + 1), d.reason]), [['b.tar', 'bytes']], 'the byte budget deletes the oldest');
+  chmodSync(fresh, 0o644);
   const r3 = pruneCaptures(dir, { retentionMs: 7 * DAY, maxCount: 1, maxBytes: 5 }, now, fresh);
+  t.equal(statSync(fresh).mode & 0o777, 0o600, 'a kept bundle readable by others is made private');
   t.same(readdirSync(dir).sort(), ['d.tar', 'other.txt'], 'the bundle just written is kept even over budget');
   t.equal(r3.kept, 1);
 });

@@ -7,7 +7,7 @@
 import { join, resolve } from 'node:path';
 import { createAdmitter } from './admit/admitter.js';
 import { createAdminServer } from './admin/admin-server.js';
-import { createAdminAuth } from './admin/auth.js';
+import { ADMIN_TOKEN_ENV, createAdminAuth } from './admin/auth.js';
 import { registerIncidentRoutes } from './admin/incidents-routes.js';
 import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
@@ -261,6 +261,7 @@ export async function startGateway(
     phase: () => state,
     extraRoutes: (app) => adminRoutes.forEach((add) => add(app)),
     authorize: adminAuth.authorize,
+    tokensConfigured: config.incidents.adminTokens.length > 0 || Boolean(process.env[ADMIN_TOKEN_ENV]),
   });
   try {
     addresses.admin = await admin.start();

@@ -37,6 +37,8 @@ export interface AdminServerDeps {
   extraRoutes?: (app: FastifyInstance) => void;
   /** Admin token check, for /metrics when admin.metricsAuth asks for one (without it such a /metrics refuses everyone). */
   authorize?: AdminAuthorize;
+  /** False when no admin token exists at all: the start-up warning then says /metrics refuses everyone. */
+  tokensConfigured?: boolean;
 }
 
 /** Whether /metrics needs a token under this config. */
@@ -115,7 +117,8 @@ export function createAdminServer(config: AdminConfig, deps: AdminServerDeps): A
           { host, port: address.port, tls: reloader !== undefined, metricsAuth: mode },
           metricsAuth
             ? `admin listener bound to non-loopback address ${host}: /metrics (tenant names in labels) and /admin/v1 require an admin token; /healthz and /readyz are open` +
-                (reloader ? '' : '; tokens travel in plain text: set admin.tls')
+                (reloader ? '' : '; tokens travel in plain text: set admin.tls') +
+                (deps.tokensConfigured === false ? '; no admin token is configured (incidents.adminTokens, STELLA_ADMIN_TOKEN): /metrics answers 401 to everyone' : '')
             : `admin listener bound to non-loopback address ${host} with admin.metricsAuth: never: /metrics (tenant names in labels) is readable by anyone who can reach it`,
         );
       }

@@ -17,12 +17,12 @@ const auth = createAdminAuth(
   { env: {} },
 );
 
-async function start(t: Test, host: string, metricsAuth?: MetricsAuth) {
+async function start(t: Test, host: string, metricsAuth?: MetricsAuth, tokensConfigured?: boolean) {
   const warnings: { obj: object; msg?: string }[] = [];
   const logger: Logger = { info() {}, debug() {}, error() {}, warn: (obj, msg) => warnings.push({ obj, msg }) };
   const metrics = createMetrics({ defaultMetrics: false });
   metrics.incidentMode.set({ tenant: 'acme' }, 1);
-  const admin = createAdminServer({ endpoint: { host, port: 0 }, ...(metricsAuth && { metricsAuth }) }, { metrics, logger, isReady: () => true, authorize: auth.authorize });
+  const admin = createAdminServer({ endpoint: { host, port: 0 }, ...(metricsAuth && { metricsAuth }) }, { metrics, logger, isReady: () => true, authorize: auth.authorize, ...(tokensConfigured !== undefined && { tokensConfigured }) });
   const { port } = await admin.start();
   t.teardown(() => admin.stop());
   const get = (path: string, token?: string) => fetch(`http://127.0.0.1:${port}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -44,6 +44,9 @@ t.test('non-loopback bind (auto): a warning, and /metrics needs a token for ever
   t.equal((await get('/readyz')).status, 200);
   t.equal(warnings.length, 1, 'one start-up warning');
   t.match(warnings[0], { obj: { host: '0.0.0.0', metricsAuth: 'auto' }, msg: /non-loopback address 0\.0\.0\.0: \/metrics .* require an admin token.*set admin\.tls/ });
+  t.notMatch(warnings[0]!.msg, /no admin token is configured/);
+  const none = await start(t, '0.0.0.0', 'auto', false);
+  t.match(none.warnings, [{ msg: /no admin token is configured \(incidents\.adminTokens, STELLA_ADMIN_TOKEN\): \/metrics answers 401 to everyone/ }]);
 });
 
 t.test('loopback (auto): open, no warning; always: token; never on 0.0.0.0: open with a warning', async (t) => {

@@ -34,6 +34,7 @@ import {
   parseSegmentName,
   segmentBaseName,
   shedLogPath,
+  tenantDir,
   tierDir,
   LEGACY_OPEN_SUFFIX,
   LEGACY_SEALED_SUFFIX,
@@ -274,7 +275,7 @@ export function createTee(config: ForensicConfig & { root: string }, deps: TeeDe
       return;
     }
     try {
-      mkdirSync(join(root, l.tenant), { recursive: true });
+      mkdirSync(tenantDir(root, l.tenant), { recursive: true });
       appendFileSync(shedLogPath(root, l.tenant), l.shedLines.join(''));
       l.shedLines = [];
     } catch (err) {
@@ -287,7 +288,7 @@ export function createTee(config: ForensicConfig & { root: string }, deps: TeeDe
     const n = l.shedLines.length; // lines added while appending wait for the next call
     const text = l.shedLines.slice(0, n).join('');
     try {
-      await mkdir(join(root, l.tenant), { recursive: true });
+      await mkdir(tenantDir(root, l.tenant), { recursive: true });
       await appendFile(shedLogPath(root, l.tenant), text);
       l.shedLines.splice(0, n);
     } catch (err) {

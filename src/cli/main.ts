@@ -67,6 +67,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
   {
+    path: ['audit', 'verify'],
+    summary: "check the audit log's hash chain offline: names an edited, removed or reordered line",
+    load: async () => (await import('./commands/audit-verify.js')).auditVerifyCommand,
+  },
+  {
     path: ['dump'],
     summary: 'print file-exporter and archive segments as OTLP/JSON, one request per line',
     load: async () => (await import('./commands/dump.js')).dumpCommand,

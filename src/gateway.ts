@@ -12,6 +12,7 @@ import { registerIncidentRoutes } from './admin/incidents-routes.js';
 import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
 import { createNotifier } from './incident/notify.js';
+import { appendAudit, type AuditLine } from './incident/audit-log.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
 import type { FastifyInstance } from 'fastify';
 import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
@@ -219,7 +220,28 @@ export async function startGateway(
   const addresses: Partial<RunningGateway['addresses']> = {};
   // [admin] /admin/v1 routes (incidents, captures, status) are registered through extraRoutes.
   // Every /admin/v1 route calls adminAuth.authorize first (bearer tokens with roles and tenant scopes).
-  const adminAuth = createAdminAuth(config.incidents.adminTokens);
+  // Refused admin requests are audit lines (capped per minute in auth.ts), beside incidents and captures.
+  const adminAuth = createAdminAuth(config.incidents.adminTokens, {
+    onRefused: (r) =>
+      auditLine({
+        action: 'admin.refused',
+        scope: '*',
+        by: r.principal ?? 'unauthenticated',
+        reason: r.message,
+        status: r.status,
+        request: `${r.method} ${r.path}`,
+        remoteAddress: r.remoteAddress ?? null,
+        ...(r.suppressedBefore > 0 && { suppressedBefore: r.suppressedBefore }),
+      }),
+  });
+  function auditLine(record: AuditLine & Record<string, unknown>): void {
+    try {
+      appendAudit(incidents.auditFile, Date.now(), record);
+    } catch (e) {
+      metrics.incidentPersistFailures.inc({ file: 'audit' });
+      logger.error({ err: (e as Error).message, file: incidents.auditFile, action: record.action }, 'cannot append to the audit log');
+    }
+  }
   const statusSource = createStatusSource({
     metrics,
     profile: config.profile,
@@ -285,6 +307,21 @@ export async function startGateway(
     throw err;
   }
   state = 'ready';
+  // What started, as the audit log's record of the configuration in force (no secrets: names and hashes only).
+  auditLine({
+    action: 'gateway.start',
+    scope: '*',
+    by: 'gateway',
+    reason: null,
+    profile: config.profile,
+    listeners: Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, `${v.host}:${v.port}`])),
+    tls: { grpc: config.receivers.grpc.tls !== undefined, http: config.receivers.http.tls !== undefined, admin: config.admin.tls !== undefined },
+    exporters: effectiveExporters(config).map((e) => `${e.name} ${e.kind}`),
+    policyVersion: policies.current().version,
+    adminTokens: config.incidents.adminTokens.map((t) => t.name),
+    forensicMode: config.forensic.mode,
+    sampling: config.sampling.enabled,
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (deadlineMs = config.shutdownTimeoutMs): Promise<void> => {

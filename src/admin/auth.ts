@@ -7,7 +7,7 @@
 // The fleet ("_all") is in scope only for '*' tokens, and changing it (a need of operator or more)
 // takes the admin role.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminTokenConfig } from '../config/sections/incidents.js';
 import { GrpcCode } from '../errors.js';
 import { FLEET } from '../incident/types.js';
@@ -18,7 +18,27 @@ export const ADMIN_TOKEN_ENV = 'STELLA_ADMIN_TOKEN';
 export interface AdminAuthDeps {
   /** Where STELLA_ADMIN_TOKEN is read (default process.env); read once, at creation. */
   env?: NodeJS.ProcessEnv;
+  /** Told of every refused request (401 and 403), for the audit log; at most REFUSALS_AUDITED a minute. */
+  onRefused?: (refusal: AdminRefusal) => void;
+  /** Milliseconds since the epoch (tests). */
+  now?: () => number;
 }
+
+/** A refused admin request, as the audit log records it. */
+export interface AdminRefusal {
+  status: 401 | 403;
+  message: string;
+  method: string;
+  path: string;
+  remoteAddress: string | undefined;
+  /** The token's name when it was known (403), else undefined. */
+  principal: string | undefined;
+  /** Refusals not reported in the minute before this one (over the cap). */
+  suppressedBefore: number;
+}
+
+/** A flood of bad tokens must not grow the audit log without bound: this many refusals a minute are reported. */
+export const REFUSALS_AUDITED = 60;
 
 /** An admin API error body: google.rpc.Status in its JSON form (code is the gRPC code). */
 export interface AdminErrorBody {
@@ -84,30 +104,49 @@ export function createAdminAuth(tokens: readonly AdminTokenConfig[], deps: Admin
     return byHash.get(hash);
   }
 
+  const now = deps.now ?? Date.now;
+  let window = { startMs: 0, reported: 0, suppressed: 0 };
+  function refuse(req: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string, principal?: AdminPrincipal): undefined {
+    sendAdminError(reply, status, message);
+    if (!deps.onRefused) return undefined;
+    const t = now();
+    let suppressedBefore = 0;
+    if (t - window.startMs >= 60_000) {
+      suppressedBefore = window.suppressed;
+      window = { startMs: t, reported: 0, suppressed: 0 };
+    }
+    if (window.reported >= REFUSALS_AUDITED) {
+      window.suppressed++;
+      return undefined;
+    }
+    window.reported++;
+    deps.onRefused({ status, message, method: req.method, path: req.url.split('?', 1)[0]!, remoteAddress: req.ip, principal: principal?.name, suppressedBefore });
+    return undefined;
+  }
+
   const authorize: AdminAuthorize = (req, reply, need) => {
     const header = req.headers.authorization;
     const principal = authenticate(header);
     if (!principal) {
       reply.header('www-authenticate', 'Bearer realm="stella-admin"');
-      sendAdminError(reply, 401, header ? `unknown admin token: ${knownTokens}` : `missing admin token: send "Authorization: Bearer <token>"; ${knownTokens}`);
-      return undefined;
+      return refuse(req, reply, 401, header ? `unknown admin token: ${knownTokens}` : `missing admin token: send "Authorization: Bearer <token>"; ${knownTokens}`);
     }
     let role = need.role;
     // Changing the whole fleet is an admin's act, whatever the route asks for.
     if (need.tenant === FLEET && rank(role) >= rank('operator')) role = 'admin';
     if (rank(principal.role) < rank(role)) {
-      sendAdminError(reply, 403, `token "${principal.name}" has role ${principal.role}; this needs ${role}${need.tenant === FLEET && role !== need.role ? ' (fleet-wide)' : ''}`);
-      return undefined;
+      return refuse(req, reply, 403, `token "${principal.name}" has role ${principal.role}; this needs ${role}${need.tenant === FLEET && role !== need.role ? ' (fleet-wide)' : ''}`, principal);
     }
     if (need.tenant !== undefined && !inScope(principal, need.tenant)) {
-      sendAdminError(
+      return refuse(
+        req,
         reply,
         403,
         need.tenant === FLEET
           ? `token "${principal.name}" is scoped to tenants ${(principal.tenants as string[]).join(', ')}; fleet-wide needs a "*" scope`
           : `token "${principal.name}" may not act on tenant "${need.tenant}"`,
+        principal,
       );
-      return undefined;
     }
     return principal;
   };

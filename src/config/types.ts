@@ -89,9 +89,18 @@ export interface BatchConfig {
 export interface RetryConfig {
   initialBackoffMs: number;
   maxBackoffMs: number;
-  /** Give up on a batch (drop, counted) after retrying this long. */
+  /** The retry budget of one batch: after retrying this long, `whenExhausted` applies. */
   maxElapsedMs: number;
+  /**
+   * What a batch that is still failing with a retryable answer after maxElapsedMs becomes:
+   * 'keep' (default) keeps it queued and retries every maxBackoffMs (counted in
+   * exporter_retries_past_budget_total, logged), so only the queue's bound limits what waits;
+   * 'drop' gives up on it (exporter_dropped_items_total{reason="retries_exhausted"}).
+   */
+  whenExhausted?: RetryExhaustedAction;
 }
+
+export type RetryExhaustedAction = 'keep' | 'drop';
 
 export interface FileExporterOptions {
   /** Rotate a segment when it reaches this size. */
@@ -150,7 +159,7 @@ export interface GatewayConfig {
 const MiB = 1024 * 1024;
 
 export const DEFAULT_BATCH: BatchConfig = { maxBytes: 4 * MiB, maxItems: 8192, flushIntervalMs: 200, passThroughBytes: 256 * 1024 };
-export const DEFAULT_RETRY: RetryConfig = { initialBackoffMs: 250, maxBackoffMs: 30_000, maxElapsedMs: 300_000 };
+export const DEFAULT_RETRY: RetryConfig = { initialBackoffMs: 250, maxBackoffMs: 30_000, maxElapsedMs: 300_000, whenExhausted: 'keep' };
 export const DEFAULT_FILE: FileExporterOptions = { maxSegmentBytes: 64 * MiB, maxSegmentAgeMs: 3_600_000 };
 
 export const DEFAULT_CONFIG: GatewayConfig = {

@@ -547,7 +547,7 @@ function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: Expor
   const d = exporterDefaults(kind);
   const batch = r.section(at(path, 'batch'), e.batch, ['maxBytes', 'maxItems', 'flushInterval', 'passThroughBytes']);
   const queue = r.section(at(path, 'queue'), e.queue, ['maxBytes']);
-  const retry = r.section(at(path, 'retry'), e.retry, ['initialBackoff', 'maxBackoff', 'maxElapsed']);
+  const retry = r.section(at(path, 'retry'), e.retry, ['initialBackoff', 'maxBackoff', 'maxElapsed', 'whenExhausted']);
   const file = r.section(at(path, 'file'), e.file, ['maxSegmentBytes', 'maxSegmentAge']);
   const settings = {
     signals: readSignals(r, at(path, 'signals'), e.signals, d.signals),
@@ -566,6 +566,7 @@ function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: Expor
       initialBackoffMs: r.duration(`${path}.retry.initialBackoff`, retry.initialBackoff, d.retry.initialBackoffMs),
       maxBackoffMs: r.duration(`${path}.retry.maxBackoff`, retry.maxBackoff, d.retry.maxBackoffMs),
       maxElapsedMs: r.duration(`${path}.retry.maxElapsed`, retry.maxElapsed, d.retry.maxElapsedMs, 0),
+      whenExhausted: r.oneOf(`${path}.retry.whenExhausted`, retry.whenExhausted, d.retry.whenExhausted ?? 'keep', ['keep', 'drop'] as const),
     },
     file: {
       maxSegmentBytes: r.size(`${path}.file.maxSegmentBytes`, file.maxSegmentBytes, d.file.maxSegmentBytes),

@@ -109,6 +109,25 @@ export interface FileExporterOptions {
   maxSegmentAgeMs: number;
 }
 
+/**
+ * TLS from an exporter to its backend (src/export/client-tls.ts). Present = TLS on: set for
+ * https:// and otlp-grpcs:// endpoints, and for otlp-grpc endpoints with a `tls:` section.
+ * The files are reloaded when they change; new connections use the new ones.
+ */
+export interface ExporterTlsConfig {
+  /** CAs that sign the backend's certificate (PEM); without it the system's trusted CAs. */
+  caFile?: string;
+  /** Client certificate chain for mTLS (PEM); needs keyFile. */
+  certFile?: string;
+  keyFile?: string;
+  /** Name to verify the backend's certificate against (and SNI), instead of the endpoint's host. */
+  serverName?: string;
+  /** Oldest protocol version accepted (default TLSv1.2). */
+  minVersion: TlsMinVersion;
+  /** Skip verifying the backend's certificate: only when said explicitly; a warning at start-up. */
+  insecureSkipVerify: boolean;
+}
+
 export interface ExporterConfig {
   name: string;
   kind: ExporterKind;
@@ -127,6 +146,8 @@ export interface ExporterConfig {
   queueMaxBytes: number;
   retry: RetryConfig;
   file: FileExporterOptions;
+  /** TLS to the backend; absent = plaintext (http://, otlp-grpc:// without `tls:`). */
+  tls?: ExporterTlsConfig;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

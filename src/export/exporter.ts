@@ -89,7 +89,7 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
   const { metrics, logger } = deps;
   const name = config.name;
   const signals: readonly Signal[] = [...config.signals];
-  const transport = deps.transport ?? createTransport(config, deps.transportOptions);
+  const transport = deps.transport ?? createTransport(config, { logger, metrics, ...deps.transportOptions });
   const concurrency = Math.max(1, config.concurrency);
   const queue = new BatchQueue();
   const abort = new AbortController();

@@ -174,7 +174,7 @@ t.test('serve: a bad config exits 2 before starting anything', async (t) => {
   t.equal(r.code, 2);
   t.same(r.stderr.trimEnd().split('\n'), [
     '--grpc: expected HOST:PORT (got "x")',
-    '--export: unsupported export scheme "ftp://" (expected otlp-grpc://host:port, otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR; got "ftp://y")',
+    '--export: unsupported export scheme "ftp://" (expected otlp-grpc://host:port, otlp-grpcs://host:port (TLS), otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR; got "ftp://y")',
   ]);
 });
 

@@ -41,11 +41,12 @@ t.test('503 + Retry-After: 400 against a 5 min budget: retried at maxBackoff, de
     const gap = sink.requests[i]!.at - sink.requests[i - 1]!.at;
     t.ok(gap < 2000, `retry ${i} after ${gap} ms: the 400 s hint is capped at maxBackoff (100 ms)`);
   }
+  // The sink records before it answers; the drain waits for the exporter to have seen the answer.
+  await exp.shutdown(5000);
   t.equal(await valueOf(metrics.exporterDroppedItems), 0, 'no drop');
   t.equal(await valueOf(metrics.exporterRetries), 3);
   t.equal(await valueOf(metrics.exportFailures, { reason: 'http_503' }), 3, 'each failure counted with its reason');
   t.equal(await valueOf(metrics.exporterSentItems), 50);
-  await exp.shutdown(1000);
 });
 
 t.test('past the retry budget the batch is kept, counted, logged and delivered when the backend returns', async (t) => {
@@ -57,13 +58,13 @@ t.test('past the retry budget the batch is kept, counted, logged and delivered w
   t.equal(exp.offer(spans(7)).status, 'ok');
   await sink.waitFor((r) => r.length === 1, 10_000);
   t.equal(sink.requests.filter((r) => r.outcome === 'failed').length, 8, 'all eight 503s were retried through');
+  await exp.shutdown(5000);
   t.equal(await valueOf(metrics.exporterDroppedItems), 0, 'nothing dropped although the budget was spent');
   t.equal(await valueOf(metrics.exporterRetriesPastBudget, { exporter: 'tempo', signal: 'traces' }), 1, 'the batch counted once as past its budget');
   const kept = logger.lines.filter((l) => l.level === 'warn' && /after its retry budget/.test(l.msg ?? ''));
   t.equal(kept.length, 1, 'one warning for the batch');
   t.match(kept[0]!.obj, { exporter: 'tempo', items: 7, reason: 'http_503' });
   t.equal(await valueOf(metrics.exporterSentItems), 7);
-  await exp.shutdown(1000);
 });
 
 t.test('retry.whenExhausted: drop gives up at the budget (counted), but never before a retry', async (t) => {

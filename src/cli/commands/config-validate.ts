@@ -3,6 +3,7 @@
 import { loadConfig } from '../../config/load.js';
 import type { GatewayConfig, TlsConfig } from '../../config/types.js';
 import { formatDuration, formatSize } from '../../config/units.js';
+import { redactSecrets } from '../../config/secrets.js';
 import { formatHostPort } from '../../config/validate.js';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
 
@@ -35,12 +36,12 @@ export const configValidateCommand: Command = {
     const file = positionals[0]!;
     const result = loadConfig({ file, profile: values.profile, flags: {} });
     if (!result.ok) {
-      for (const e of result.errors) stdio.err(e);
+      for (const e of result.errors) stdio.err(redactSecrets(e));
       stdio.err(`INVALID: ${file} (${result.errors.length} error${result.errors.length === 1 ? '' : 's'})`);
       return 1;
     }
     stdio.out(`OK: ${file} (profile ${result.config.profile})`);
-    for (const line of summarise(result.config)) stdio.out(line);
+    for (const line of summarise(result.config)) stdio.out(redactSecrets(line));
     return 0;
   },
 };

@@ -67,14 +67,18 @@ export function expandString(value: string, deps: SubstituteEnv = {}): Expanded 
     if (!replaced.ok) return replaced;
     if (i === 0 && end === value.length - 1) whole = true;
     out += replaced.text;
-    parts.push(replaced.text);
+    if (!replaced.fromFile) parts.push(replaced.text);
     references++;
     i = end + 1;
   }
   return { ok: true, text: out, references, whole, parts };
 }
 
-function resolveReference(ref: string, env: NodeJS.ProcessEnv, readFile: (path: string) => string): { ok: true; text: string } | { ok: false; error: string } {
+function resolveReference(
+  ref: string,
+  env: NodeJS.ProcessEnv,
+  readFile: (path: string) => string,
+): { ok: true; text: string; fromFile?: boolean } | { ok: false; error: string } {
   const colon = ref.indexOf(':');
   const scheme = colon < 0 ? 'env' : ref.slice(0, colon);
   const rest = colon < 0 ? ref : ref.slice(colon + 1);
@@ -84,7 +88,8 @@ function resolveReference(ref: string, env: NodeJS.ProcessEnv, readFile: (path: 
     if (!ENV_NAME.test(name)) return { ok: false, error: `\${${ref}}: invalid environment variable name ${JSON.stringify(name)} (expected letters, digits and "_", not starting with a digit)` };
     const v = env[name];
     if (v !== undefined && v !== '') return { ok: true, text: v };
-    if (dflt >= 0) return { ok: true, text: rest.slice(dflt + 2) };
+    // A default is written in the file itself: not a secret.
+    if (dflt >= 0) return { ok: true, text: rest.slice(dflt + 2), fromFile: true };
     return { ok: false, error: `environment variable ${name} is ${v === '' ? 'empty' : 'not set'} (referenced as \${env:${name}}; give a default with \${env:${name}:-value})` };
   }
   if (scheme === 'file') {
@@ -121,7 +126,7 @@ export function substituteConfig(raw: unknown, deps: SubstituteEnv = {}): { raw:
         return v;
       }
       if (r.references === 0) return r.text;
-      registerSecret(r.text);
+      // What came from outside is the secret (the literal text around it is in the file anyway).
       for (const p of r.parts) registerSecret(p);
       if (r.whole) {
         // Keep the YAML scalar type of a whole-value reference (numbers, booleans); structure stays text.

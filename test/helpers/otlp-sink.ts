@@ -42,6 +42,8 @@ export interface FailureSpec {
   delayMs?: number;
   /** Apply only to requests of this protocol (default: either). */
   protocol?: SinkProtocol;
+  /** HTTP: quote this request header's value in the error message (a backend echoing credentials). */
+  echoHeader?: string;
 }
 
 export interface OtlpSinkOptions {
@@ -174,7 +176,8 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
         const status = action.spec.httpStatus ?? 503;
         const resHeaders: Record<string, string> = {};
         if (action.spec.retryAfterMs !== undefined) resHeaders['retry-after'] = String(Math.ceil(action.spec.retryAfterMs / 1000));
-        const rpc = { code: GrpcCode.UNAVAILABLE, message: 'scripted failure' };
+        const echoed = action.spec.echoHeader ? ` (${action.spec.echoHeader}: ${String(req.headers[action.spec.echoHeader] ?? '')})` : '';
+        const rpc = { code: GrpcCode.UNAVAILABLE, message: `scripted failure${echoed}` };
         later(action.spec.delayMs ?? options.delayMs ?? 0, () => {
           if (encoding === 'json') res.writeHead(status, { ...resHeaders, 'content-type': 'application/json' }).end(rpcStatusJson(rpc));
           else res.writeHead(status, { ...resHeaders, 'content-type': 'application/x-protobuf' }).end(encodeRpcStatus(rpc));

@@ -82,6 +82,8 @@ const EXPORTER_TLS_KEYS = ['caFile', 'certFile', 'keyFile', 'serverName', 'minVe
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Tenant ids become header values (X-Scope-OrgID) and directory names. */
 export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Header names whose values are credentials (masked even when written in the file). */
+const CREDENTIAL_HEADER_RE = /auth|token|key|secret|passw|cookie|credential|signature|session/i;
 /** RFC 9110 token: a valid HTTP header name (gRPC metadata keys are a subset once lower-cased). */
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -691,8 +693,9 @@ function readHeaders(r: Reader, path: string, value: unknown): Record<string, st
       r.fail(p, 'a header value cannot contain CR, LF or NUL');
       continue;
     }
-    // Header values carry credentials (Authorization, API keys): masked in every rendering (secrets.ts).
-    registerSecret(text);
+    // Credential headers (Authorization, API keys, tokens) are masked in every rendering (secrets.ts);
+    // values substituted from ${env:…}/${file:…} already are, whatever the header.
+    if (CREDENTIAL_HEADER_RE.test(name)) registerSecret(text);
     Object.defineProperty(out, name, { value: text, enumerable: true, writable: true, configurable: true });
   }
   return out;

@@ -71,12 +71,22 @@ exporters:
       Authorization: "Bearer \${env:STELLA_T_TOKEN}"
       x-api-key: \${file:${secretFile}}
       x-literal: "$\${env:NOT_EXPANDED}"
+      x-scope-orgid: acme-corp-literal
+      x-api-key-2: literal-key-9a8b7c
     timeout: \${env:STELLA_T_TIMEOUT:-7s}
 `);
   t.ok(r.ok, JSON.stringify(!r.ok && r.errors));
   if (!r.ok) return;
   t.same(r.config.receivers.grpc.endpoint, { host: '127.0.0.1', port: 14317 });
-  t.same(r.config.exporters[0]!.headers, { Authorization: 'Bearer env-secret-1c2d3e', 'x-api-key': 'from-a-file-7f3a9', 'x-literal': '${env:NOT_EXPANDED}' });
+  t.same(r.config.exporters[0]!.headers, {
+    Authorization: 'Bearer env-secret-1c2d3e',
+    'x-api-key': 'from-a-file-7f3a9',
+    'x-literal': '${env:NOT_EXPANDED}',
+    'x-scope-orgid': 'acme-corp-literal',
+    'x-api-key-2': 'literal-key-9a8b7c',
+  });
+  t.equal(redactSecrets('key literal-key-9a8b7c'), `key ${REDACTED}`, 'a credential header written in the file is a secret too');
+  t.equal(redactSecrets('tenant acme-corp-literal'), 'tenant acme-corp-literal', 'a header that is no credential is not masked');
   t.equal(r.config.exporters[0]!.timeoutMs, 7000, 'the default applies');
   t.equal(redactSecrets('sent Bearer env-secret-1c2d3e and from-a-file-7f3a9'), `sent ${REDACTED} and ${REDACTED}`, 'both registered as secrets');
   t.equal(redactSecrets('listening on 127.0.0.1:14317'), 'listening on 127.0.0.1:14317', 'a port is not a secret');

@@ -11,6 +11,7 @@ import { createExporter } from '../../src/export/exporter.js';
 import type { Logger } from '../../src/telemetry/logger-types.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { startOtlpSink, type OtlpSink } from '../helpers/otlp-sink.js';
+import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { expiredValidity, loadCa, makePki, otherCa, replaceFile } from '../helpers/tls.js';
 import { valueOf } from './metrics-util.js';
 import { decodeTraces, traceRequest } from './otlp-build.js';
@@ -172,4 +173,19 @@ t.test('insecureSkipVerify: delivers to an untrusted backend, with a warning at 
   exp.offer(item('insecure'));
   await tlsSink.waitFor((r) => r.length === 1, 10_000);
   await exp.shutdown(2000);
+});
+
+t.test('a gateway exports over mTLS: what a client sends reaches the mTLS backend', async (t) => {
+  for (const kind of ['otlp-grpc', 'otlp-http'] as const) {
+    mtlsSink.reset();
+    const gw = await startTestGateway([
+      sinkExporter(mtlsSink, kind, { tls: { caFile: pki.ca, certFile: client.cert, keyFile: client.key, minVersion: 'TLSv1.3', insecureSkipVerify: false } }),
+    ]);
+    const span = { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: `via-${kind}`, startTimeUnixNano: '1', endTimeUnixNano: '2' }] }] }] };
+    const res = await fetch(`${baseUrl(gw, 'http')}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(span) });
+    t.equal(res.status, 200);
+    await mtlsSink.waitFor((r) => r.length === 1, 15_000);
+    t.same(decodeTraces(mtlsSink.received()[0]!.body).flatMap((x) => x.names), [`via-${kind}`], `${kind}: delivered over mTLS (TLS 1.3)`);
+    await gw.stop(2000);
+  }
 });

@@ -326,9 +326,14 @@ export interface RawServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startRawServerProcess(protocol: RawProtocol, readyTimeoutMs = 15_000, options: { windowBytes?: number } = {}): Promise<RawServerProcess> {
+export async function startRawServerProcess(
+  protocol: RawProtocol,
+  readyTimeoutMs = 15_000,
+  options: { windowBytes?: number; tls?: { certFile: string; keyFile: string } } = {},
+): Promise<RawServerProcess> {
   const args = ['--protocol', protocol, '--port', '0'];
   if (options.windowBytes !== undefined && protocol === 'grpc') args.push('--window', String(options.windowBytes));
+  if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
   const child = fork(RAW_SERVER_PATH, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   track(child);
   const log = tail(8192);

@@ -8,12 +8,15 @@
 //         https://opentelemetry.io/docs/specs/otlp/#otlphttp-response
 // It never decodes protobuf. Run as a child process (the bench forks it, so CPU and memory are its own):
 //   node dist/bench/raw-server.js --protocol grpc|http [--port 0] [--host 127.0.0.1] [--window BYTES]
+//                                 [--tls-cert FILE --tls-key FILE]   (TLS, the null sink of --sink-tls)
 // It prints one JSON line with its address on stdout and, when forked, answers {type:'stats'} IPC
 // messages with its process.cpuUsage(), RSS and request counts (see RawServerStats).
 import { advertiseWideWindows } from '../src/receive/grpc-receiver.js';
 import { otlpExportService } from '../src/receive/otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -64,6 +67,8 @@ export interface RawServerOptions {
    * estimation. Absent: grpc-js's 64 KiB defaults, the baseline's setting.
    */
   windowBytes?: number;
+  /** Serve TLS with this certificate and key (PEM), as a TLS backend would (the bench's --sink-tls). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 function baseStats(protocol: RawProtocol, counts: { requests: number; bytes: number; errors: number }): RawServerStats {
@@ -81,7 +86,7 @@ function baseStats(protocol: RawProtocol, counts: { requests: number; bytes: num
 }
 
 
-async function startGrpc(host: string, port: number, windowBytes?: number): Promise<RawServer> {
+async function startGrpc(host: string, port: number, windowBytes?: number, tls?: { cert: Buffer; key: Buffer }): Promise<RawServer> {
   const counts = { requests: 0, bytes: 0, errors: 0 };
   const server = new grpc.Server({
     // The gateway's export batches can be several MiB; grpc-js's 4 MiB default would refuse them.
@@ -98,7 +103,11 @@ async function startGrpc(host: string, port: number, windowBytes?: number): Prom
     });
   }
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(
+      `${host}:${port}`,
+      tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) : grpc.ServerCredentials.createInsecure(),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    ),
   );
   if (windowBytes !== undefined && !advertiseWideWindows(server, windowBytes, 4 * windowBytes)) {
     throw new Error('--window: this grpc-js version does not expose its HTTP/2 servers');
@@ -123,14 +132,14 @@ async function startGrpc(host: string, port: number, windowBytes?: number): Prom
 
 const HTTP_PATHS = new Set(SIGNALS.map((s) => SIGNAL_WIRE[s].httpPath));
 
-async function startHttp(host: string, port: number): Promise<RawServer> {
+async function startHttp(host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<RawServer> {
   const counts = { requests: 0, bytes: 0, errors: 0 };
   const answer = (res: http.ServerResponse, status: number, json: boolean): void => {
     const body = json ? '{}' : EMPTY;
     res.writeHead(status, { 'content-type': json ? 'application/json' : 'application/x-protobuf', 'content-length': body.length });
     res.end(body);
   };
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const json = (req.headers['content-type'] ?? '').startsWith('application/json');
     if (req.method !== 'POST' || !HTTP_PATHS.has((req.url ?? '').split('?')[0]!)) {
       counts.errors++;
@@ -167,7 +176,8 @@ async function startHttp(host: string, port: number): Promise<RawServer> {
       counts.errors++;
       res.destroy();
     });
-  });
+  };
+  const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
   // Longer than any client's keep-alive, so the server never closes a socket the client is about to reuse.
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 125_000;
@@ -181,7 +191,7 @@ async function startHttp(host: string, port: number): Promise<RawServer> {
     protocol: 'http',
     host,
     port: bound,
-    address: `http://${host}:${bound}`,
+    address: `${tls ? 'https' : 'http'}://${host}:${bound}`,
     stats: () => baseStats('http', counts),
     close: () =>
       new Promise<void>((resolve) => {
@@ -195,7 +205,7 @@ async function startHttp(host: string, port: number): Promise<RawServer> {
 export async function startRawServer(options: RawServerOptions): Promise<RawServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
-  return options.protocol === 'grpc' ? startGrpc(host, port, options.windowBytes) : startHttp(host, port);
+  return options.protocol === 'grpc' ? startGrpc(host, port, options.windowBytes, options.tls) : startHttp(host, port, options.tls);
 }
 
 /** Messages a forked raw server sends to its parent. */
@@ -214,6 +224,8 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string', default: '0' },
       host: { type: 'string', default: '127.0.0.1' },
       window: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
   });
   const protocol = values.protocol;
@@ -224,7 +236,9 @@ async function main(argv: string[]): Promise<void> {
   if (windowBytes !== undefined && (!Number.isInteger(windowBytes) || windowBytes < 65_535 || windowBytes > 2 ** 31 - 1)) {
     throw new Error(`--window: expected bytes from 65535 to 2147483647 (got "${values.window}")`);
   }
-  const server = await startRawServer({ protocol, host: values.host, port, ...(windowBytes !== undefined ? { windowBytes } : {}) });
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new Error('--tls-cert and --tls-key go together');
+  const tls = values['tls-cert'] && values['tls-key'] ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) } : undefined;
+  const server = await startRawServer({ protocol, host: values.host, port, ...(windowBytes !== undefined ? { windowBytes } : {}), ...(tls ? { tls } : {}) });
   const ready: RawServerMessage = { type: 'ready', protocol, host: server.host, port: server.port, address: server.address };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
   let stopping = false;

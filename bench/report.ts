@@ -83,6 +83,8 @@ export interface BenchOptionsRecord {
    * 64 KiB defaults. The raw baseline server always keeps the defaults.
    */
   sinkWindowBytes?: number | null;
+  /** The gateway exports to the null sink over TLS (otlp-grpcs:// / https://, the dev CA as tls.caFile). */
+  sinkTls?: boolean;
 }
 
 export interface BenchReport {

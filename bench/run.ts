@@ -51,6 +51,8 @@ const USAGE = `usage: npm run bench -- [flags]
   --tls                    mTLS on the gateway's OTLP listeners (development PKI in a temp dir), long-lived
                            connections; not with --baseline (node dist/bench/tls-compare.js alternates
                            plain and TLS and measures the handshake cost)
+  --sink-tls               the gateway exports to the null sink over TLS (otlp-grpcs:// or https://, the
+                           dev CA as the exporter's tls.caFile); compare with bench/export-tls-compare.ts
   --sink-window BYTES      HTTP/2 stream window the gRPC null sink advertises, as grpc-go backends grow
                            theirs (default 1048576; 0 = grpc-js's 64 KiB defaults, export then stalls on
                            flow control); the raw baseline server always keeps the defaults
@@ -110,6 +112,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         connections: { type: 'string' },
         rate: { type: 'string' },
         'sink-window': { type: 'string' },
+        'sink-tls': { type: 'boolean' },
         seed: { type: 'string' },
         pool: { type: 'string' },
         name: { type: 'string' },
@@ -131,6 +134,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   if (v.tee && v.config !== undefined) throw new UsageError('--tee and --config exclude each other (put forensic.mode: always in the file)');
   if (v.baseline && v['only-baseline']) throw new UsageError('--baseline and --only-baseline exclude each other');
   if (v.tls && (v.baseline || v['only-baseline'])) throw new UsageError('--tls is for the gateway only (the raw baseline server has no TLS)');
+  if (v['sink-tls'] && (exp === 'none' || v.config !== undefined || v.tee)) {
+    throw new UsageError('--sink-tls needs the null sink (not --export none) and writes its own config (not with --config or --tee)');
+  }
   const quick = v.quick === true;
   const concurrency = positiveInt('--concurrency', v.concurrency ?? '8');
   const spansPerRequest = positiveInt('--spans', v.spans ?? '500');
@@ -159,6 +165,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     connections: positiveInt('--connections', v.connections ?? '1'),
     rate: v.rate === undefined ? null : positiveInt('--rate', v.rate),
     sinkWindowBytes: sinkWindow(v['sink-window']),
+    sinkTls: v['sink-tls'] === true,
     seed: positiveInt('--seed', v.seed ?? '1', 0),
     name: v.name ?? (mode === 'baseline' ? `baseline-${defaultName}` : v.tls ? `${defaultName}-tls` : defaultName),
     resultsDir: v['results-dir'] ?? join(packageRoot, 'bench', 'results'),
@@ -195,6 +202,7 @@ function makeDriver(o: BenchOptions, grpcAddress: string, httpUrl: string, tls?:
 
 /** A development PKI (certs init's generator) for --tls runs: made once per bench process. */
 let benchPki: Promise<{ args: string[]; client: DriverTls }> | undefined;
+let benchPkiFiles: { server: string; serverKey: string; ca: string } | undefined;
 export function tlsMaterial(): Promise<{ args: string[]; client: DriverTls }> {
   benchPki ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stella-bench-pki-'));
@@ -202,6 +210,7 @@ export function tlsMaterial(): Promise<{ args: string[]; client: DriverTls }> {
     if (!r.ok) throw new Error(`bench --tls: ${r.error}`);
     const f = r.files;
     const client = f.clients.bench!;
+    benchPkiFiles = { server: f.server, serverKey: f.serverKey, ca: f.ca };
     return {
       args: ['--tls-cert', f.server, '--tls-key', f.serverKey, '--tls-client-ca', f.ca],
       client: { ca: readFileSync(f.ca), cert: readFileSync(client.cert), key: readFileSync(client.key) },
@@ -307,6 +316,18 @@ async function settleExports(gw: GatewayProcess, ms: number): Promise<Map<string
 }
 
 /** A config file that turns the forensic tee on for every tenant (archive under the run's data dir). */
+/** The dev PKI's server certificate for the TLS null sink and its CA for the exporter (made once). */
+async function sinkTlsFiles(): Promise<{ server: string; serverKey: string; ca: string }> {
+  await tlsMaterial();
+  return benchPkiFiles!;
+}
+
+function sinkTlsConfigFile(endpoint: string, caFile: string): string {
+  const file = join(tmpdir(), `stella-bench-sink-tls-${process.pid}.yaml`);
+  writeFileSync(file, `exporters:\n  - endpoint: ${JSON.stringify(endpoint)}\n    tls: { caFile: ${JSON.stringify(caFile)} }\n`);
+  return file;
+}
+
 function teeConfigFile(): string {
   const file = join(tmpdir(), `stella-bench-tee-${process.pid}.yaml`);
   writeFileSync(file, 'forensic:\n  mode: always\n');
@@ -315,15 +336,24 @@ function teeConfigFile(): string {
 
 async function gatewayRun(ctx: RunContext, run: number): Promise<RunRecord | undefined> {
   const o = ctx.options;
-  const sink = o.export === 'none' ? undefined : await startRawServerProcess(o.export, undefined, o.sinkWindowBytes ? { windowBytes: o.sinkWindowBytes } : {});
+  const sinkPki = o.sinkTls ? await sinkTlsFiles() : undefined;
+  const sink =
+    o.export === 'none'
+      ? undefined
+      : await startRawServerProcess(o.export, undefined, {
+          ...(o.sinkWindowBytes ? { windowBytes: o.sinkWindowBytes } : {}),
+          ...(sinkPki ? { tls: { certFile: sinkPki.server, keyFile: sinkPki.serverKey } } : {}),
+        });
   try {
-    const exportUrl = sink ? `${o.export === 'grpc' ? 'otlp-grpc' : 'otlp-http'}://127.0.0.1:${sink.port}` : undefined;
+    // --sink-tls: the same exporter over TLS, in a config file (the CA is not a --export URL's business).
+    const sinkTlsConfig = sink && sinkPki ? sinkTlsConfigFile(o.export === 'grpc' ? `otlp-grpcs://127.0.0.1:${sink.port}` : `https://127.0.0.1:${sink.port}`, sinkPki.ca) : undefined;
+    const exportUrl = sink && !sinkTlsConfig ? `${o.export === 'grpc' ? 'otlp-grpc' : 'otlp-http'}://127.0.0.1:${sink.port}` : undefined;
     const tls = o.tls ? await tlsMaterial() : undefined;
     const gw = await startGatewayProcess({
       ...(tls ? { extraArgs: tls.args } : {}),
       ...(exportUrl ? { exportUrl } : {}),
       ...(o.workers !== null ? { workers: o.workers } : {}),
-      ...(o.config ? { configFile: o.config } : o.tee ? { configFile: teeConfigFile() } : {}),
+      ...(sinkTlsConfig ? { configFile: sinkTlsConfig } : o.config ? { configFile: o.config } : o.tee ? { configFile: teeConfigFile() } : {}),
     });
     ctx.gatewayCommand ??= gw.argv;
     try {

@@ -248,6 +248,7 @@ export async function startGateway(
     state: () => state,
     listeners: () => ({ ...addresses }),
     exporterNames: effectiveExporters(config).map((e) => e.name),
+    exporterHealth: () => Object.fromEntries(router.exporters.map((e) => [e.name, e.health?.()])),
     policyVersion: () => policies.current().version,
     incidents: () => incidents.list(),
     archive: () => archiveStatus(forensicDir(config), config.forensic, tee),

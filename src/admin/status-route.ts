@@ -11,18 +11,32 @@ import { formatHostPort } from '../config/validate.js';
 import { FLEET, type Incident } from '../incident/types.js';
 import { packageRoot } from '../paths.js';
 import { scopeArchiveStatus, type ArchiveStatus } from '../tee/retention.js';
+import { redactDeep } from '../config/secrets.js';
+import type { ExporterHealthSnapshot, ExporterHealthState } from '../export/health.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { inScope, sendAdminError } from './auth.js';
 import type { AdminAuthorize } from './auth-types.js';
 
 export const STATUS_PATH = '/admin/v1/status';
 
-/** ok: no failed export attempt since the previous status request; degraded: failures but also successes; failing: only failures. */
-export type ExportHealth = 'ok' | 'degraded' | 'failing';
+/**
+ * ok: the backend takes data; down: in a spell of failures with no success since it began; degraded:
+ * failures and successes in the current spell (src/export/health.ts). Without an exporter's own
+ * tracker: failures since the previous status request, with (degraded) or without (down) successes.
+ */
+export type ExportHealth = ExporterHealthState;
 
 export interface ExporterStatus {
   name: string;
   health: ExportHealth;
+  /** ISO time the current spell of failures began; null when ok. */
+  since: string | null;
+  /** Reason label and message of the last failure in the spell; null when ok. */
+  lastError: { reason: string; message: string } | null;
+  /** Items accepted and not yet acknowledged by the backend. */
+  queueItems: number;
+  /** Age of the oldest batch queued or in flight (seconds). */
+  oldestAgeSeconds: number;
   /** Counters since start. */
   sentBatches: number;
   failedAttempts: number;
@@ -58,6 +72,8 @@ export interface StatusInputs {
   state: () => GatewayStatus['state'];
   listeners: () => Record<string, HostPort | undefined>;
   exporterNames: readonly string[];
+  /** Each exporter's own health (Exporter.health); names it lacks fall back to the counters. */
+  exporterHealth?: () => Record<string, ExporterHealthSnapshot | undefined>;
   policyVersion: () => string | undefined;
   incidents: () => Incident[];
   /** More queue depths by name (worker pool, Notify, sampler buffers, …). */
@@ -104,15 +120,21 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
       byLabel(m.exporterQueueBatches, 'exporter'),
       m.admitInflightBytes.get(),
     ]);
+    const own = inputs.exporterHealth?.() ?? {};
     const exporters = inputs.exporterNames.map((name): ExporterStatus => {
       const s = sent.get(name) ?? 0;
       const f = failed.get(name) ?? 0;
       const before = previous.get(name) ?? { sent: 0, failed: 0 };
       previous.set(name, { sent: s, failed: f });
-      const health: ExportHealth = f > before.failed ? (s > before.sent ? 'degraded' : 'failing') : 'ok';
+      const h = own[name];
+      const health: ExportHealth = h?.state ?? (f > before.failed ? (s > before.sent ? 'degraded' : 'down') : 'ok');
       return {
         name,
         health,
+        since: h?.since ?? null,
+        lastError: h?.lastError ?? null,
+        queueItems: h?.queueItems ?? 0,
+        oldestAgeSeconds: h?.oldestAgeSeconds ?? 0,
         sentBatches: s,
         failedAttempts: f,
         droppedItems: dropped.get(name) ?? 0,
@@ -163,6 +185,7 @@ export function registerStatusRoute(app: FastifyInstance, deps: StatusRouteDeps)
         archive: status.archive && scopeArchiveStatus(status.archive, (tenant) => inScope(principal, tenant)),
       };
     }
-    return reply.header('cache-control', 'no-store').send(status);
+    // Error details may quote a configured secret (a backend echoing a token): masked (secrets.ts).
+    return reply.header('cache-control', 'no-store').send(redactDeep(status));
   });
 }

@@ -9,6 +9,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { parseExportUrl } from '../export/router.js';
 import type { RawConfig } from './profiles.js';
+import { redactSecrets } from './secrets.js';
+import { substituteConfig } from './substitute.js';
 import type { GatewayConfig, TlsConfig } from './types.js';
 import { LOG_LEVELS, parseHostPort, show, validateConfig, type ConfigResult } from './validate.js';
 
@@ -62,7 +64,8 @@ export function loadConfig(options: LoadOptions): ConfigResult {
   if (errors.length > 0) return { ok: false, errors };
 
   const result = validateConfig(raw, options.file, { profile: options.profile ?? options.flags.profile, overrides });
-  if (!result.ok) return result;
+  // A bad value quoted in an error may be (or contain) a substituted secret.
+  if (!result.ok) return { ok: false, errors: result.errors.map(redactSecrets) };
   return { ok: true, config: resolvePaths(result.config, options.cwd ?? process.cwd()) };
 }
 
@@ -86,12 +89,17 @@ export function readConfigFile(file: string): { raw: unknown } | { errors: strin
       }),
     };
   }
+  let raw: unknown;
   try {
-    return { raw: doc.toJS({ maxAliasCount: 100 }) };
+    raw = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     // Unresolved or excessive aliases surface only when converting.
     return { errors: [`${file}: ${(err as Error).message}`] };
   }
+  // ${env:…} / ${file:…} (substitute.ts); errors name the key.
+  const substituted = substituteConfig(raw);
+  if ('errors' in substituted) return { errors: substituted.errors.map((e) => `${file}: ${e}`) };
+  return { raw: substituted.raw };
 }
 
 function flagOverrides(flags: ServeFlags, errors: string[]): RawConfig {
@@ -186,6 +194,14 @@ function resolvePaths(config: GatewayConfig, cwd: string): GatewayConfig {
     admin: tls(config.admin),
     dataDir: abs(config.dataDir),
     policiesDir: abs(config.policiesDir),
-    exporters: config.exporters.map((e) => (e.kind === 'file' ? { ...e, endpoint: abs(e.endpoint) } : e)),
+    exporters: config.exporters.map((e) => {
+      if (e.kind === 'file') return { ...e, endpoint: abs(e.endpoint) };
+      if (!e.tls) return e;
+      const t = { ...e.tls };
+      if (t.caFile !== undefined) t.caFile = abs(t.caFile);
+      if (t.certFile !== undefined) t.certFile = abs(t.certFile);
+      if (t.keyFile !== undefined) t.keyFile = abs(t.keyFile);
+      return { ...e, tls: t };
+    }),
   };
 }

@@ -97,15 +97,43 @@ export interface BatchConfig {
 export interface RetryConfig {
   initialBackoffMs: number;
   maxBackoffMs: number;
-  /** Give up on a batch (drop, counted) after retrying this long. */
+  /** The retry budget of one batch: after retrying this long, `whenExhausted` applies. */
   maxElapsedMs: number;
+  /**
+   * What a batch that is still failing with a retryable answer after maxElapsedMs becomes:
+   * 'keep' (default) keeps it queued and retries every maxBackoffMs (counted in
+   * exporter_retries_past_budget_total, logged), so only the queue's bound limits what waits;
+   * 'drop' gives up on it (exporter_dropped_items_total{reason="retries_exhausted"}).
+   */
+  whenExhausted?: RetryExhaustedAction;
 }
+
+export type RetryExhaustedAction = 'keep' | 'drop';
 
 export interface FileExporterOptions {
   /** Rotate a segment when it reaches this size. */
   maxSegmentBytes: number;
   /** Rotate a segment when it is this old. */
   maxSegmentAgeMs: number;
+}
+
+/**
+ * TLS from an exporter to its backend (src/export/client-tls.ts). Present = TLS on: set for
+ * https:// and otlp-grpcs:// endpoints, and for otlp-grpc endpoints with a `tls:` section.
+ * The files are reloaded when they change; new connections use the new ones.
+ */
+export interface ExporterTlsConfig {
+  /** CAs that sign the backend's certificate (PEM); without it the system's trusted CAs. */
+  caFile?: string;
+  /** Client certificate chain for mTLS (PEM); needs keyFile. */
+  certFile?: string;
+  keyFile?: string;
+  /** Name to verify the backend's certificate against (and SNI), instead of the endpoint's host. */
+  serverName?: string;
+  /** Oldest protocol version accepted (default TLSv1.2). */
+  minVersion: TlsMinVersion;
+  /** Skip verifying the backend's certificate: only when said explicitly; a warning at start-up. */
+  insecureSkipVerify: boolean;
 }
 
 export interface ExporterConfig {
@@ -126,6 +154,8 @@ export interface ExporterConfig {
   queueMaxBytes: number;
   retry: RetryConfig;
   file: FileExporterOptions;
+  /** TLS to the backend; absent = plaintext (http://, otlp-grpc:// without `tls:`). */
+  tls?: ExporterTlsConfig;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -158,7 +188,7 @@ export interface GatewayConfig {
 const MiB = 1024 * 1024;
 
 export const DEFAULT_BATCH: BatchConfig = { maxBytes: 4 * MiB, maxItems: 8192, flushIntervalMs: 200, passThroughBytes: 256 * 1024 };
-export const DEFAULT_RETRY: RetryConfig = { initialBackoffMs: 250, maxBackoffMs: 30_000, maxElapsedMs: 300_000 };
+export const DEFAULT_RETRY: RetryConfig = { initialBackoffMs: 250, maxBackoffMs: 30_000, maxElapsedMs: 300_000, whenExhausted: 'keep' };
 export const DEFAULT_FILE: FileExporterOptions = { maxSegmentBytes: 64 * MiB, maxSegmentAgeMs: 3_600_000 };
 
 export const DEFAULT_CONFIG: GatewayConfig = {

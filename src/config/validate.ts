@@ -22,6 +22,7 @@ import { readIncidents } from './sections/incidents.js';
 import { readSampling } from './sections/sampling.js';
 import { readTenancy } from './sections/tenancy.js';
 import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
+import { registerSecret } from './secrets.js';
 import { didYouMean } from './suggest.js';
 import {
   DEFAULT_CONFIG,
@@ -32,6 +33,7 @@ import {
   exporterDefaults,
   type ExporterConfig,
   type ExporterKind,
+  type ExporterTlsConfig,
   type GatewayConfig,
   type HostPort,
   type LogLevel,
@@ -74,12 +76,15 @@ const TOP_KEYS = [
 ] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'requireClientCert', 'minVersion'] as const;
 const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
-const EXPORTER_KEYS = ['name', 'kind', 'endpoint', ...EXPORTER_SETTING_KEYS] as const;
+const EXPORTER_KEYS = ['name', 'kind', 'endpoint', 'tls', ...EXPORTER_SETTING_KEYS] as const;
+const EXPORTER_TLS_KEYS = ['caFile', 'certFile', 'keyFile', 'serverName', 'minVersion', 'insecureSkipVerify'] as const;
 
 /** Exporter names become metric labels and file names. */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Tenant ids become header values (X-Scope-OrgID) and directory names. */
 export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Header names whose values are credentials (masked even when written in the file). */
+const CREDENTIAL_HEADER_RE = /auth|token|key|secret|passw|cookie|credential|signature|session/i;
 /** RFC 9110 token: a valid HTTP header name (gRPC metadata keys are a subset once lower-cased). */
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -496,11 +501,74 @@ function readExporter(r: Reader, path: string, e: RawConfig, index: number, allo
     what: 'a name of letters, digits, ".", "_" or "-" (at most 64)',
   });
   const settings = readExporterSettings(r, path, e, kind);
+  const tls = readExporterTls(r, at(path, 'tls'), e.tls, target && !('error' in target) ? target : undefined);
   if (!target || 'error' in target) return undefined;
-  return { name, kind: target.kind, endpoint: target.endpoint, ...settings };
+  const exporter: ExporterConfig = { name, kind: target.kind, endpoint: target.endpoint, ...settings };
+  if (tls) exporter.tls = tls;
+  return exporter;
 }
 
-type Target = { kind: ExporterKind; endpoint: string } | { error: string; onKind?: boolean };
+/**
+ * An exporter's `tls:` section. TLS is on for https:// and otlp-grpcs:// endpoints (with these
+ * defaults when the section is absent) and for otlp-grpc endpoints that have the section; an
+ * http:// endpoint with the section is a contradiction, not a silent upgrade.
+ */
+function readExporterTls(r: Reader, path: string, value: unknown, target: { kind: ExporterKind; endpoint: string; tls?: boolean } | undefined): ExporterTlsConfig | undefined {
+  const given = value !== undefined && value !== null;
+  const urlTls = target !== undefined && (target.tls === true || (target.kind === 'otlp-http' && target.endpoint.startsWith('https://')));
+  if (!given && !urlTls) return undefined;
+  const o = r.section(path, value, EXPORTER_TLS_KEYS);
+  if (target?.kind === 'file') {
+    r.fail(path, 'a file exporter has no TLS (remove tls, or use an otlp-grpcs:// or https:// endpoint)');
+    return undefined;
+  }
+  if (given && target?.kind === 'otlp-http' && !urlTls) {
+    r.fail(path, `the endpoint ${show(target.endpoint)} is plaintext http://; write https:// to use TLS`);
+    return undefined;
+  }
+  const file = (key: 'caFile' | 'certFile' | 'keyFile'): string | undefined => {
+    const p = at(path, key);
+    const v = o[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || v === '') {
+      r.fail(p, `expected the path of a PEM file (got ${show(v)})`);
+      return undefined;
+    }
+    const problem = unreadableFile(v);
+    if (problem) r.fail(p, `cannot read ${JSON.stringify(v)}: ${problem}`);
+    return v;
+  };
+  const caFile = file('caFile');
+  const certFile = file('certFile');
+  const keyFile = file('keyFile');
+  const hasCert = o.certFile !== undefined && o.certFile !== null;
+  const hasKey = o.keyFile !== undefined && o.keyFile !== null;
+  if (hasCert !== hasKey) {
+    r.fail(at(path, hasCert ? 'keyFile' : 'certFile'), `required with ${hasCert ? 'certFile' : 'keyFile'} (a client certificate for mTLS needs its private key)`);
+  }
+  let serverName: string | undefined;
+  if (o.serverName !== undefined && o.serverName !== null) {
+    serverName = r.string(at(path, 'serverName'), o.serverName, '', {
+      re: /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})$/,
+      what: 'a host name such as tempo.example.com',
+    });
+  }
+  const minVersion = r.oneOf(at(path, 'minVersion'), o.minVersion, 'TLSv1.2', TLS_MIN_VERSIONS);
+  const insecureSkipVerify = r.bool(at(path, 'insecureSkipVerify'), o.insecureSkipVerify, false);
+  if (insecureSkipVerify && caFile !== undefined) {
+    r.fail(at(path, 'insecureSkipVerify'), 'contradicts caFile: with caFile the backend is verified against it; remove one of them');
+  }
+  const tls: ExporterTlsConfig = { minVersion, insecureSkipVerify };
+  if (caFile !== undefined) tls.caFile = caFile;
+  if (certFile !== undefined && keyFile !== undefined) {
+    tls.certFile = certFile;
+    tls.keyFile = keyFile;
+  }
+  if (serverName) tls.serverName = serverName;
+  return tls;
+}
+
+type Target = { kind: ExporterKind; endpoint: string; tls?: boolean } | { error: string; onKind?: boolean };
 
 /**
  * An exporter endpoint: a URL whose scheme sets the kind (otlp-grpc://, otlp-http://, otlp-https://,
@@ -552,7 +620,7 @@ function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: Expor
   const d = exporterDefaults(kind);
   const batch = r.section(at(path, 'batch'), e.batch, ['maxBytes', 'maxItems', 'flushInterval', 'passThroughBytes']);
   const queue = r.section(at(path, 'queue'), e.queue, ['maxBytes']);
-  const retry = r.section(at(path, 'retry'), e.retry, ['initialBackoff', 'maxBackoff', 'maxElapsed']);
+  const retry = r.section(at(path, 'retry'), e.retry, ['initialBackoff', 'maxBackoff', 'maxElapsed', 'whenExhausted']);
   const file = r.section(at(path, 'file'), e.file, ['maxSegmentBytes', 'maxSegmentAge']);
   const settings = {
     signals: readSignals(r, at(path, 'signals'), e.signals, d.signals),
@@ -571,6 +639,7 @@ function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: Expor
       initialBackoffMs: r.duration(`${path}.retry.initialBackoff`, retry.initialBackoff, d.retry.initialBackoffMs),
       maxBackoffMs: r.duration(`${path}.retry.maxBackoff`, retry.maxBackoff, d.retry.maxBackoffMs),
       maxElapsedMs: r.duration(`${path}.retry.maxElapsed`, retry.maxElapsed, d.retry.maxElapsedMs, 0),
+      whenExhausted: r.oneOf(`${path}.retry.whenExhausted`, retry.whenExhausted, d.retry.whenExhausted ?? 'keep', ['keep', 'drop'] as const),
     },
     file: {
       maxSegmentBytes: r.size(`${path}.file.maxSegmentBytes`, file.maxSegmentBytes, d.file.maxSegmentBytes),
@@ -629,6 +698,9 @@ function readHeaders(r: Reader, path: string, value: unknown): Record<string, st
       r.fail(p, 'a header value cannot contain CR, LF or NUL');
       continue;
     }
+    // Credential headers (Authorization, API keys, tokens) are masked in every rendering (secrets.ts);
+    // values substituted from ${env:…}/${file:…} already are, whatever the header.
+    if (CREDENTIAL_HEADER_RE.test(name)) registerSecret(text);
     Object.defineProperty(out, name, { value: text, enumerable: true, writable: true, configurable: true });
   }
   return out;

@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { createBatcher } from './batcher.js';
 import { createFileTransport } from './file-exporter.js';
+import { createHealthTracker } from './health.js';
 import { createOtlpGrpcTransport } from './otlp-grpc-transport.js';
 import { createOtlpHttpTransport } from './otlp-http-transport.js';
 import { createRetrySchedule } from './retry.js';
@@ -68,6 +69,9 @@ class BatchQueue {
     this.items.push(b);
     this.bytes += b.body.length;
   }
+  peek(): ExportBatch | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
   shift(): ExportBatch | undefined {
     if (this.head >= this.items.length) return undefined;
     const b = this.items[this.head]!;
@@ -85,7 +89,7 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
   const { metrics, logger } = deps;
   const name = config.name;
   const signals: readonly Signal[] = [...config.signals];
-  const transport = deps.transport ?? createTransport(config, deps.transportOptions);
+  const transport = deps.transport ?? createTransport(config, { logger, metrics, ...deps.transportOptions });
   const concurrency = Math.max(1, config.concurrency);
   const queue = new BatchQueue();
   const abort = new AbortController();
@@ -96,7 +100,29 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
   let shutdownPromise: Promise<void> | undefined;
   const settledWaiters: Array<() => void> = [];
 
+  // For health and the oldest-age gauge: items held, when each batch was formed, batches in retry.
+  let heldItems = 0;
+  let retrying = 0;
+  const bornAt = new WeakMap<ExportBatch, number>();
+  const sending = new Set<ExportBatch>();
+  const oldestAgeMs = (): number => {
+    let oldest = Infinity;
+    for (const b of sending) oldest = Math.min(oldest, bornAt.get(b) ?? oldest);
+    const head = queue.peek();
+    if (head) oldest = Math.min(oldest, bornAt.get(head) ?? oldest);
+    return oldest === Infinity ? 0 : Math.max(0, Date.now() - oldest);
+  };
+  const health = createHealthTracker({
+    exporter: name,
+    logger,
+    backlog: () => ({ items: heldItems, bytes: usedBytes(), retrying, oldestAgeMs: oldestAgeMs() }),
+  });
+  metrics.exporterQueueCapacityBytes.set({ exporter: name }, config.queueMaxBytes);
+  metrics.exporterOldestAge.set(name, oldestAgeMs);
+  const whenExhausted = config.retry.whenExhausted ?? 'keep';
+
   const batcher = createBatcher(config.batch, (batch) => {
+    bornAt.set(batch, Date.now());
     queue.push(batch);
     pump();
   });
@@ -110,6 +136,7 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
   updateGauges();
 
   function drop(batch: ExportBatch, reason: DropReason, message?: string): void {
+    heldItems -= batch.items;
     metrics.exporterDroppedItems.inc({ exporter: name, signal: batch.signal, reason }, batch.items);
     logger.warn(
       { exporter: name, signal: batch.signal, tenant: batch.tenant, items: batch.items, bytes: batch.body.length, reason, detail: message },
@@ -134,6 +161,7 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
       return retryable('OVERLOADED', DEFAULT_RETRY_AFTER_MS, `the export queue of ${name} is full`);
     }
     batcher.add(item);
+    heldItems += item.items;
     updateGauges();
     return { status: 'ok' };
   }
@@ -144,7 +172,9 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
       const batch = queue.shift()!;
       inflight++;
       inflightBytes += batch.body.length;
+      sending.add(batch);
       void sendWithRetry(batch).finally(() => {
+        sending.delete(batch);
         inflight--;
         inflightBytes -= batch.body.length;
         updateGauges();
@@ -162,36 +192,71 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
   }
 
   async function attempt(batch: ExportBatch): Promise<TransportResult> {
+    const started = performance.now();
+    let result: TransportResult;
     try {
-      return await transport.send(batch, abort.signal);
+      result = await transport.send(batch, abort.signal);
     } catch (err) {
-      // The contract says transports never throw; if one does, retrying is bounded by maxElapsedMs.
-      return { status: 'retryable', reason: 'exception', message: (err as Error).message };
+      // The contract says transports never throw; if one does, it is retried like any retryable failure.
+      result = { status: 'retryable', reason: 'exception', message: (err as Error).message };
     }
+    if (result.status === 'ok' || !abort.signal.aborted) {
+      metrics.exporterLatency.observe({ exporter: name, outcome: result.status }, (performance.now() - started) / 1000);
+    }
+    return result;
   }
 
   async function sendWithRetry(batch: ExportBatch): Promise<void> {
     const labels = { exporter: name, signal: batch.signal };
     const schedule = createRetrySchedule(config.retry, deps.random ? { random: deps.random } : {});
-    for (;;) {
-      const result = await attempt(batch);
-      if (result.status === 'ok') {
-        metrics.exporterSentItems.inc(labels, batch.items);
-        metrics.exporterSentBatches.inc(labels);
-        return;
+    let pastBudget = false;
+    let inRetry = false;
+    try {
+      for (;;) {
+        const result = await attempt(batch);
+        if (result.status === 'ok') {
+          heldItems -= batch.items;
+          metrics.exporterSentItems.inc(labels, batch.items);
+          metrics.exporterSentBatches.inc(labels);
+          if (inRetry) {
+            inRetry = false;
+            retrying--;
+          }
+          health.success();
+          return;
+        }
+        if (abort.signal.aborted) return drop(batch, 'shutdown', result.message);
+        metrics.exportFailures.inc({ ...labels, reason: result.reason });
+        health.failure(result.reason, result.message);
+        if (result.status === 'permanent') return drop(batch, 'permanent', `${result.reason}: ${result.message ?? ''}`);
+        if (!inRetry) {
+          inRetry = true;
+          retrying++;
+        }
+        const step = schedule.next(result.retryAfterMs);
+        if (!step.withinBudget && !pastBudget) {
+          // The budget is spent but the answer is still "retry later". Dropping would lose acknowledged
+          // data while the queue has room; by default the batch stays and is retried (the queue's
+          // bound is the limit: a full queue refuses new data with a retryable status).
+          if (whenExhausted === 'drop') {
+            return drop(batch, 'retries_exhausted', `${result.reason}: ${result.message ?? ''} (after ${schedule.retries - 1} retries)`);
+          }
+          pastBudget = true;
+          metrics.exporterRetriesPastBudget.inc(labels);
+          logger.warn(
+            { exporter: name, signal: batch.signal, tenant: batch.tenant, items: batch.items, reason: result.reason, retries: schedule.retries - 1, maxElapsedMs: config.retry.maxElapsedMs },
+            'export batch still failing after its retry budget; kept in the queue and retried every retry.maxBackoff',
+          );
+        }
+        const delay = step.delayMs;
+        // Draining: a retry that cannot happen before the deadline will not be sent; say so now.
+        if (state === 'stopping' && Date.now() + delay > drainDeadline) return drop(batch, 'shutdown', result.message);
+        logger.debug({ exporter: name, signal: batch.signal, reason: result.reason, delayMs: delay }, 'export retry');
+        metrics.exporterRetries.inc(labels);
+        if (!(await sleep(delay, abort.signal))) return drop(batch, 'shutdown', result.message);
       }
-      if (abort.signal.aborted) return drop(batch, 'shutdown', result.message);
-      metrics.exportFailures.inc({ ...labels, reason: result.reason });
-      if (result.status === 'permanent') return drop(batch, 'permanent', `${result.reason}: ${result.message ?? ''}`);
-      const delay = schedule.next(result.retryAfterMs);
-      if (delay === undefined) {
-        return drop(batch, 'retries_exhausted', `${result.reason}: ${result.message ?? ''} (after ${schedule.retries} retries)`);
-      }
-      // Draining: a retry that cannot happen before the deadline will not be sent; say so now.
-      if (state === 'stopping' && Date.now() + delay > drainDeadline) return drop(batch, 'shutdown', result.message);
-      logger.debug({ exporter: name, signal: batch.signal, reason: result.reason, delayMs: delay }, 'export retry');
-      metrics.exporterRetries.inc(labels);
-      if (!(await sleep(delay, abort.signal))) return drop(batch, 'shutdown', result.message);
+    } finally {
+      if (inRetry) retrying--;
     }
   }
 
@@ -229,6 +294,7 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
   return {
     name,
     signals,
+    health: () => health.snapshot(),
     hasRoomFor,
     offer,
     start,

@@ -11,6 +11,7 @@ import type { ExporterConfig } from '../config/types.js';
 import { GrpcCode } from '../errors.js';
 import { SIGNAL_WIRE } from '../signals.js';
 import { classifyGrpcStatus } from './grpc-status.js';
+import { classifyTlsError, createClientTls, type ClientTls } from './client-tls.js';
 import { abortedResult, type ExportBatch, type Transport, type TransportOptions, type TransportResult } from './transport.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } = http2.constants;
@@ -79,20 +80,23 @@ function headerString(v: string | string[] | number | undefined): string | undef
   return String(v);
 }
 
-/** `host:port`, `[v6]:port`, optionally prefixed with `http://` or grpc's `dns:///`, to an h2c URL. */
-function authorityUrl(endpoint: string): string {
+/** `host:port`, `[v6]:port`, optionally prefixed with `http://` or grpc's `dns:///`, to an h2c (or h2 over TLS) URL. */
+function authorityUrl(endpoint: string, tls: boolean): string {
   const hostPort = endpoint.replace(/^(?:https?:\/\/|dns:(?:\/\/[^/]*\/)?)/, '').replace(/\/+$/, '');
-  return `http://${hostPort}`;
+  return `${tls ? 'https' : 'http'}://${hostPort}`;
 }
 
 const gzipAsync = (body: Uint8Array): Promise<Buffer> =>
   new Promise((resolve, reject) => gzip(body, (err, out) => (err ? reject(err) : resolve(out))));
 
 export function createOtlpGrpcTransport(
-  config: Pick<ExporterConfig, 'endpoint' | 'headers' | 'compression' | 'timeoutMs'>,
+  config: Pick<ExporterConfig, 'endpoint' | 'headers' | 'compression' | 'timeoutMs'> & Partial<Pick<ExporterConfig, 'name' | 'tls'>>,
   options: TransportOptions = {},
 ): Transport {
-  const url = authorityUrl(config.endpoint);
+  const clientTls: ClientTls | undefined = config.tls
+    ? createClientTls(config.tls, { exporter: config.name ?? config.endpoint, ...(options.logger ? { logger: options.logger } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) })
+    : undefined;
+  const url = authorityUrl(config.endpoint, clientTls !== undefined);
   const gzipBodies = config.compression === 'gzip';
   const tenantHeader = options.tenantHeader?.toLowerCase();
 
@@ -111,17 +115,28 @@ export function createOtlpGrpcTransport(
   let session: http2.ClientHttp2Session | undefined;
   let inFlight = 0;
   let closed = false;
+  /** Why a session died (a TLS verification failure reaches its streams only as a generic error). */
+  const sessionErrors = new WeakMap<http2.ClientHttp2Session, Error>();
+  // New files: the next request opens a new connection; the old one finishes its streams and closes.
+  clientTls?.onReload(() => {
+    const old = session;
+    session = undefined;
+    if (old && !old.destroyed) old.close();
+  });
 
   /** The live session, or a new one when there is none or the last one died (close/goaway/error). */
   function currentSession(): http2.ClientHttp2Session {
     if (session && !session.closed && !session.destroyed) return session;
-    const s = http2.connect(url, { settings: { enablePush: false } });
+    const s = http2.connect(url, { settings: { enablePush: false }, ...clientTls?.current() });
     const forget = (): void => {
       if (session === s) session = undefined;
     };
     // Without an 'error' listener a refused connection would crash the process; the streams on
     // the session get the error too and settle their sends.
-    s.on('error', forget);
+    s.on('error', (err) => {
+      sessionErrors.set(s, err);
+      forget();
+    });
     s.on('goaway', forget);
     s.on('close', forget);
     session = s;
@@ -222,6 +237,9 @@ export function createOtlpGrpcTransport(
           if (!Number.isInteger(code)) return classifyGrpcStatus(GrpcCode.UNKNOWN, `invalid grpc-status ${grpcStatus}`);
           return classifyGrpcStatus(code, grpcMessage, detailsBin ? Buffer.from(detailsBin, 'base64') : undefined);
         }
+        // A failed TLS handshake (untrusted, expired, wrong name, refused client certificate): say so.
+        const tlsFailure = httpStatus === undefined ? (classifyTlsError(sessionErrors.get(s)) ?? classifyTlsError(streamError)) : undefined;
+        if (tlsFailure) return tlsFailure;
         // No status: the connection failed or died, or the server reset the stream (mapped as grpc-js does).
         if (streamError && rstCode !== NGHTTP2_REFUSED_STREAM && httpStatus === undefined) {
           return classifyGrpcStatus(GrpcCode.UNAVAILABLE, `connection failed: ${streamError.message}`);
@@ -261,6 +279,7 @@ export function createOtlpGrpcTransport(
     send,
     async close() {
       closed = true;
+      clientTls?.close();
       const s = session;
       session = undefined;
       if (!s || s.destroyed) return;

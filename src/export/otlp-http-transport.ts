@@ -10,6 +10,7 @@ import type { ExporterConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { decodeRpcStatus, parseRetryAfter } from '../rpc-status.js';
 import { SIGNAL_WIRE } from '../signals.js';
+import { classifyTlsError, createClientTls, type ClientTls } from './client-tls.js';
 import { abortedResult, type ExportBatch, type Transport, type TransportOptions, type TransportResult } from './transport.js';
 
 const gzip = promisify(gzipCb);
@@ -48,7 +49,7 @@ function headerValue(v: string | string[] | undefined): string | undefined {
 }
 
 export function createOtlpHttpTransport(
-  config: Pick<ExporterConfig, 'endpoint' | 'headers' | 'compression' | 'timeoutMs' | 'concurrency'>,
+  config: Pick<ExporterConfig, 'endpoint' | 'headers' | 'compression' | 'timeoutMs' | 'concurrency'> & Partial<Pick<ExporterConfig, 'name' | 'tls'>>,
   options: TransportOptions = {},
 ): Transport {
   let base: URL;
@@ -61,6 +62,13 @@ export function createOtlpHttpTransport(
     throw new ConfigError(`otlp-http endpoint: expected an http:// or https:// URL (got "${config.endpoint}")`);
   }
   const isHttps = base.protocol === 'https:';
+  if (config.tls && !isHttps) throw new ConfigError(`otlp-http endpoint: tls is set but the endpoint is plaintext (got "${config.endpoint}"); write https://`);
+  // TLS options go with each request: node's agent pools connections per TLS options, so after a
+  // reload new requests open connections with the new files and old idle ones are not reused.
+  const clientTls: ClientTls | undefined =
+    isHttps && config.tls
+      ? createClientTls(config.tls, { exporter: config.name ?? config.endpoint, ...(options.logger ? { logger: options.logger } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) })
+      : undefined;
   const agentOptions = { keepAlive: true, maxSockets: Math.max(1, config.concurrency) };
   const agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   const request = isHttps ? https.request : http.request;
@@ -94,6 +102,7 @@ export function createOtlpHttpTransport(
         path,
         headers,
         agent,
+        ...clientTls?.current(),
       });
       // One deadline for the whole exchange (connect, upload, answer), like gRPC's deadline.
       const timer = setTimeout(() => {
@@ -106,7 +115,7 @@ export function createOtlpHttpTransport(
       };
       abort?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (err: NodeJS.ErrnoException) => {
-        finish({ status: 'retryable', reason: 'network', message: err.code ?? err.message });
+        finish(classifyTlsError(err) ?? { status: 'retryable', reason: 'network', message: err.code ?? err.message });
       });
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -128,6 +137,7 @@ export function createOtlpHttpTransport(
     kind: isHttps ? 'otlp-https' : 'otlp-http',
     send,
     async close() {
+      clientTls?.close();
       agent.destroy();
     },
   };

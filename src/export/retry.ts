@@ -24,8 +24,10 @@ export function backoffDelay(retryIndex: number, config: RetryConfig, random: ()
 
 /**
  * The delay before retry `retryIndex` given the server's hint (RetryInfo.retry_delay or Retry-After):
- * never shorter than the hint, even when the hint exceeds maxBackoffMs (the server knows best; the
- * total budget maxElapsedMs still applies); otherwise the jittered backoff.
+ * never shorter than the hint, but never longer than maxBackoffMs either. A backend that says
+ * "Retry-After: 400" is honoured up to the configured ceiling and then asked again: waiting longer
+ * than maxBackoffMs would hold the queue for nothing, and giving up because the hint exceeds the
+ * budget would turn a retryable answer into a drop (issue 19).
  */
 export function retryDelay(
   retryIndex: number,
@@ -35,17 +37,24 @@ export function retryDelay(
 ): number {
   const computed = backoffDelay(retryIndex, config, random);
   if (hintMs === undefined || !Number.isFinite(hintMs) || hintMs < 0) return computed;
-  return Math.max(Math.ceil(hintMs), computed);
+  return Math.max(computed, Math.min(Math.ceil(hintMs), config.maxBackoffMs));
+}
+
+export interface RetryStep {
+  /** How long to wait before the next attempt. */
+  delayMs: number;
+  /**
+   * False once the next attempt would start after maxElapsedMs since the first one. What happens
+   * then is the exporter's call (retry.whenExhausted): keep retrying at the capped backoff, or drop.
+   */
+  withinBudget: boolean;
 }
 
 export interface RetrySchedule {
   /** Retries granted so far. */
   readonly retries: number;
-  /**
-   * After a retryable failure: the delay to wait before the next attempt, or undefined to give up
-   * (waiting would end after maxElapsedMs since the first attempt).
-   */
-  next(hintMs?: number): number | undefined;
+  /** After a retryable failure: the wait before the next attempt and whether it is within the budget. */
+  next(hintMs?: number): RetryStep;
 }
 
 export interface RetryEnv {
@@ -64,10 +73,9 @@ export function createRetrySchedule(config: RetryConfig, env: RetryEnv = {}): Re
       return retries;
     },
     next(hintMs) {
-      const delay = retryDelay(retries, config, hintMs, random);
-      if (now() - start + delay > config.maxElapsedMs) return undefined;
+      const delayMs = retryDelay(retries, config, hintMs, random);
       retries++;
-      return delay;
+      return { delayMs, withinBudget: now() - start + delayMs <= config.maxElapsedMs };
     },
   };
 }

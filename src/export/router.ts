@@ -116,13 +116,14 @@ export function createExportRouterFor(
   };
 }
 
-export type ParsedExportUrl = { kind: ExporterKind; endpoint: string } | { error: string };
+export type ParsedExportUrl = { kind: ExporterKind; endpoint: string; tls?: boolean } | { error: string };
 
-const URL_FORMS = 'otlp-grpc://host:port, otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR';
+const URL_FORMS = 'otlp-grpc://host:port, otlp-grpcs://host:port (TLS), otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR';
 
 /**
  * Parse the CLI's `--export URL`:
  * - `otlp-grpc://host:port` → kind otlp-grpc, endpoint `host:port`
+ * - `otlp-grpcs://host:port` → the same over TLS (`tls: true`)
  * - `otlp-http://host[:port][/path]` → kind otlp-http, endpoint `http://host[:port][/path]`
  * - `otlp-https://host[:port][/path]` → kind otlp-http, endpoint `https://…`
  * - `file://DIR` (relative `file://out`, `file://./out`, absolute `file:///var/out`) → kind file, endpoint DIR
@@ -137,7 +138,7 @@ export function parseExportUrl(url: string): ParsedExportUrl {
     if (/[?#]/.test(rest)) return { error: `file://: a directory cannot contain "?" or "#" (got "${url}")` };
     return { kind: 'file', endpoint: rest };
   }
-  if (scheme !== 'otlp-grpc' && scheme !== 'otlp-http' && scheme !== 'otlp-https') {
+  if (scheme !== 'otlp-grpc' && scheme !== 'otlp-grpcs' && scheme !== 'otlp-http' && scheme !== 'otlp-https') {
     return { error: `unsupported export scheme "${m[1]}://" (expected ${URL_FORMS}; got "${url}")` };
   }
   let parsed: URL;
@@ -150,10 +151,11 @@ export function parseExportUrl(url: string): ParsedExportUrl {
   if (parsed.username || parsed.password) return { error: `${scheme}://: credentials in the URL are not supported; use exporter headers (got "${url}")` };
   if (parsed.search || parsed.hash) return { error: `${scheme}://: a query or fragment is not allowed (got "${url}")` };
   if (parsed.port === '0') return { error: `${scheme}://: port 0 is not a backend port (got "${url}")` };
-  if (scheme === 'otlp-grpc') {
-    if (parsed.port === '') return { error: `otlp-grpc://: expected host:port, the port is missing (got "${url}")` };
-    if (parsed.pathname !== '' && parsed.pathname !== '/') return { error: `otlp-grpc://: expected host:port without a path (got "${url}")` };
-    return { kind: 'otlp-grpc', endpoint: `${parsed.hostname}:${parsed.port}` };
+  if (scheme === 'otlp-grpc' || scheme === 'otlp-grpcs') {
+    if (parsed.port === '') return { error: `${scheme}://: expected host:port, the port is missing (got "${url}")` };
+    if (parsed.pathname !== '' && parsed.pathname !== '/') return { error: `${scheme}://: expected host:port without a path (got "${url}")` };
+    const endpoint = `${parsed.hostname}:${parsed.port}`;
+    return scheme === 'otlp-grpcs' ? { kind: 'otlp-grpc', endpoint, tls: true } : { kind: 'otlp-grpc', endpoint };
   }
   const path = parsed.pathname.replace(/\/+$/, '');
   const port = parsed.port ? `:${parsed.port}` : '';

@@ -2,6 +2,8 @@
 // never throws and never retries (retry policy lives in the exporter, see retry.ts), so the same
 // retry, queue and drop accounting serve OTLP/gRPC, OTLP/HTTP and files.
 import type { Signal } from '../signals.js';
+import type { Logger } from '../telemetry/logger-types.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
 
 /** One export request: concatenated ExportItem bodies of one signal and one tenant. */
 export interface ExportBatch {
@@ -38,6 +40,9 @@ export interface Transport {
 export interface TransportOptions {
   /** When set, each request carries the batch's tenant in this header / metadata key (e.g. `x-scope-orgid`). */
   tenantHeader?: string;
+  /** For TLS: the insecure warning, reload lines and tls_reload_failures_total (client-tls.ts). */
+  logger?: Logger;
+  metrics?: GatewayMetrics;
 }
 
 export const abortedResult: TransportResult = { status: 'retryable', reason: 'aborted', message: 'export cancelled by shutdown' };

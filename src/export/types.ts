@@ -1,6 +1,7 @@
 // What the rest of the gateway sees of the export stage.
 import type { Outcome } from '../errors.js';
 import type { Signal } from '../signals.js';
+import type { ExporterHealthSnapshot } from './health.js';
 
 /** One processed request for one tenant: encoded resource_* fields, ready to concatenate into a batch. */
 export interface ExportItem {
@@ -15,6 +16,8 @@ export interface ExportItem {
 export interface Exporter {
   readonly name: string;
   readonly signals: readonly Signal[];
+  /** ok / degraded / down, with its backlog (health.ts); absent on test doubles. */
+  health?(): ExporterHealthSnapshot;
   /** Bytes this exporter could take now without exceeding its queue bound. */
   hasRoomFor(bytes: number): boolean;
   /**

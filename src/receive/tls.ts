@@ -187,43 +187,12 @@ export function createTlsReloader(config: TlsConfig, deps: TlsReloaderDeps): Tls
     return 'reloaded';
   }
 
-  // Change detection: directory watches (debounced) + stat polling.
-  let closed = false;
-  let debounce: NodeJS.Timeout | undefined;
-  const schedule = (): void => {
-    if (closed) return;
-    if (debounce) clearTimeout(debounce);
-    debounce = setTimeout(() => {
-      debounce = undefined;
-      if (!closed) check();
-    }, deps.debounceMs ?? DEFAULT_TLS_DEBOUNCE_MS);
-    debounce.unref();
-  };
-  const watchers: FSWatcher[] = [];
-  const names = new Set(files.map((f) => basename(f)));
-  for (const dir of deps.watch === false ? [] : new Set(files.map((f) => dirname(f)))) {
-    try {
-      const w = watch(dir, { persistent: false }, (_event, name) => {
-        // Any entry of the directory may matter (symlink swaps such as Kubernetes' `..data`), but
-        // unrelated busy directories should not trigger reads on every write: names we know, or
-        // names starting with ".." (atomic-writer symlinks), or no name at all.
-        if (name === null || names.has(String(name)) || String(name).startsWith('..')) schedule();
-      });
-      w.on('error', (err) => logger.warn({ listener, dir, err }, 'cannot watch the TLS files; relying on periodic checks'));
-      watchers.push(w);
-    } catch (err) {
-      logger.warn({ listener, dir, err }, 'cannot watch the TLS files; relying on periodic checks');
-    }
-  }
-  let lastStat = statSignature(files);
-  const poll = setInterval(() => {
-    const s = statSignature(files);
-    if (s !== lastStat) {
-      lastStat = s;
-      schedule();
-    }
-  }, deps.pollIntervalMs ?? DEFAULT_TLS_POLL_INTERVAL_MS);
-  poll.unref();
+  const watcher = watchFiles(files, () => check(), {
+    debounceMs: deps.debounceMs,
+    pollIntervalMs: deps.pollIntervalMs,
+    watch: deps.watch,
+    onWatchError: (dir, err) => logger.warn({ listener, dir, err }, 'cannot watch the TLS files; relying on periodic checks'),
+  });
 
   return {
     config,
@@ -235,11 +204,68 @@ export function createTlsReloader(config: TlsConfig, deps: TlsReloaderDeps): Tls
     },
     check,
     close() {
+      watcher.close();
+      listeners.clear();
+    },
+  };
+}
+
+export interface WatchFilesOptions {
+  debounceMs?: number | undefined;
+  pollIntervalMs?: number | undefined;
+  /** Watch the directories for change events (default true; false leaves only the stat fallback). */
+  watch?: boolean | undefined;
+  onWatchError?: (dir: string, err: unknown) => void;
+}
+
+/**
+ * Calls `onChange` (debounced) when one of `files` may have changed: directory watches plus a
+ * periodic stat (see the file comment). Shared by the listeners' reloader and the exporters' client
+ * TLS (src/export/client-tls.ts).
+ */
+export function watchFiles(files: readonly string[], onChange: () => void, options: WatchFilesOptions = {}): { close(): void } {
+  let closed = false;
+  let debounce: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    if (closed) return;
+    if (debounce) clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      debounce = undefined;
+      if (!closed) onChange();
+    }, options.debounceMs ?? DEFAULT_TLS_DEBOUNCE_MS);
+    debounce.unref();
+  };
+  const watchers: FSWatcher[] = [];
+  const names = new Set(files.map((f) => basename(f)));
+  for (const dir of options.watch === false ? [] : new Set(files.map((f) => dirname(f)))) {
+    try {
+      const w = watch(dir, { persistent: false }, (_event, name) => {
+        // Any entry of the directory may matter (symlink swaps such as Kubernetes' `..data`), but
+        // unrelated busy directories should not trigger reads on every write: names we know, or
+        // names starting with ".." (atomic-writer symlinks), or no name at all.
+        if (name === null || names.has(String(name)) || String(name).startsWith('..')) schedule();
+      });
+      w.on('error', (err) => options.onWatchError?.(dir, err));
+      watchers.push(w);
+    } catch (err) {
+      options.onWatchError?.(dir, err);
+    }
+  }
+  let lastStat = statSignature(files);
+  const poll = setInterval(() => {
+    const s = statSignature(files);
+    if (s !== lastStat) {
+      lastStat = s;
+      schedule();
+    }
+  }, options.pollIntervalMs ?? DEFAULT_TLS_POLL_INTERVAL_MS);
+  poll.unref();
+  return {
+    close() {
       closed = true;
       if (debounce) clearTimeout(debounce);
       clearInterval(poll);
       for (const w of watchers) w.close();
-      listeners.clear();
     },
   };
 }
@@ -250,7 +276,7 @@ function digest(m: TlsMaterial): string {
   return h.digest('hex');
 }
 
-function rawDigest(files: string[]): string {
+export function rawDigest(files: readonly string[]): string {
   const h = createHash('sha256');
   for (const f of files) {
     try {
@@ -262,7 +288,7 @@ function rawDigest(files: string[]): string {
   return h.digest('hex');
 }
 
-function statSignature(files: string[]): string {
+function statSignature(files: readonly string[]): string {
   return files
     .map((f) => {
       try {

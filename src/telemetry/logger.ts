@@ -2,6 +2,7 @@
 // shippers get one object per line. Writes are asynchronous (sonic-boom buffers them) to keep logging
 // off the hot path; call `flushLogger` before exiting so the last lines are not lost.
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { redactSecrets } from '../config/secrets.js';
 import type { LogLevel } from '../config/types.js';
 import type { Logger } from './logger-types.js';
 
@@ -19,6 +20,9 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       base: { service: 'stella-gateway', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Configured secrets (header values, substituted values) never reach the log, even when a
+      // backend echoes one in an error message (src/config/secrets.ts).
+      hooks: { streamWrite: redactSecrets },
     },
     destination ?? pino.destination({ dest: 2, sync: false }),
   );

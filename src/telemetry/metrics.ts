@@ -31,6 +31,16 @@ export interface GatewayMetrics {
   exporterQueueBytes: Gauge<'exporter'>;
   exporterQueueBatches: Gauge<'exporter'>;
   exporterRefusedItems: Counter<'exporter' | 'signal'>;
+  /** An exporter's queue bound (queue.maxBytes). */
+  exporterQueueCapacityBytes: Gauge<'exporter'>;
+  /** Age of the oldest batch an exporter holds (read at scrape time from exporterOldestAge). */
+  exporterQueueOldestAge: Gauge<'exporter'>;
+  /** Per exporter: the age (ms) of its oldest queued or in-flight batch, 0 when empty. */
+  exporterOldestAge: Map<string, () => number>;
+  /** Duration of one export attempt (request to answer), by outcome (ok, retryable, permanent). */
+  exporterLatency: Histogram<'exporter' | 'outcome'>;
+  /** Batches still failing after their retry budget (retry.maxElapsed) and kept, retrying (whenExhausted: keep). */
+  exporterRetriesPastBudget: Counter<'exporter' | 'signal'>;
 
   admitInflightBytes: Gauge;
 
@@ -207,6 +217,35 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     exporterRefusedItems: new Counter({
       name: 'exporter_refused_items_total',
       help: 'Items refused at enqueue because an exporter queue was full',
+      labelNames: ['exporter', 'signal'],
+      registers,
+    }),
+    exporterQueueCapacityBytes: new Gauge({
+      name: 'exporter_queue_capacity_bytes',
+      help: 'The bound of an exporter queue (queue.maxBytes)',
+      labelNames: ['exporter'],
+      registers,
+    }),
+    exporterQueueOldestAge: new Gauge({
+      name: 'exporter_queue_oldest_age_seconds',
+      help: 'Age of the oldest batch an exporter holds, queued or in flight (0 when empty)',
+      labelNames: ['exporter'],
+      registers,
+      collect() {
+        for (const [exporter, age] of m.exporterOldestAge) this.set({ exporter }, age() / 1000);
+      },
+    }),
+    exporterOldestAge: new Map(),
+    exporterLatency: new Histogram({
+      name: 'exporter_export_duration_seconds',
+      help: 'Duration of one export attempt, from request to answer, by outcome (ok, retryable, permanent)',
+      labelNames: ['exporter', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    exporterRetriesPastBudget: new Counter({
+      name: 'exporter_retries_past_budget_total',
+      help: 'Batches still failing after retry.maxElapsed and kept in the queue, retrying (retry.whenExhausted: keep)',
       labelNames: ['exporter', 'signal'],
       registers,
     }),

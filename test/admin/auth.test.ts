@@ -146,7 +146,7 @@ t.test('GET /admin/v1/status: viewer; tenant-scoped tokens see only their tenant
   t.same(all.body.queues, { admitInflightBytes: 0, workerPoolQueued: 3 });
   t.same(
     all.body.exporters.map((e) => [e.name, e.health, e.queueBytes]),
-    [['tempo', 'failing', 1234], ['loki', 'ok', 0]],
+    [['tempo', 'down', 1234], ['loki', 'ok', 0]],
   );
   t.same(all.body.incidents.map((i) => i.scope), ['globex', FLEET]);
   // Health is "since the previous status request": nothing new failed since.

@@ -176,7 +176,7 @@ t.test('serve: a bad config exits 2 before starting anything', async (t) => {
   t.equal(r.code, 2);
   t.same(r.stderr.trimEnd().split('\n'), [
     'stella telemetry serve: --grpc: expected HOST:PORT (got "x")',
-    'stella telemetry serve: --export: unsupported export scheme "ftp://" (expected otlp-grpc://host:port, otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR; got "ftp://y")',
+    'stella telemetry serve: --export: unsupported export scheme "ftp://" (expected otlp-grpc://host:port, otlp-grpcs://host:port (TLS), otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR; got "ftp://y")',
     'Run "stella telemetry serve --help" for its options.',
   ]);
 });

@@ -200,7 +200,7 @@ t.test('exporter settings and exporterDefaults (the entry wins)', async (t) => {
     concurrency: 8,
     batch: { maxBytes: MiB, maxItems: 100, flushIntervalMs: 1000, passThroughBytes: 256 * 1024 },
     queueMaxBytes: 256 * MiB,
-    retry: { initialBackoffMs: 100, maxBackoffMs: 2000, maxElapsedMs: 600_000 },
+    retry: { initialBackoffMs: 100, maxBackoffMs: 2000, maxElapsedMs: 600_000, whenExhausted: 'keep' },
     file: { maxSegmentBytes: 8 * MiB, maxSegmentAgeMs: 600_000 },
   });
   t.equal(plain!.compression, 'none', "the entry's own value wins over exporterDefaults");
@@ -379,7 +379,7 @@ t.test('loadConfig', async (t) => {
       '--grpc: expected HOST:PORT (got "x")',
       '--http: port must be 0..65535 (got "127.0.0.1:99999")',
       '--data-dir: expected a directory (got "")',
-      '--export: unsupported export scheme "ftp://" (expected otlp-grpc://host:port, otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR; got "ftp://x")',
+      '--export: unsupported export scheme "ftp://" (expected otlp-grpc://host:port, otlp-grpcs://host:port (TLS), otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR; got "ftp://x")',
       '--export: otlp-grpc://: expected host:port, the port is missing (got "otlp-grpc://a")',
       '--log-level: expected one of fatal, error, warn, info, debug, trace, silent (got "loud")',
       '--workers: expected an integer from 0 (one per core) to 1024 (got "many")',

@@ -78,16 +78,18 @@ for (const kind of ['otlp-grpc', 'otlp-http'] as const) {
   });
 }
 
-t.test('Retry-After (HTTP) is honoured: the retry waits at least the hint', async (t) => {
+const honouringRetry = { initialBackoffMs: 20, maxBackoffMs: 5000, maxElapsedMs: 10_000 };
+
+t.test('Retry-After (HTTP) is honoured up to maxBackoff: the retry waits at least the hint', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  const exp = createExporter(config('otlp-http', sink.httpUrl), { metrics, logger: silentLogger });
+  const exp = createExporter(config('otlp-http', sink.httpUrl, { retry: honouringRetry }), { metrics, logger: silentLogger });
   await exp.start();
   sink.failNext(1, { httpStatus: 429, retryAfterMs: 1000 });
   exp.offer(item('traces', 'acme', 'x'));
   await sink.waitFor((r) => r.length === 1, 5000);
   const [failed, ok] = sink.requests;
   const waited = ok!.at - failed!.at;
-  t.ok(waited >= 990, `waited ${waited} ms ≥ 1000 ms although maxBackoffMs is 100`);
+  t.ok(waited >= 990, `waited ${waited} ms ≥ 1000 ms`);
   t.ok(waited < 2500, `but not much longer (${waited} ms)`);
   t.equal(await valueOf(metrics.exportFailures, { reason: 'http_429' }), 1);
   await exp.shutdown(1000);
@@ -95,7 +97,7 @@ t.test('Retry-After (HTTP) is honoured: the retry waits at least the hint', asyn
 
 t.test('RetryInfo (gRPC RESOURCE_EXHAUSTED) is honoured', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  const exp = createExporter(config('otlp-grpc', sink.grpcAddress), { metrics, logger: silentLogger });
+  const exp = createExporter(config('otlp-grpc', sink.grpcAddress, { retry: honouringRetry }), { metrics, logger: silentLogger });
   await exp.start();
   sink.failNext(1, { grpcCode: GrpcCode.RESOURCE_EXHAUSTED, retryAfterMs: 600 });
   exp.offer(item('traces', 'acme', 'x'));
@@ -121,9 +123,9 @@ t.test('a permanent error (400) drops the batch at once and counts it', async (t
   t.equal(await valueOf(metrics.exporterSentItems), 0);
 });
 
-t.test('retries exhausted after maxElapsedMs: dropped and counted', async (t) => {
+t.test('retry.whenExhausted drop: retries exhausted after maxElapsedMs: dropped and counted', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  const exp = createExporter(config('otlp-http', sink.httpUrl, { retry: { initialBackoffMs: 20, maxBackoffMs: 50, maxElapsedMs: 300 } }), {
+  const exp = createExporter(config('otlp-http', sink.httpUrl, { retry: { initialBackoffMs: 20, maxBackoffMs: 50, maxElapsedMs: 300, whenExhausted: 'drop' } }), {
     metrics,
     logger: silentLogger,
   });

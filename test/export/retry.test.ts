@@ -24,31 +24,30 @@ t.test('full jitter stays within [initialBackoffMs, ceiling]', async (t) => {
   t.ok(max - min > 300, 'and actually spread out');
 });
 
-t.test('a server hint is honoured: never shorter, even beyond maxBackoffMs', async (t) => {
+t.test('a server hint is honoured up to maxBackoffMs: never shorter, never past the ceiling', async (t) => {
   t.equal(retryDelay(0, cfg, 750, () => 0.5), 750, 'hint longer than the computed delay wins');
-  t.equal(retryDelay(0, cfg, 5000, () => 0.5), 5000, 'hint beyond maxBackoffMs is still honoured');
+  t.equal(retryDelay(0, cfg, 5000, () => 0.5), 1000, 'hint beyond maxBackoffMs is capped at maxBackoffMs');
+  t.equal(retryDelay(0, cfg, 400_000, () => 0.5), 1000, 'Retry-After: 400 is capped too');
   t.equal(retryDelay(3, cfg, 10, () => 0.5), 550, 'a hint shorter than the backoff does not shorten it');
   t.equal(retryDelay(0, cfg, undefined, () => 0), 100);
   t.equal(retryDelay(0, cfg, -5, () => 0), 100, 'a nonsense hint is ignored');
 });
 
-t.test('the schedule gives up once waiting would pass maxElapsedMs', async (t) => {
+t.test('the schedule says when the next attempt would pass maxElapsedMs, and keeps giving delays', async (t) => {
   let clock = 0;
   const s = createRetrySchedule({ initialBackoffMs: 100, maxBackoffMs: 1000, maxElapsedMs: 2000 }, { random: () => 0.999999, now: () => clock });
-  const delays: number[] = [];
-  for (;;) {
-    const d = s.next();
-    if (d === undefined) break;
-    delays.push(d);
-    clock += d + 10; // the attempt itself takes 10 ms
+  const steps: Array<[number, boolean]> = [];
+  for (let i = 0; i < 6; i++) {
+    const step = s.next();
+    steps.push([step.delayMs, step.withinBudget]);
+    clock += step.delayMs + 10; // the attempt itself takes 10 ms
   }
-  t.same(delays, [200, 400, 800], 'then 1000 would end after 2000 ms');
-  t.equal(s.retries, 3);
-  t.ok(clock <= 2000);
+  t.same(steps, [[200, true], [400, true], [800, true], [1000, false], [1000, false], [1000, false]], 'past the budget: capped backoff');
+  t.equal(s.retries, 6);
 
   clock = 0;
   const h = createRetrySchedule(cfg, { random: () => 0, now: () => clock });
-  t.equal(h.next(4000), 4000, 'a hint within the budget');
-  clock = 4000;
-  t.equal(h.next(2000), undefined, 'a hint that would end past maxElapsedMs means give up');
+  t.same(h.next(400_000), { delayMs: 1000, withinBudget: true }, 'Retry-After: 400 against a 5 s budget: wait 1 s, within budget');
+  clock = 4500;
+  t.same(h.next(2000), { delayMs: 1000, withinBudget: false }, 'a wait ending past maxElapsedMs is flagged, not refused');
 });

@@ -5,6 +5,7 @@
 import { otlpExportService } from '../../src/receive/otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { GrpcCode } from '../../src/errors.js';
@@ -41,11 +42,15 @@ export interface FailureSpec {
   delayMs?: number;
   /** Apply only to requests of this protocol (default: either). */
   protocol?: SinkProtocol;
+  /** HTTP: quote this request header's value in the error message (a backend echoing credentials). */
+  echoHeader?: string;
 }
 
 export interface OtlpSinkOptions {
   /** Delay every answer (ms), for timeout tests. */
   delayMs?: number;
+  /** Serve both protocols over TLS with this certificate (PEM); with `ca` + requireClientCert, mTLS. */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer; requireClientCert?: boolean };
 }
 
 export interface OtlpSink {
@@ -132,11 +137,17 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
     });
   }
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    server.bindAsync(
+      '127.0.0.1:0',
+      options.tls
+        ? grpc.ServerCredentials.createSsl(options.tls.ca ?? null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], options.tls.requireClientCert ?? false)
+        : grpc.ServerCredentials.createInsecure(),
+      (err, port) => (err ? reject(err) : resolve(port)),
+    ),
   );
 
   // ---- HTTP ----
-  const httpServer = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -165,7 +176,8 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
         const status = action.spec.httpStatus ?? 503;
         const resHeaders: Record<string, string> = {};
         if (action.spec.retryAfterMs !== undefined) resHeaders['retry-after'] = String(Math.ceil(action.spec.retryAfterMs / 1000));
-        const rpc = { code: GrpcCode.UNAVAILABLE, message: 'scripted failure' };
+        const echoed = action.spec.echoHeader ? ` (${action.spec.echoHeader}: ${String(req.headers[action.spec.echoHeader] ?? '')})` : '';
+        const rpc = { code: GrpcCode.UNAVAILABLE, message: `scripted failure${echoed}` };
         later(action.spec.delayMs ?? options.delayMs ?? 0, () => {
           if (encoding === 'json') res.writeHead(status, { ...resHeaders, 'content-type': 'application/json' }).end(rpcStatusJson(rpc));
           else res.writeHead(status, { ...resHeaders, 'content-type': 'application/x-protobuf' }).end(encodeRpcStatus(rpc));
@@ -180,7 +192,11 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
         else res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       });
     });
-  });
+  };
+  const tls = options.tls;
+  const httpServer = tls
+    ? https.createServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requireClientCert ?? false, rejectUnauthorized: tls.requireClientCert ?? false }, handler)
+    : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(0, '127.0.0.1', () => resolve());
@@ -192,7 +208,7 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
 
   return {
     grpcAddress: `127.0.0.1:${grpcPort}`,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
+    httpUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${httpPort}`,
     requests,
     received,
     failNext(n, spec = {}) {

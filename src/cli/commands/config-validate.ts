@@ -3,6 +3,7 @@
 import { loadConfig } from '../../config/load.js';
 import type { GatewayConfig, TlsConfig } from '../../config/types.js';
 import { formatDuration, formatSize } from '../../config/units.js';
+import { redactSecrets } from '../../config/secrets.js';
 import { formatHostPort } from '../../config/validate.js';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
 
@@ -35,15 +36,23 @@ export const configValidateCommand: Command = {
     const file = positionals[0]!;
     const result = loadConfig({ file, profile: values.profile, flags: {} });
     if (!result.ok) {
-      for (const e of result.errors) stdio.err(e);
+      for (const e of result.errors) stdio.err(redactSecrets(e));
       stdio.err(`INVALID: ${file} (${result.errors.length} error${result.errors.length === 1 ? '' : 's'})`);
       return 1;
     }
     stdio.out(`OK: ${file} (profile ${result.config.profile})`);
-    for (const line of summarise(result.config)) stdio.out(line);
+    for (const line of summarise(result.config)) stdio.out(redactSecrets(line));
     return 0;
   },
 };
+
+function exporterTls(e: GatewayConfig['exporters'][number]): string {
+  const t = e.tls;
+  if (!t) return e.kind === 'file' ? '' : '  plaintext';
+  if (t.insecureSkipVerify) return `  TLS ${t.minVersion}+ WITHOUT certificate verification`;
+  const trust = t.caFile ? `CA ${t.caFile}` : 'system CAs';
+  return `  ${t.certFile ? 'mTLS' : 'TLS'} ${t.minVersion}+ (${trust}${t.serverName ? `; name ${t.serverName}` : ''}${t.certFile ? `; client cert ${t.certFile}` : ''})`;
+}
 
 /** A few lines that show what the file amounts to once defaults, profile and paths are applied. */
 export function summarise(config: GatewayConfig): string[] {
@@ -58,8 +67,12 @@ export function summarise(config: GatewayConfig): string[] {
   lines.push('exporters:');
   for (const e of config.exporters) {
     lines.push(
-      `  ${e.name}  ${e.kind} ${e.endpoint}  [${e.signals.join(', ')}]  queue ${formatSize(e.queueMaxBytes)}, retries for up to ${formatDuration(e.retry.maxElapsedMs)}`,
+      `  ${e.name}  ${e.kind} ${e.endpoint}  [${e.signals.join(', ')}]  queue ${formatSize(e.queueMaxBytes)}, retries for up to ${formatDuration(e.retry.maxElapsedMs)}` +
+        `${(e.retry.whenExhausted ?? 'keep') === 'keep' ? ' then kept' : ' then dropped'}${exporterTls(e)}`,
     );
+    // Header names only: their values are credentials (masked anyway, see secrets.ts).
+    const headers = Object.keys(e.headers);
+    if (headers.length > 0) lines.push(`    headers: ${headers.join(', ')} (values not shown)`);
   }
   lines.push(`data dir ${config.dataDir}; policies ${config.policiesDir}; log level ${config.log.level}`);
   return lines;

@@ -24,7 +24,8 @@ Options (flags override the config file):
   --data-dir DIR       data directory (default ./data, relative to the working directory)
   --policies DIR       policy directory (default ./policies, relative to the working directory)
   --export URL         exporter; repeat for several; replaces the file's exporters:
-                         otlp-grpc://host:port, otlp-http://host:port[/path], file://DIR
+                         otlp-grpc://host:port, otlp-grpcs://host:port (TLS, system CAs),
+                         otlp-http://host:port[/path], otlp-https://host[:port][/path], file://DIR
                        with no exporter anywhere, data goes to files under DATA_DIR/export
   --log-level LEVEL    fatal | error | warn | info | debug | trace | silent (default info)
   --workers N          worker threads (0 = one per core)

@@ -10,7 +10,7 @@ import { formatIncidents } from './incident.js';
 const help = `Usage: stella telemetry status [--json] [options]
 
 Shows a running gateway's state: listeners, tenants seen, policy version, active incidents, queue
-depths, export health (ok / degraded / failing since the previous status request) and the forensic
+depths, export health (ok / degraded / down, with queue depth and oldest entry age) and the forensic
 archive's usage per tenant and retention tier (bytes on disk, segments, oldest record). Needs a token
 with the viewer role or more; a tenant-scoped token sees its tenants only.
 
@@ -56,7 +56,11 @@ export function formatStatus(s: GatewayStatus): string {
     `queues: ${Object.entries(s.queues).map(([name, n]) => `${name} ${n}`).join(', ')}`,
     'exporters:',
     ...s.exporters.map(
-      (e) => `  ${e.name}: ${e.health}; sent ${e.sentBatches} batches, ${e.failedAttempts} failed attempts, ${e.droppedItems} items dropped; queued ${e.queueBatches} batches / ${e.queueBytes} bytes`,
+      (e) =>
+        `  ${e.name}: ${e.health}; sent ${e.sentBatches} batches, ${e.failedAttempts} failed attempts, ${e.droppedItems} items dropped; ` +
+        `queued ${e.queueItems ?? 0} items / ${e.queueBatches} batches / ${e.queueBytes} bytes, oldest ${e.oldestAgeSeconds ?? 0}s` +
+        (e.since ? `; failing since ${e.since}` : '') +
+        (e.lastError ? `; last error ${e.lastError.reason}: ${e.lastError.message}` : ''),
     ),
     'incidents:',
     ...formatIncidents(s.incidents).split('\n').map((l) => `  ${l}`),

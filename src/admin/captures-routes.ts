@@ -5,7 +5,7 @@
 //         "records": {...}, "items": {...}, "shed": [...], "warnings": [...]}
 //   400 bad body, 401/403 auth, 409 a capture is already running, 503 no signing key; errors are {code, message}.
 // The signing key is read per request, so `stella telemetry keys init` after start-up is enough.
-import { readFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { SIGNALS, type Signal } from '../signals.js';
@@ -82,11 +82,10 @@ export function registerCaptureRoutes(app: FastifyInstance, deps: CaptureRoutesD
       if (running) return sendAdminError(reply, 409, 'a capture is already running; retry when it is done');
       running = true;
       try {
-        const result = await captureWindow({ root: deps.root, tenant, fromMs, toMs, signals, profile: deps.profile, signer: createKeySigner(keyPem), now });
         mkdirSync(deps.capturesDir, { recursive: true });
         const path = join(deps.capturesDir, `${tenant}-${fromMs}-${toMs}-${signals.join('+')}.tar`);
-        writeFileSync(`${path}.tmp`, result.bundle);
-        renameSync(`${path}.tmp`, path);
+        // Streamed to `${path}.tmp` and renamed: the gateway never holds the bundle in memory.
+        const result = await captureWindow({ root: deps.root, tenant, fromMs, toMs, signals, profile: deps.profile, signer: createKeySigner(keyPem), now, out: path });
         const m = result.manifest;
         return reply
           .code(201)

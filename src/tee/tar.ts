@@ -1,8 +1,11 @@
 // A minimal deterministic ustar writer and reader (POSIX.1-1988 ustar, see
 // https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06). Regular files
 // only; every header has mode 0644, uid/gid 0, no user or group names and the given mtime (0 by
-// default), so the same entries in the same order always give the same bytes.
-const BLOCK = 512;
+// default), so the same entries in the same order always give the same bytes. The pieces (header,
+// padding, end) are exported for writers that stream an archive to disk (bundle.ts); writeTar builds
+// a small one in memory.
+export const TAR_BLOCK = 512;
+const BLOCK = TAR_BLOCK;
 
 export interface TarEntry {
   name: string;
@@ -19,7 +22,8 @@ function writeOctal(h: Buffer, value: number, at: number, width: number): void {
   writeString(h, `${value.toString(8).padStart(width - 1, '0')}\0`, at, width);
 }
 
-function header(name: string, size: number, mtimeSec: number): Buffer {
+/** The 512-byte ustar header of a regular file of `size` bytes. */
+export function tarHeader(name: string, size: number, mtimeSec = 0): Buffer {
   const h = Buffer.alloc(BLOCK);
   let prefix = '';
   let base = name;
@@ -48,15 +52,21 @@ function header(name: string, size: number, mtimeSec: number): Buffer {
   return h;
 }
 
-/** The archive's bytes: entries in the given order, then two zero blocks. */
+/** The zero bytes that follow `size` bytes of file data up to the next block boundary. */
+export function tarPadding(size: number): Buffer {
+  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
+}
+
+/** The end-of-archive marker: two zero blocks. */
+export function tarEnd(): Buffer {
+  return Buffer.alloc(BLOCK * 2);
+}
+
+/** The archive's bytes, in memory: entries in the given order, then two zero blocks. */
 export function writeTar(entries: readonly TarEntry[], mtimeSec = 0): Buffer {
   const parts: Buffer[] = [];
-  for (const e of entries) {
-    parts.push(header(e.name, e.data.length, mtimeSec), Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
-    const pad = (BLOCK - (e.data.length % BLOCK)) % BLOCK;
-    if (pad) parts.push(Buffer.alloc(pad));
-  }
-  parts.push(Buffer.alloc(BLOCK * 2));
+  for (const e of entries) parts.push(tarHeader(e.name, e.data.length, mtimeSec), Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength), tarPadding(e.data.length));
+  parts.push(tarEnd());
   return Buffer.concat(parts);
 }
 

@@ -9,12 +9,14 @@ import { createKeySigner } from '../../src/tee/sign.js';
 import { readTar, writeTar } from '../../src/tee/tar.js';
 import { verifyBundle } from '../../src/tee/verify-bundle.js';
 import { decodeSegment } from '../../src/tee/segment-format.js';
-import { makeArchive, T0, WINDOW } from './bundle-archive.js';
+import { bundlePath, makeArchive, T0, WINDOW } from './bundle-archive.js';
 
 const archive = makeArchive();
 
-async function capture(signals: ('traces' | 'metrics' | 'logs')[] = ['traces', 'metrics', 'logs'], keyPem = archive.keys.privateKeyPem) {
-  return captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals, profile: 'forensic', signer: createKeySigner(keyPem), now: () => T0 });
+/** Captures into a new file; `bundle` is the file's bytes. */
+async function capture(signals: ('traces' | 'metrics' | 'logs')[] = ['traces', 'metrics', 'logs'], keyPem = archive.keys.privateKeyPem, now = T0) {
+  const r = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals, profile: 'forensic', signer: createKeySigner(keyPem), now: () => now, out: bundlePath(archive.dataDir) });
+  return { ...r, bundle: readFileSync(r.path) };
 }
 
 /** Rewrites the bundle's tar with `edit` applied to its entries. */
@@ -97,7 +99,7 @@ t.test('signals select records: a logs-only capture holds only logs', async (t) 
 
 t.test('determinism: the same window captured twice gives byte-identical manifest and bundle', async (t) => {
   const a = await capture();
-  const b = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: ['logs', 'traces', 'metrics'], profile: 'forensic', signer: createKeySigner(archive.keys.privateKeyPem), now: () => T0 + 99_999 });
+  const b = await capture(['logs', 'traces', 'metrics'], archive.keys.privateKeyPem, T0 + 99_999);
   t.ok(a.manifestBytes.equals(b.manifestBytes), 'manifest');
   t.ok(a.bundle.equals(b.bundle), 'bundle');
   t.equal(createHash('sha256').update(a.bundle).digest('hex'), createHash('sha256').update(b.bundle).digest('hex'));

@@ -1,6 +1,6 @@
 // `stella telemetry capture --tenant T [--from ISO] [--to ISO] [--signal …] --out FILE.tar [--key KEY]`:
 // cuts a tenant's window out of the forensic archive into a signed bundle (src/tee/capture.ts).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Signer, Witness } from '@sigstore/sign';
 import { SIGNALS, type Signal } from '../../signals.js';
@@ -107,6 +107,7 @@ export const captureCommand: Command = {
         return 1;
       }
     }
+    const out = resolve(values.out);
     const result = await captureWindow({
       root: join(dataDir, 'forensic'),
       tenant: values.tenant,
@@ -116,10 +117,8 @@ export const captureCommand: Command = {
       profile: values.profile ?? 'default',
       ...signing,
       onProgress: progressBar(),
+      out,
     });
-    const out = resolve(values.out);
-    writeFileSync(`${out}.tmp`, result.bundle);
-    renameSync(`${out}.tmp`, out);
     const t = result.manifest.totals;
     for (const w of result.warnings) stdio.err(`warning: ${w}`);
     for (const s of result.manifest.shed) {

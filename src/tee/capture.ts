@@ -12,7 +12,7 @@ import { SIGNALS, type Signal } from '../signals.js';
 import { CHUNKS_DIR, openBundleWriter } from './bundle.js';
 import { holdsDir, listSegments, readShedWindows, segmentStem, type Hold } from './layout.js';
 import { buildManifest, canonicalJson, zeroCounts, type Manifest, type ManifestChunk } from './manifest.js';
-import { encodeRecord, readSegmentFile, SEGMENT_MAGIC, type DecodeOptions, type SegmentRecord } from './segment-format.js';
+import { encodeRecordHeader, readSegmentFile, SEGMENT_MAGIC, type DecodeOptions, type SegmentRecord } from './segment-format.js';
 import { signArtifact } from './sign.js';
 
 
@@ -174,8 +174,11 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
   }
 }
 
-/** A chunk's bytes (a format-1 segment), encoded record by record as they are written. */
+/** A chunk's bytes (a format-1 segment), record by record as they are written; payloads are not copied. */
 function* encodeChunk(records: readonly SegmentRecord[]): Generator<Uint8Array> {
   yield SEGMENT_MAGIC;
-  for (const r of records) yield encodeRecord(r);
+  for (const r of records) {
+    yield encodeRecordHeader(r);
+    yield r.payload;
+  }
 }

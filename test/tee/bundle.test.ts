@@ -2,7 +2,8 @@
 // the public key, and see each kind of tampering fail with its own message; two captures are identical.
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { captureWindow } from '../../src/tee/capture.js';
 import { canonicalJson, type Manifest } from '../../src/tee/manifest.js';
 import { createKeySigner } from '../../src/tee/sign.js';
@@ -168,4 +169,22 @@ t.test('a bundle made with one key fails with another, and verifies with its own
   const other = await capture(undefined, archive.otherKeys.privateKeyPem);
   t.ok(verifyBundle(other.bundle, archive.otherKeys.publicKeyPem).ok);
   t.match(verifyBundle(other.bundle, archive.keys.publicKeyPem), { ok: false, failures: [{ kind: 'wrong-key' }] });
+});
+
+t.test('a capture that fails midway leaves neither the bundle nor a temp file', async (t) => {
+  const out = bundlePath(archive.dataDir);
+  const failing = { sign: async () => Promise.reject(new Error('signing device unplugged')) };
+  await t.rejects(captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: ['traces'], profile: 'forensic', signer: failing, now: () => T0, out }), /signing device unplugged/);
+  const dir = dirname(out);
+  t.same(readdirSync(dir).filter((n) => n.startsWith(basename(out))), [], `nothing named ${basename(out)}* in ${dir}`);
+});
+
+t.test('the bundle file is written with mode 0600 (it holds a tenant telemetry), also over a leftover temp file', async (t) => {
+  const out = bundlePath(archive.dataDir);
+  writeFileSync(`${out}.tmp`, 'left by a crash', { mode: 0o644 });
+  const r = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: ['traces'], profile: 'forensic', signer: createKeySigner(archive.keys.privateKeyPem), now: () => T0, out });
+  t.equal(statSync(r.path).mode & 0o777, 0o600);
+  t.equal(r.bytes, statSync(r.path).size);
+  t.equal(r.sha256, createHash('sha256').update(readFileSync(r.path)).digest('hex'));
+  t.notOk(existsSync(`${out}.tmp`));
 });

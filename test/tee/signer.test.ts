@@ -1,10 +1,11 @@
 // The forensic signer from the outside: real captures, unpacked with the system's tar and verified with
 // sigstore-js (@sigstore/verify, as a third party would, key looked up by the bundle's hint) rather than
 // with this project's verify; the RFC 6979 test vectors; and bundles written by the first signer
-// (Sigstore bundle v0.2, test/fixtures/forensic-bundle-v0.2) still verify, with the same signature bytes.
+// (Sigstore bundle v0.2, test/fixtures/forensic-bundle-v0.2) still verify, with the same signature bytes;
+// a certificate signer (keyless without the network) gets a v0.3 bundle with one certificate.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { createHash, createPrivateKey, createPublicKey, createVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, createVerify, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,9 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { packageRoot } from '../../src/paths.js';
 import { captureWindow } from '../../src/tee/capture.js';
-import { createKeySigner, keyId, signDeterministic } from '../../src/tee/sign.js';
+import type { Signer } from '@sigstore/sign';
+import { issueCa, issueLeaf, validityFor } from '../../src/cli/commands/certs-init.js';
+import { createKeySigner, keyId, signArtifact, signDeterministic, verifyArtifactSignature } from '../../src/tee/sign.js';
 import { verifyBundle } from '../../src/tee/verify-bundle.js';
 import { bundlePath, makeArchive, T0, WINDOW } from './bundle-archive.js';
 
@@ -132,4 +135,20 @@ t.test('bundles written by the first signer (v0.2) still verify; today the same 
   t.equal(newJson.messageSignature.signature, oldJson.messageSignature.signature, 'the library signs byte for byte as the hand-written code did');
   t.equal(newJson.mediaType, 'application/vnd.dev.sigstore.bundle.v0.3+json', 'only the media type changed');
   t.ok(verifyBundle(readFileSync(r.path), publicKeyPem).ok);
+});
+
+t.test('a certificate signer (the keyless path, without Fulcio) gets a v0.3 bundle with one certificate, which verify --key declines', async (t) => {
+  const ca = await issueCa('Signer test CA', validityFor(1));
+  const leaf = await issueLeaf(ca, { commonName: 'ci@example.com', usage: 'client', uris: ['https://example.com/ci'], validity: validityFor(1) });
+  const signer: Signer = {
+    sign: async (data: Buffer) => ({ signature: sign('sha256', data, leaf.keyPem), key: { $case: 'x509Certificate', certificate: leaf.certPem } }),
+  };
+  const manifest = Buffer.from('{"manifest":true}\n');
+  const json = (await signArtifact(manifest, signer)) as unknown as Record<string, any>;
+  t.equal(json.mediaType, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+  t.equal(json.verificationMaterial.certificate.rawBytes, Buffer.from(leaf.cert.rawData).toString('base64'), 'the leaf certificate, DER');
+  t.notOk(json.verificationMaterial.x509CertificateChain, 'v0.3 has no certificate chain');
+  t.equal(json.messageSignature.messageDigest.digest, createHash('sha256').update(manifest).digest('base64'));
+  t.ok(createVerify('sha256').update(manifest).verify(leaf.certPem, Buffer.from(json.messageSignature.signature, 'base64')), 'the signature is over the manifest');
+  t.match(verifyArtifactSignature(manifest, json, readFileSync(join(FIXTURE, 'signing-key.pub.pem'), 'utf8')), { ok: false, kind: 'bad-signature-file', message: /signed keyless/ });
 });

@@ -50,19 +50,24 @@ function p256Scalar(privateKey: KeyObject): Uint8Array {
 }
 
 /**
- * ECDSA P-256 / SHA-256 with an RFC 6979 nonce, DER-encoded, low S (s <= n/2), by @noble/curves (audited;
- * its scalar multiplication does not branch on the key, unlike the BigInt code this replaced, which gave
- * the same bytes). Low S is what the first signer wrote; Go's ecdsa (cosign), node's crypto and
- * sigstore-js accept either half.
+ * ECDSA P-256 / SHA-256 with an RFC 6979 nonce, DER-encoded, low S (s <= n/2), by @noble/curves: audited,
+ * and written to be constant-time (no branch or table index depends on the key; as far as JavaScript
+ * allows), unlike the BigInt double-and-add this replaced, which gave the same bytes. Low S is what the
+ * first signer wrote; Go's ecdsa (cosign), node's crypto and sigstore-js accept either half.
  */
 export function signDeterministic(data: Uint8Array, privateKey: KeyObject): Buffer {
-  return Buffer.from(p256.sign(data, p256Scalar(privateKey), { prehash: true, lowS: true, format: 'der' }));
+  const d = p256Scalar(privateKey);
+  try {
+    return Buffer.from(p256.sign(data, d, { prehash: true, lowS: true, format: 'der' }));
+  } finally {
+    d.fill(0);
+  }
 }
 
 /**
  * Packages raw message signatures as Sigstore bundle v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`,
- * what cosign `--new-bundle-format` and sigstore-js write). @sigstore/sign's own MessageSignatureBundleBuilder
- * still writes v0.2; v0.3 differs in carrying a keyless signer's certificate as one `certificate` instead of
+ * the current media type, read by cosign `--new-bundle-format`, sigstore-go and sigstore-js).
+ * @sigstore/sign's own MessageSignatureBundleBuilder still writes v0.2 for raw message signatures; v0.3 differs in carrying a keyless signer's certificate as one `certificate` instead of
  * an `x509CertificateChain` (a key-based bundle is the same apart from the media type).
  */
 class MessageSignatureV03Builder extends MessageSignatureBundleBuilder {

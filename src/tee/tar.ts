@@ -78,27 +78,43 @@ function readString(h: Buffer, at: number, width: number): string {
   return field.subarray(0, end < 0 ? width : end).toString('utf8');
 }
 
+/** One 512-byte header block: the end of the archive (a zero block), a regular file, or why it is not one. */
+export type TarHeaderRead = { kind: 'end' } | { kind: 'file'; name: string; size: number } | { kind: 'bad'; reason: string };
+
+/** Parses the header block `h` found at offset `at` of the archive (the offset only names it in messages). */
+export function parseTarHeader(h: Buffer, at: number): TarHeaderRead {
+  if (h.every((b) => b === 0)) return { kind: 'end' };
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  const stored = parseInt(readString(h, 148, 8).trim(), 8);
+  if (stored !== sum) return { kind: 'bad', reason: `bad tar header checksum at offset ${at}` };
+  const type = String.fromCharCode(h[156]!);
+  if (type !== '0' && type !== '\0') return { kind: 'bad', reason: `unsupported tar entry type "${type}" at offset ${at}` };
+  const size = parseInt(readString(h, 124, 12).trim() || '0', 8);
+  const prefix = readString(h, 345, 155);
+  const name = (prefix ? `${prefix}/` : '') + readString(h, 0, 100);
+  if (!Number.isSafeInteger(size) || size < 0) return { kind: 'bad', reason: `truncated tar entry ${name}` };
+  return { kind: 'file', name, size };
+}
+
+/** Where the entry after one of `size` bytes whose header starts at `at` begins. */
+export function nextTarHeader(at: number, size: number): number {
+  return at + BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+}
+
 /** Reads an archive written by writeTar (or any ustar of regular files); data are views into `bytes`. */
 export function readTar(bytes: Uint8Array): TarRead {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const entries: TarEntry[] = [];
   let at = 0;
   while (at + BLOCK <= buf.length) {
-    const h = buf.subarray(at, at + BLOCK);
-    if (h.every((b) => b === 0)) return { ok: true, entries };
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-    const stored = parseInt(readString(h, 148, 8).trim(), 8);
-    if (stored !== sum) return { ok: false, reason: `bad tar header checksum at offset ${at}` };
-    const type = String.fromCharCode(h[156]!);
-    if (type !== '0' && type !== '\0') return { ok: false, reason: `unsupported tar entry type "${type}" at offset ${at}` };
-    const size = parseInt(readString(h, 124, 12).trim() || '0', 8);
-    const prefix = readString(h, 345, 155);
-    const name = (prefix ? `${prefix}/` : '') + readString(h, 0, 100);
+    const h = parseTarHeader(buf.subarray(at, at + BLOCK), at);
+    if (h.kind === 'end') return { ok: true, entries };
+    if (h.kind === 'bad') return { ok: false, reason: h.reason };
     const start = at + BLOCK;
-    if (!Number.isSafeInteger(size) || start + size > buf.length) return { ok: false, reason: `truncated tar entry ${name}` };
-    entries.push({ name, data: buf.subarray(start, start + size) });
-    at = start + Math.ceil(size / BLOCK) * BLOCK;
+    if (start + h.size > buf.length) return { ok: false, reason: `truncated tar entry ${h.name}` };
+    entries.push({ name: h.name, data: buf.subarray(start, start + h.size) });
+    at = nextTarHeader(at, h.size);
   }
   return { ok: false, reason: 'tar archive ends without its end-of-archive blocks' };
 }

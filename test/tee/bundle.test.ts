@@ -8,7 +8,7 @@ import { captureWindow } from '../../src/tee/capture.js';
 import { canonicalJson, type Manifest } from '../../src/tee/manifest.js';
 import { createKeySigner } from '../../src/tee/sign.js';
 import { readTar, writeTar } from '../../src/tee/tar.js';
-import { verifyBundle } from '../../src/tee/verify-bundle.js';
+import { verifyBundle, verifyBundleFile } from '../../src/tee/verify-bundle.js';
 import { decodeSegment } from '../../src/tee/segment-format.js';
 import { bundlePath, makeArchive, T0, WINDOW } from './bundle-archive.js';
 
@@ -91,6 +91,20 @@ t.test('capture then verify: the manifest lists exactly the window of the tenant
   t.same(JSON.parse(readFileSync(r.holdPath, 'utf8')), { tenant: 'acme', fromMs: WINDOW.fromMs, toMs: WINDOW.toMs, expiresAt: new Date(T0 + 7 * 86_400_000).toISOString() });
 });
 
+t.test('verifying the file (streamed) agrees with verifying the bytes, without holding the chunks', async (t) => {
+  const r = await capture();
+  const inMemory = verifyBundle(r.bundle, archive.keys.publicKeyPem);
+  const streamed = verifyBundleFile(r.path, archive.keys.publicKeyPem);
+  t.ok(inMemory.ok && streamed.ok);
+  if (!inMemory.ok || !streamed.ok) return;
+  t.same({ ...streamed, chunks: undefined }, { ...inMemory, chunks: undefined });
+  t.equal(streamed.chunks.size, 0, 'no chunk held');
+  const truncated = bundlePath(archive.dataDir);
+  writeFileSync(truncated, r.bundle.subarray(0, 3000));
+  t.same(verifyBundleFile(truncated, archive.keys.publicKeyPem), verifyBundle(r.bundle.subarray(0, 3000), archive.keys.publicKeyPem), 'a truncated file: the same failure');
+  t.match(verifyBundleFile(truncated, archive.keys.publicKeyPem), { ok: false, failures: [{ kind: 'not-a-bundle' }] });
+});
+
 t.test('signals select records: a logs-only capture holds only logs', async (t) => {
   const r = await capture(['logs']);
   t.same(r.manifest.signals, ['logs']);
@@ -135,6 +149,10 @@ t.test('each tampering fails with its own message', async (t) => {
     t.equal(v.failures.length, 1, `${name}: one failure`);
     t.equal(v.failures[0]!.kind, kind, name);
     t.match(v.failures[0]!.message, message, name);
+    // The streaming check of a file says exactly the same.
+    const file = bundlePath(archive.dataDir);
+    writeFileSync(file, tar);
+    t.same(verifyBundleFile(file, archive.keys.publicKeyPem), v, `${name}: the same from the file`);
   }
   // Another key: the hint names the signer, and stripping the hint still fails on the signature itself.
   const wrong = verifyBundle(bundle, archive.otherKeys.publicKeyPem);

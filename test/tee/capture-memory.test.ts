@@ -1,6 +1,6 @@
 // A capture far larger than its memory bound: a 192 MiB archive (48 segments of 4 MiB) is captured in
 // a child process whose peak RSS (the kernel's high-water mark, which every Buffer counts towards,
-// however briefly it lived) may grow by at most MAX_GROWTH (80 MiB). The control run proves the meter sees a
+// however briefly it lived) may grow by at most MAX_GROWTH (80 MiB); so may the streamed verify. The control run proves the meter sees a
 // bundle-sized Buffer: reading the bundle into memory to verify it grows the peak by more than the archive.
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -79,7 +79,13 @@ t.test(`a ${ARCHIVE_BYTES / MiB} MiB capture grows the peak RSS by less than ${M
   t.ok((r.growth as number) < MAX_GROWTH, `capture peak RSS growth ${((r.growth as number) / MiB).toFixed(1)} MiB < ${MAX_GROWTH / MiB} MiB`);
   t.same(readdirSync(dataDir).filter((n) => n.endsWith('.tmp')), [], 'no temp file left');
 
-  // Control: holding the bundle in memory (as verify does) shows up in the same meter.
+  // `stella telemetry verify` streams the file: bounded the same way.
+  const f = await runChild(['verify-file', out, join(dataDir, 'key.pub.pem')]);
+  t.equal(f.ok, true, JSON.stringify(f.failures));
+  t.equal(f.chunks, SEGMENTS);
+  t.ok((f.growth as number) < MAX_GROWTH, `verify (streamed) peak RSS growth ${((f.growth as number) / MiB).toFixed(1)} MiB < ${MAX_GROWTH / MiB} MiB`);
+
+  // Control: holding the bundle in memory (as replay does) shows up in the same meter.
   const v = await runChild(['verify', out, join(dataDir, 'key.pub.pem')]);
   t.equal(v.ok, true, JSON.stringify(v.failures));
   t.equal(v.chunks, SEGMENTS);

@@ -9,7 +9,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Signer, Witness } from '@sigstore/sign';
 import { SIGNALS, type Signal } from '../signals.js';
-import { CHUNKS_DIR, openBundleWriter } from './bundle.js';
+import { CHUNKS_DIR, openBundleWriter, type BundleWriter } from './bundle.js';
 import { holdsDir, listSegments, readShedWindows, segmentStem, type Hold } from './layout.js';
 import { buildManifest, canonicalJson, zeroCounts, type Manifest, type ManifestChunk } from './manifest.js';
 import { encodeRecordHeader, readSegmentFile, SEGMENT_MAGIC, type DecodeOptions, type SegmentRecord } from './segment-format.js';
@@ -86,92 +86,97 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
     toMs: o.toMs,
     expiresAt: holdMs === null ? null : new Date(now() + holdMs).toISOString(),
   });
-  const wanted = new Set(o.signals);
-  const segments = listSegments(o.root, { tenant: o.tenant });
-  const chunks: ManifestChunk[] = [];
-  const warnings: string[] = [];
   const writer = await openBundleWriter(o.out, o.mode);
   try {
-    for (const [i, seg] of segments.entries()) {
-      // Reads are synchronous (segments are bounded by the tee's rotation size); yield between segments so
-      // a capture through the admin API does not hold the gateway's event loop for the whole window.
-      if (i > 0) await new Promise<void>((res) => setImmediate(res));
-      // A segment's first record time is in its name; segments starting at or after `toMs` hold nothing of the window.
-      if (seg.firstRecordTimeMs >= o.toMs) {
-        o.onProgress?.(i + 1, segments.length);
-        continue;
-      }
-      let decoded;
-      try {
-        decoded = readSegmentFile(seg.path, o.decode);
-      } catch (err) {
-        // Pruned or sealed between listing and reading (the hold protects the window; a seal renames).
-        warnings.push(`${seg.tier}/${basename(seg.path)}: unreadable (${(err as Error).message})`);
-        o.onProgress?.(i + 1, segments.length);
-        continue;
-      }
-      // Not damage: data this Node cannot read (zstd frames on Node < 22.15). A bundle without it would be
-      // signed as if complete, so the capture fails, naming the codec and the Node version that reads it.
-      if (!decoded.ok && decoded.unavailableCodec) {
-        throw new CodecUnavailableError(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} (offset ${decoded.offset}); nothing was captured`);
-      }
-      if (!decoded.ok) warnings.push(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} at offset ${decoded.offset}; kept the ${decoded.records.length} records before it`);
-      const kept = decoded.records.filter((r) => r.timeMs >= o.fromMs && r.timeMs < o.toMs && wanted.has(r.signal));
-      if (kept.length > 0) {
-        // Chunks are format-1 `.seg` files whatever the archive's format, so the bundle does not depend on it.
-        const name = `${segmentStem(basename(seg.path))}.seg`;
-        const path = `${CHUNKS_DIR}${seg.tier}/${name}`;
-        const data = await writer.addChunk(path, encodeChunk(kept));
-        const records = zeroCounts();
-        const items = zeroCounts();
-        for (const r of kept) {
-          records[r.signal]++;
-          items[r.signal] += r.items;
-        }
-        chunks.push({
-          path,
-          source: `${seg.tier}/${name}`,
-          tier: seg.tier,
-          sha256: data.sha256,
-          size: data.size,
-          records,
-          items,
-          firstRecordMs: Math.min(...kept.map((r) => r.timeMs)),
-          lastRecordMs: Math.max(...kept.map((r) => r.timeMs)),
-          policyVersions: [...new Set(kept.map((r) => r.policyVersion))].sort(),
-        });
-      }
-      o.onProgress?.(i + 1, segments.length);
-    }
-    // An open segment and its sealed twin are listed once (listSegments); names are unique per tier.
-    const order = chunks.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const shed = readShedWindows(o.root, o.tenant)
-      .filter((w) => w.fromMs < o.toMs && w.toMs >= o.fromMs)
-      .sort((a, b) => a.fromMs - b.fromMs || a.toMs - b.toMs);
-    const manifest = buildManifest({
-      tenant: o.tenant,
-      profile: o.profile,
-      fromMs: o.fromMs,
-      toMs: o.toMs,
-      signals: SIGNALS.filter((s) => wanted.has(s)),
-      chunks: order,
-      shed,
-    });
-    const manifestBytes = Buffer.from(canonicalJson(manifest), 'utf8');
-    const signature = Buffer.from(canonicalJson(await signArtifact(manifestBytes, o.signer, o.witnesses ?? [])), 'utf8');
-    const written = await writer.finish(manifestBytes, signature);
-    return {
-      ...written,
-      manifest,
-      manifestBytes,
-      manifestSha256: createHash('sha256').update(manifestBytes).digest('hex'),
-      warnings,
-      holdPath,
-    };
+    return await captureInto(o, writer, holdPath);
   } catch (err) {
     await writer.abort();
     throw err;
   }
+}
+
+/** Reads the window into `writer`, then signs the manifest and finishes the bundle file. */
+async function captureInto(o: CaptureOptions, writer: BundleWriter, holdPath: string): Promise<CaptureResult> {
+  const wanted = new Set(o.signals);
+  const segments = listSegments(o.root, { tenant: o.tenant });
+  const chunks: ManifestChunk[] = [];
+  const warnings: string[] = [];
+  for (const [i, seg] of segments.entries()) {
+    // Reads are synchronous (segments are bounded by the tee's rotation size); yield between segments so
+    // a capture through the admin API does not hold the gateway's event loop for the whole window.
+    if (i > 0) await new Promise<void>((res) => setImmediate(res));
+    // A segment's first record time is in its name; segments starting at or after `toMs` hold nothing of the window.
+    if (seg.firstRecordTimeMs >= o.toMs) {
+      o.onProgress?.(i + 1, segments.length);
+      continue;
+    }
+    let decoded;
+    try {
+      decoded = readSegmentFile(seg.path, o.decode);
+    } catch (err) {
+      // Pruned or sealed between listing and reading (the hold protects the window; a seal renames).
+      warnings.push(`${seg.tier}/${basename(seg.path)}: unreadable (${(err as Error).message})`);
+      o.onProgress?.(i + 1, segments.length);
+      continue;
+    }
+    // Not damage: data this Node cannot read (zstd frames on Node < 22.15). A bundle without it would be
+    // signed as if complete, so the capture fails, naming the codec and the Node version that reads it.
+    if (!decoded.ok && decoded.unavailableCodec) {
+      throw new CodecUnavailableError(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} (offset ${decoded.offset}); nothing was captured`);
+    }
+    if (!decoded.ok) warnings.push(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} at offset ${decoded.offset}; kept the ${decoded.records.length} records before it`);
+    const kept = decoded.records.filter((r) => r.timeMs >= o.fromMs && r.timeMs < o.toMs && wanted.has(r.signal));
+    if (kept.length > 0) {
+      // Chunks are format-1 `.seg` files whatever the archive's format, so the bundle does not depend on it.
+      const name = `${segmentStem(basename(seg.path))}.seg`;
+      const path = `${CHUNKS_DIR}${seg.tier}/${name}`;
+      const data = await writer.addChunk(path, encodeChunk(kept));
+      const records = zeroCounts();
+      const items = zeroCounts();
+      for (const r of kept) {
+        records[r.signal]++;
+        items[r.signal] += r.items;
+      }
+      chunks.push({
+        path,
+        source: `${seg.tier}/${name}`,
+        tier: seg.tier,
+        sha256: data.sha256,
+        size: data.size,
+        records,
+        items,
+        firstRecordMs: Math.min(...kept.map((r) => r.timeMs)),
+        lastRecordMs: Math.max(...kept.map((r) => r.timeMs)),
+        policyVersions: [...new Set(kept.map((r) => r.policyVersion))].sort(),
+      });
+    }
+    o.onProgress?.(i + 1, segments.length);
+  }
+  // An open segment and its sealed twin are listed once (listSegments); names are unique per tier.
+  const order = chunks.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const shed = readShedWindows(o.root, o.tenant)
+    .filter((w) => w.fromMs < o.toMs && w.toMs >= o.fromMs)
+    .sort((a, b) => a.fromMs - b.fromMs || a.toMs - b.toMs);
+  const manifest = buildManifest({
+    tenant: o.tenant,
+    profile: o.profile,
+    fromMs: o.fromMs,
+    toMs: o.toMs,
+    signals: SIGNALS.filter((s) => wanted.has(s)),
+    chunks: order,
+    shed,
+  });
+  const manifestBytes = Buffer.from(canonicalJson(manifest), 'utf8');
+  const signature = Buffer.from(canonicalJson(await signArtifact(manifestBytes, o.signer, o.witnesses ?? [])), 'utf8');
+  const written = await writer.finish(manifestBytes, signature);
+  return {
+    ...written,
+    manifest,
+    manifestBytes,
+    manifestSha256: createHash('sha256').update(manifestBytes).digest('hex'),
+    warnings,
+    holdPath,
+  };
 }
 
 /** A chunk's bytes (a format-1 segment), record by record as they are written; payloads are not copied. */

@@ -17,7 +17,7 @@ import { captureWindow } from '../../src/tee/capture.js';
 import type { Signer } from '@sigstore/sign';
 import { issueCa, issueLeaf, validityFor } from '../../src/cli/commands/certs-init.js';
 import { createKeySigner, keyId, signArtifact, signDeterministic, verifyArtifactSignature } from '../../src/tee/sign.js';
-import { verifyBundle } from '../../src/tee/verify-bundle.js';
+import { verifyBundle, verifyBundleFile } from '../../src/tee/verify-bundle.js';
 import { bundlePath, makeArchive, T0, WINDOW } from './bundle-archive.js';
 
 const FIXTURE = join(packageRoot, 'test', 'fixtures', 'forensic-bundle-v0.2');
@@ -116,6 +116,7 @@ t.test('bundles written by the first signer (v0.2) still verify; today the same 
   const publicKeyPem = readFileSync(join(FIXTURE, 'signing-key.pub.pem'), 'utf8');
   const old = verifyBundle(fixtureTar, publicKeyPem);
   t.ok(old.ok, `stella verify: ${JSON.stringify(!old.ok && old.failures)}`);
+  t.ok(verifyBundleFile(join(FIXTURE, 'capture.tar'), publicKeyPem).ok, 'also streamed from the file (stella telemetry verify)');
   const dir = untar(join(FIXTURE, 'capture.tar'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const oldJson = JSON.parse(readFileSync(join(dir, 'manifest.sigstore.json'), 'utf8'));

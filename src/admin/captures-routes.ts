@@ -14,7 +14,7 @@ import { DEFAULT_FORENSIC, type CaptureLimitsConfig } from '../config/sections/f
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { auditCapture, type CaptureAuditEntry } from '../tee/capture-audit.js';
-import { ensurePrivateDir, pruneCaptures, writePrivateFile } from '../tee/capture-files.js';
+import { ensurePrivateDir, pruneCaptures } from '../tee/capture-files.js';
 import { isTenantId, parseCaptureRequest } from '../tee/capture-request.js';
 import { captureWindow, CodecUnavailableError } from '../tee/capture.js';
 import { childPath } from '../tee/layout.js';
@@ -105,11 +105,11 @@ export function registerCaptureRoutes(app: FastifyInstance, deps: CaptureRoutesD
       running = true;
       try {
         const { tenant, fromMs, toMs, signals } = request;
-        const result = await captureWindow({ root: deps.root, tenant, fromMs, toMs, signals, profile: deps.profile, signer: createKeySigner(keyPem), now });
         ensurePrivateDir(deps.capturesDir);
         const path = childPath(deps.capturesDir, `${tenant}-${fromMs}-${toMs}-${signals.join('+')}.tar`);
-        writePrivateFile(path, result.bundle);
-        audit({ by, outcome: 'ok', tenant, request, path, manifestSha256: result.manifestSha256, bytes: result.bundle.length, holdPath: result.holdPath });
+        // Streamed to `${path}.tmp` and renamed: the gateway never holds the bundle in memory.
+        const result = await captureWindow({ root: deps.root, tenant, fromMs, toMs, signals, profile: deps.profile, signer: createKeySigner(keyPem), now, out: path });
+        audit({ by, outcome: 'ok', tenant, request, path, manifestSha256: result.manifestSha256, bytes: result.bytes, holdPath: result.holdPath });
         prune(path);
         const m = result.manifest;
         return reply

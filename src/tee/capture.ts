@@ -2,19 +2,19 @@
 // by receive time in [fromMs, toMs) and by signal, and re-encoded into one chunk per source segment, so
 // the chunk bytes depend only on the records (not on whether the segment was open or sealed, nor on
 // records outside the window). Before reading, a hold is written so the pruner keeps the window's
-// segments while the capture runs (and for `holdMs` after).
+// segments while the capture runs (and for `holdMs` after). The bundle is streamed to `out` (bundle.ts):
+// memory holds one segment's records at a time, whatever the window's size.
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Signer, Witness } from '@sigstore/sign';
 import { SIGNALS, type Signal } from '../signals.js';
-import { assembleBundle, CHUNKS_DIR } from './bundle.js';
+import { CHUNKS_DIR, openBundleWriter, type BundleWriter } from './bundle.js';
 import { childPath, holdsDir, listSegments, readShedWindows, segmentStem, tenantDir, UnsafeTenantPathError, type Hold } from './layout.js';
 import { FLEET } from '../incident/types.js';
 import { buildManifest, canonicalJson, zeroCounts, type Manifest, type ManifestChunk } from './manifest.js';
-import { encodeRecord, readSegmentFile, SEGMENT_MAGIC, type DecodeOptions } from './segment-format.js';
+import { encodeRecordHeader, readSegmentFile, SEGMENT_MAGIC, type DecodeOptions, type SegmentRecord } from './segment-format.js';
 import { signArtifact } from './sign.js';
-import type { TarEntry } from './tar.js';
 
 
 /** A segment uses a frame codec this Node cannot decode (zstd before Node 22.15): the capture stops rather than sign a bundle with records missing. */
@@ -30,6 +30,10 @@ export interface CaptureOptions {
   toMs: number;
   signals: readonly Signal[];
   profile: string;
+  /** The bundle file to write (via `<out>.tmp`, renamed when complete). */
+  out: string;
+  /** Its mode (default 0600). */
+  mode?: number;
   signer: Signer;
   /** Rekor/TSA witnesses (keyless signing); none for the offline key. */
   witnesses?: Witness[];
@@ -43,7 +47,11 @@ export interface CaptureOptions {
 }
 
 export interface CaptureResult {
-  bundle: Buffer;
+  /** The bundle file written (`out`). */
+  path: string;
+  /** Its size, and the hex SHA-256 of its bytes. */
+  bytes: number;
+  sha256: string;
   manifest: Manifest;
   manifestBytes: Buffer;
   /** hex SHA-256 of manifest.json. */
@@ -85,10 +93,20 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
     toMs: o.toMs,
     expiresAt: holdMs === null ? null : new Date(now() + holdMs).toISOString(),
   });
+  const writer = await openBundleWriter(o.out, o.mode);
+  try {
+    return await captureInto(o, writer, holdPath);
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+/** Reads the window into `writer`, then signs the manifest and finishes the bundle file. */
+async function captureInto(o: CaptureOptions, writer: BundleWriter, holdPath: string): Promise<CaptureResult> {
   const wanted = new Set(o.signals);
   const segments = listSegments(o.root, { tenant: o.tenant });
   const chunks: ManifestChunk[] = [];
-  const entries: TarEntry[] = [];
   const warnings: string[] = [];
   for (const [i, seg] of segments.entries()) {
     // Reads are synchronous (segments are bounded by the tee's rotation size); yield between segments so
@@ -116,10 +134,10 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
     if (!decoded.ok) warnings.push(`${seg.tier}/${basename(seg.path)}: ${decoded.reason} at offset ${decoded.offset}; kept the ${decoded.records.length} records before it`);
     const kept = decoded.records.filter((r) => r.timeMs >= o.fromMs && r.timeMs < o.toMs && wanted.has(r.signal));
     if (kept.length > 0) {
-      const data = Buffer.concat([SEGMENT_MAGIC, ...kept.map(encodeRecord)]);
       // Chunks are format-1 `.seg` files whatever the archive's format, so the bundle does not depend on it.
       const name = `${segmentStem(basename(seg.path))}.seg`;
       const path = `${CHUNKS_DIR}${seg.tier}/${name}`;
+      const data = await writer.addChunk(path, encodeChunk(kept));
       const records = zeroCounts();
       const items = zeroCounts();
       for (const r of kept) {
@@ -130,20 +148,19 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
         path,
         source: `${seg.tier}/${name}`,
         tier: seg.tier,
-        sha256: createHash('sha256').update(data).digest('hex'),
-        size: data.length,
+        sha256: data.sha256,
+        size: data.size,
         records,
         items,
         firstRecordMs: Math.min(...kept.map((r) => r.timeMs)),
         lastRecordMs: Math.max(...kept.map((r) => r.timeMs)),
         policyVersions: [...new Set(kept.map((r) => r.policyVersion))].sort(),
       });
-      entries.push({ name: path, data });
     }
     o.onProgress?.(i + 1, segments.length);
   }
   // An open segment and its sealed twin are listed once (listSegments); names are unique per tier.
-  const order = chunks.map((c, i) => [c, entries[i]!] as const).sort((a, b) => (a[0].path < b[0].path ? -1 : a[0].path > b[0].path ? 1 : 0));
+  const order = chunks.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const shed = readShedWindows(o.root, o.tenant)
     .filter((w) => w.fromMs < o.toMs && w.toMs >= o.fromMs)
     .sort((a, b) => a.fromMs - b.fromMs || a.toMs - b.toMs);
@@ -153,18 +170,27 @@ export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
     fromMs: o.fromMs,
     toMs: o.toMs,
     signals: SIGNALS.filter((s) => wanted.has(s)),
-    chunks: order.map(([c]) => c),
+    chunks: order,
     shed,
   });
   const manifestBytes = Buffer.from(canonicalJson(manifest), 'utf8');
   const signature = Buffer.from(canonicalJson(await signArtifact(manifestBytes, o.signer, o.witnesses ?? [])), 'utf8');
-  const bundle = assembleBundle({ manifest: manifestBytes, signature, chunks: order.map(([, e]) => e) });
+  const written = await writer.finish(manifestBytes, signature);
   return {
-    bundle,
+    ...written,
     manifest,
     manifestBytes,
     manifestSha256: createHash('sha256').update(manifestBytes).digest('hex'),
     warnings,
     holdPath,
   };
+}
+
+/** A chunk's bytes (a format-1 segment), record by record as they are written; payloads are not copied. */
+function* encodeChunk(records: readonly SegmentRecord[]): Generator<Uint8Array> {
+  yield SEGMENT_MAGIC;
+  for (const r of records) {
+    yield encodeRecordHeader(r);
+    yield r.payload;
+  }
 }

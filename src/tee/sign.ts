@@ -1,14 +1,24 @@
-// Signing forensic manifests as Sigstore bundles (https://github.com/sigstore/protobuf-specs: a
-// messageSignature over the manifest bytes, with a public-key hint as verification material), and
-// verifying them offline with the public key alone (no TUF root, tlog or timestamp thresholds = 0).
+// Signing forensic manifests as Sigstore bundles v0.3 (https://github.com/sigstore/protobuf-specs: a
+// messageSignature over the manifest bytes with its SHA-256 digest, and a public-key hint as
+// verification material), and verifying them offline with the public key alone (no TUF root; tlog and
+// timestamp thresholds 0). Bundles written before v0.3 (media type `…bundle+json;version=0.2`) verify too.
 //
 // ECDSA signatures are normally randomised, which would make two captures of the same window differ
 // in their signature. Capture promises byte-identical bundles, so the offline signer uses RFC 6979
-// deterministic nonces (https://www.rfc-editor.org/rfc/rfc6979#section-3.2); the result is an ordinary
-// ECDSA P-256/SHA-256 signature that any verifier (node's crypto here, cosign elsewhere) accepts.
-import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { DEFAULT_FULCIO_URL, DEFAULT_REKOR_URL, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, type Signer, type Witness } from '@sigstore/sign';
-import { bundleFromJSON, bundleToJSON, isBundleWithMessageSignature, type SerializedBundle } from '@sigstore/bundle';
+// deterministic nonces (https://www.rfc-editor.org/rfc/rfc6979#section-3.2), computed by @noble/curves;
+// the result is an ordinary ECDSA P-256/SHA-256 signature that any verifier (node's crypto, sigstore-js,
+// cosign) accepts.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { p256 } from '@noble/curves/nist.js';
+import { DEFAULT_FULCIO_URL, DEFAULT_REKOR_URL, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, type Artifact, type Signature, type Signer, type Witness } from '@sigstore/sign';
+import {
+  bundleFromJSON,
+  bundleToJSON,
+  isBundleWithMessageSignature,
+  toMessageSignatureBundle,
+  type BundleWithMessageSignature,
+  type SerializedBundle,
+} from '@sigstore/bundle';
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify';
 
 export interface KeyPairPem {
@@ -30,81 +40,49 @@ export function keyId(publicKey: KeyObject): string {
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
-// --- P-256 arithmetic, only for signing (a few hundred point operations per capture) ---
-const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
-const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const A = P - 3n;
-const G: Point = {
-  x: 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n,
-  y: 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n,
-};
-type Point = { x: bigint; y: bigint } | null;
-
-const mod = (a: bigint, m: bigint): bigint => ((a % m) + m) % m;
-function inv(a: bigint, m: bigint): bigint {
-  let [r0, r1, s0, s1] = [mod(a, m), m, 1n, 0n];
-  while (r1 !== 0n) {
-    const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [s0, s1] = [s1, s0 - q * s1];
-  }
-  return mod(s0, m);
-}
-function add(p: Point, q: Point): Point {
-  if (!p) return q;
-  if (!q) return p;
-  if (p.x === q.x && mod(p.y + q.y, P) === 0n) return null;
-  const l = p.x === q.x ? mod((3n * p.x * p.x + A) * inv(2n * p.y, P), P) : mod((q.y - p.y) * inv(q.x - p.x, P), P);
-  const x = mod(l * l - p.x - q.x, P);
-  return { x, y: mod(l * (p.x - x) - p.y, P) };
-}
-function mul(k: bigint, p: Point): Point {
-  let r: Point = null;
-  for (let q = p; k > 0n; k >>= 1n, q = add(q, q)) if (k & 1n) r = add(r, q);
-  return r;
-}
-const toInt = (b: Buffer): bigint => BigInt(`0x${b.toString('hex') || '0'}`);
-const to32 = (n: bigint): Buffer => Buffer.from(n.toString(16).padStart(64, '0'), 'hex');
-function derInt(n: bigint): Buffer {
-  let b = Buffer.from(n.toString(16).padStart(64, '0'), 'hex');
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0) i++;
-  b = b.subarray(i);
-  if (b[0]! & 0x80) b = Buffer.concat([Buffer.from([0]), b]);
-  return Buffer.concat([Buffer.from([0x02, b.length]), b]);
-}
-
-/** ECDSA P-256 / SHA-256 with an RFC 6979 nonce; DER-encoded (r, s) with low s. */
-export function signDeterministic(data: Uint8Array, privateKey: KeyObject): Buffer {
+/** The raw 32-byte private scalar of a P-256 key (what @noble/curves signs with). */
+function p256Scalar(privateKey: KeyObject): Uint8Array {
   const jwk = privateKey.export({ format: 'jwk' });
   if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.d) throw new Error('signing key: expected an ECDSA P-256 private key');
-  const d = toInt(Buffer.from(jwk.d, 'base64url'));
-  const h = createHash('sha256').update(data).digest();
-  const e = toInt(h);
-  const x = to32(d);
-  const h1 = to32(mod(e, N));
-  const hmac = (key: Buffer, ...parts: Buffer[]): Buffer => createHmac('sha256', key).update(Buffer.concat(parts)).digest();
-  let v: Buffer = Buffer.alloc(32, 1);
-  let k: Buffer = Buffer.alloc(32, 0);
-  k = hmac(k, v, Buffer.from([0]), x, h1);
-  v = hmac(k, v);
-  k = hmac(k, v, Buffer.from([1]), x, h1);
-  v = hmac(k, v);
-  for (;;) {
-    v = hmac(k, v);
-    const nonce = toInt(v);
-    if (nonce >= 1n && nonce < N) {
-      const r = mod(mul(nonce, G)!.x, N);
-      let s = mod(inv(nonce, N) * (e + r * d), N);
-      if (r !== 0n && s !== 0n) {
-        if (s > N / 2n) s = N - s;
-        const body = Buffer.concat([derInt(r), derInt(s)]);
-        return Buffer.concat([Buffer.from([0x30, body.length]), body]);
-      }
-    }
-    k = hmac(k, v, Buffer.from([0]));
-    v = hmac(k, v);
+  const d = Buffer.from(jwk.d, 'base64url');
+  if (d.length > 32) throw new Error('signing key: expected an ECDSA P-256 private key');
+  return Buffer.concat([Buffer.alloc(32 - d.length), d]);
+}
+
+/**
+ * ECDSA P-256 / SHA-256 with an RFC 6979 nonce, DER-encoded, low S (s <= n/2), by @noble/curves: audited,
+ * and written to be constant-time (no branch or table index depends on the key; as far as JavaScript
+ * allows), unlike the BigInt double-and-add this replaced, which gave the same bytes. Low S is what the
+ * first signer wrote; Go's ecdsa (cosign), node's crypto and sigstore-js accept either half.
+ */
+export function signDeterministic(data: Uint8Array, privateKey: KeyObject): Buffer {
+  const d = p256Scalar(privateKey);
+  try {
+    return Buffer.from(p256.sign(data, d, { prehash: true, lowS: true, format: 'der' }));
+  } finally {
+    d.fill(0);
   }
+}
+
+/**
+ * Packages raw message signatures as Sigstore bundle v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`,
+ * the current media type, read by cosign `--new-bundle-format`, sigstore-go and sigstore-js).
+ * @sigstore/sign's own MessageSignatureBundleBuilder still writes v0.2 for raw message signatures; v0.3 differs in carrying a keyless signer's certificate as one `certificate` instead of
+ * an `x509CertificateChain` (a key-based bundle is the same apart from the media type).
+ */
+class MessageSignatureV03Builder extends MessageSignatureBundleBuilder {
+  protected override async package(artifact: Artifact, signature: Signature): Promise<BundleWithMessageSignature> {
+    return toMessageSignatureBundle({
+      digest: createHash('sha256').update(artifact.data).digest(),
+      signature: signature.signature,
+      ...(signature.key.$case === 'x509Certificate' ? { certificate: pemToDer(signature.key.certificate) } : { keyHint: signature.key.hint }),
+      certificateChain: false,
+    });
+  }
+}
+
+function pemToDer(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }
 
 /** A Sigstore Signer over an offline key (messageSignature; the hint names the key). */
@@ -134,7 +112,7 @@ export function createKeylessSigning(options: { identityToken: string; fulcioURL
 
 /** Signs `artifact` (the manifest bytes) and returns the Sigstore bundle in its JSON form. */
 export async function signArtifact(artifact: Uint8Array, signer: Signer, witnesses: Witness[] = []): Promise<SerializedBundle> {
-  const bundle = await new MessageSignatureBundleBuilder({ signer, witnesses }).create({ data: Buffer.from(artifact) });
+  const bundle = await new MessageSignatureV03Builder({ signer, witnesses }).create({ data: Buffer.from(artifact) });
   return bundleToJSON(bundle);
 }
 
@@ -175,8 +153,9 @@ export function verifyArtifactSignature(artifact: Uint8Array, bundleJson: unknow
       message: `tampered manifest: manifest.json has sha256 ${digest.toString('hex')}, the signature covers ${signedDigest.toString('hex')}`,
     };
   }
+  // Our hint is the hex SHA-256 of the key's DER SPKI; cosign writes the same digest in base64.
   const hint = bundle.verificationMaterial.content.publicKey.hint;
-  if (hint && hint !== id) {
+  if (hint && hint !== id && hint !== Buffer.from(id, 'hex').toString('base64')) {
     return { ok: false, kind: 'wrong-key', message: `wrong key: the bundle was signed by key ${hint}, the given public key is ${id}` };
   }
   const trust: TrustMaterial = {

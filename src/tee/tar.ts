@@ -1,8 +1,11 @@
 // A minimal deterministic ustar writer and reader (POSIX.1-1988 ustar, see
 // https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06). Regular files
 // only; every header has mode 0644, uid/gid 0, no user or group names and the given mtime (0 by
-// default), so the same entries in the same order always give the same bytes.
-const BLOCK = 512;
+// default), so the same entries in the same order always give the same bytes. The pieces (header,
+// padding, end) are exported for writers that stream an archive to disk (bundle.ts); writeTar builds
+// a small one in memory.
+export const TAR_BLOCK = 512;
+const BLOCK = TAR_BLOCK;
 
 export interface TarEntry {
   name: string;
@@ -19,7 +22,8 @@ function writeOctal(h: Buffer, value: number, at: number, width: number): void {
   writeString(h, `${value.toString(8).padStart(width - 1, '0')}\0`, at, width);
 }
 
-function header(name: string, size: number, mtimeSec: number): Buffer {
+/** The 512-byte ustar header of a regular file of `size` bytes. */
+export function tarHeader(name: string, size: number, mtimeSec = 0): Buffer {
   const h = Buffer.alloc(BLOCK);
   let prefix = '';
   let base = name;
@@ -48,15 +52,21 @@ function header(name: string, size: number, mtimeSec: number): Buffer {
   return h;
 }
 
-/** The archive's bytes: entries in the given order, then two zero blocks. */
+/** The zero bytes that follow `size` bytes of file data up to the next block boundary. */
+export function tarPadding(size: number): Buffer {
+  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
+}
+
+/** The end-of-archive marker: two zero blocks. */
+export function tarEnd(): Buffer {
+  return Buffer.alloc(BLOCK * 2);
+}
+
+/** The archive's bytes, in memory: entries in the given order, then two zero blocks. */
 export function writeTar(entries: readonly TarEntry[], mtimeSec = 0): Buffer {
   const parts: Buffer[] = [];
-  for (const e of entries) {
-    parts.push(header(e.name, e.data.length, mtimeSec), Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
-    const pad = (BLOCK - (e.data.length % BLOCK)) % BLOCK;
-    if (pad) parts.push(Buffer.alloc(pad));
-  }
-  parts.push(Buffer.alloc(BLOCK * 2));
+  for (const e of entries) parts.push(tarHeader(e.name, e.data.length, mtimeSec), Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength), tarPadding(e.data.length));
+  parts.push(tarEnd());
   return Buffer.concat(parts);
 }
 
@@ -68,27 +78,43 @@ function readString(h: Buffer, at: number, width: number): string {
   return field.subarray(0, end < 0 ? width : end).toString('utf8');
 }
 
+/** One 512-byte header block: the end of the archive (a zero block), a regular file, or why it is not one. */
+export type TarHeaderRead = { kind: 'end' } | { kind: 'file'; name: string; size: number } | { kind: 'bad'; reason: string };
+
+/** Parses the header block `h` found at offset `at` of the archive (the offset only names it in messages). */
+export function parseTarHeader(h: Buffer, at: number): TarHeaderRead {
+  if (h.every((b) => b === 0)) return { kind: 'end' };
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  const stored = parseInt(readString(h, 148, 8).trim(), 8);
+  if (stored !== sum) return { kind: 'bad', reason: `bad tar header checksum at offset ${at}` };
+  const type = String.fromCharCode(h[156]!);
+  if (type !== '0' && type !== '\0') return { kind: 'bad', reason: `unsupported tar entry type "${type}" at offset ${at}` };
+  const size = parseInt(readString(h, 124, 12).trim() || '0', 8);
+  const prefix = readString(h, 345, 155);
+  const name = (prefix ? `${prefix}/` : '') + readString(h, 0, 100);
+  if (!Number.isSafeInteger(size) || size < 0) return { kind: 'bad', reason: `truncated tar entry ${name}` };
+  return { kind: 'file', name, size };
+}
+
+/** Where the entry after one of `size` bytes whose header starts at `at` begins. */
+export function nextTarHeader(at: number, size: number): number {
+  return at + BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+}
+
 /** Reads an archive written by writeTar (or any ustar of regular files); data are views into `bytes`. */
 export function readTar(bytes: Uint8Array): TarRead {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const entries: TarEntry[] = [];
   let at = 0;
   while (at + BLOCK <= buf.length) {
-    const h = buf.subarray(at, at + BLOCK);
-    if (h.every((b) => b === 0)) return { ok: true, entries };
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-    const stored = parseInt(readString(h, 148, 8).trim(), 8);
-    if (stored !== sum) return { ok: false, reason: `bad tar header checksum at offset ${at}` };
-    const type = String.fromCharCode(h[156]!);
-    if (type !== '0' && type !== '\0') return { ok: false, reason: `unsupported tar entry type "${type}" at offset ${at}` };
-    const size = parseInt(readString(h, 124, 12).trim() || '0', 8);
-    const prefix = readString(h, 345, 155);
-    const name = (prefix ? `${prefix}/` : '') + readString(h, 0, 100);
+    const h = parseTarHeader(buf.subarray(at, at + BLOCK), at);
+    if (h.kind === 'end') return { ok: true, entries };
+    if (h.kind === 'bad') return { ok: false, reason: h.reason };
     const start = at + BLOCK;
-    if (!Number.isSafeInteger(size) || start + size > buf.length) return { ok: false, reason: `truncated tar entry ${name}` };
-    entries.push({ name, data: buf.subarray(start, start + size) });
-    at = start + Math.ceil(size / BLOCK) * BLOCK;
+    if (start + h.size > buf.length) return { ok: false, reason: `truncated tar entry ${h.name}` };
+    entries.push({ name: h.name, data: buf.subarray(start, start + h.size) });
+    at = nextTarHeader(at, h.size);
   }
   return { ok: false, reason: 'tar archive ends without its end-of-archive blocks' };
 }

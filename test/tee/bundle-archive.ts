@@ -33,6 +33,13 @@ function writeSegment(path: string, records: SegmentRecord[], sealed: boolean): 
   writeFileSync(sealed ? `${path}.gz` : path, sealed ? gzipSync(raw) : raw);
 }
 
+let bundles = 0;
+/** A fresh path for a capture's bundle file (captures stream to disk), under `dir`. */
+export function bundlePath(dir: string): string {
+  mkdirSync(join(dir, 'bundles'), { recursive: true });
+  return join(dir, 'bundles', `${process.pid}-${++bundles}.tar`);
+}
+
 export function makeArchive(): TestArchive {
   const dataDir = mkdtempSync(join(tmpdir(), 'stella-bundle-'));
   const root = join(dataDir, 'forensic');

@@ -2,19 +2,22 @@
 // the public key, and see each kind of tampering fail with its own message; two captures are identical.
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { captureWindow } from '../../src/tee/capture.js';
 import { canonicalJson, type Manifest } from '../../src/tee/manifest.js';
 import { createKeySigner } from '../../src/tee/sign.js';
 import { readTar, writeTar } from '../../src/tee/tar.js';
-import { verifyBundle } from '../../src/tee/verify-bundle.js';
+import { verifyBundle, verifyBundleFile } from '../../src/tee/verify-bundle.js';
 import { decodeSegment } from '../../src/tee/segment-format.js';
-import { makeArchive, T0, WINDOW } from './bundle-archive.js';
+import { bundlePath, makeArchive, T0, WINDOW } from './bundle-archive.js';
 
 const archive = makeArchive();
 
-async function capture(signals: ('traces' | 'metrics' | 'logs')[] = ['traces', 'metrics', 'logs'], keyPem = archive.keys.privateKeyPem) {
-  return captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals, profile: 'forensic', signer: createKeySigner(keyPem), now: () => T0 });
+/** Captures into a new file; `bundle` is the file's bytes. */
+async function capture(signals: ('traces' | 'metrics' | 'logs')[] = ['traces', 'metrics', 'logs'], keyPem = archive.keys.privateKeyPem, now = T0) {
+  const r = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals, profile: 'forensic', signer: createKeySigner(keyPem), now: () => now, out: bundlePath(archive.dataDir) });
+  return { ...r, bundle: readFileSync(r.path) };
 }
 
 /** Rewrites the bundle's tar with `edit` applied to its entries. */
@@ -88,6 +91,20 @@ t.test('capture then verify: the manifest lists exactly the window of the tenant
   t.same(JSON.parse(readFileSync(r.holdPath, 'utf8')), { tenant: 'acme', fromMs: WINDOW.fromMs, toMs: WINDOW.toMs, expiresAt: new Date(T0 + 7 * 86_400_000).toISOString() });
 });
 
+t.test('verifying the file (streamed) agrees with verifying the bytes, without holding the chunks', async (t) => {
+  const r = await capture();
+  const inMemory = verifyBundle(r.bundle, archive.keys.publicKeyPem);
+  const streamed = verifyBundleFile(r.path, archive.keys.publicKeyPem);
+  t.ok(inMemory.ok && streamed.ok);
+  if (!inMemory.ok || !streamed.ok) return;
+  t.same({ ...streamed, chunks: undefined }, { ...inMemory, chunks: undefined });
+  t.equal(streamed.chunks.size, 0, 'no chunk held');
+  const truncated = bundlePath(archive.dataDir);
+  writeFileSync(truncated, r.bundle.subarray(0, 3000));
+  t.same(verifyBundleFile(truncated, archive.keys.publicKeyPem), verifyBundle(r.bundle.subarray(0, 3000), archive.keys.publicKeyPem), 'a truncated file: the same failure');
+  t.match(verifyBundleFile(truncated, archive.keys.publicKeyPem), { ok: false, failures: [{ kind: 'not-a-bundle' }] });
+});
+
 t.test('signals select records: a logs-only capture holds only logs', async (t) => {
   const r = await capture(['logs']);
   t.same(r.manifest.signals, ['logs']);
@@ -97,7 +114,7 @@ t.test('signals select records: a logs-only capture holds only logs', async (t) 
 
 t.test('determinism: the same window captured twice gives byte-identical manifest and bundle', async (t) => {
   const a = await capture();
-  const b = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: ['logs', 'traces', 'metrics'], profile: 'forensic', signer: createKeySigner(archive.keys.privateKeyPem), now: () => T0 + 99_999 });
+  const b = await capture(['logs', 'traces', 'metrics'], archive.keys.privateKeyPem, T0 + 99_999);
   t.ok(a.manifestBytes.equals(b.manifestBytes), 'manifest');
   t.ok(a.bundle.equals(b.bundle), 'bundle');
   t.equal(createHash('sha256').update(a.bundle).digest('hex'), createHash('sha256').update(b.bundle).digest('hex'));
@@ -132,6 +149,10 @@ t.test('each tampering fails with its own message', async (t) => {
     t.equal(v.failures.length, 1, `${name}: one failure`);
     t.equal(v.failures[0]!.kind, kind, name);
     t.match(v.failures[0]!.message, message, name);
+    // The streaming check of a file says exactly the same.
+    const file = bundlePath(archive.dataDir);
+    writeFileSync(file, tar);
+    t.same(verifyBundleFile(file, archive.keys.publicKeyPem), v, `${name}: the same from the file`);
   }
   // Another key: the hint names the signer, and stripping the hint still fails on the signature itself.
   const wrong = verifyBundle(bundle, archive.otherKeys.publicKeyPem);
@@ -166,4 +187,22 @@ t.test('a bundle made with one key fails with another, and verifies with its own
   const other = await capture(undefined, archive.otherKeys.privateKeyPem);
   t.ok(verifyBundle(other.bundle, archive.otherKeys.publicKeyPem).ok);
   t.match(verifyBundle(other.bundle, archive.keys.publicKeyPem), { ok: false, failures: [{ kind: 'wrong-key' }] });
+});
+
+t.test('a capture that fails midway leaves neither the bundle nor a temp file', async (t) => {
+  const out = bundlePath(archive.dataDir);
+  const failing = { sign: async () => Promise.reject(new Error('signing device unplugged')) };
+  await t.rejects(captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: ['traces'], profile: 'forensic', signer: failing, now: () => T0, out }), /signing device unplugged/);
+  const dir = dirname(out);
+  t.same(readdirSync(dir).filter((n) => n.startsWith(basename(out))), [], `nothing named ${basename(out)}* in ${dir}`);
+});
+
+t.test('the bundle file is written with mode 0600 (it holds a tenant telemetry), also over a leftover temp file', async (t) => {
+  const out = bundlePath(archive.dataDir);
+  writeFileSync(`${out}.tmp`, 'left by a crash', { mode: 0o644 });
+  const r = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: ['traces'], profile: 'forensic', signer: createKeySigner(archive.keys.privateKeyPem), now: () => T0, out });
+  t.equal(statSync(r.path).mode & 0o777, 0o600);
+  t.equal(r.bytes, statSync(r.path).size);
+  t.equal(r.sha256, createHash('sha256').update(readFileSync(r.path)).digest('hex'));
+  t.notOk(existsSync(`${out}.tmp`));
 });

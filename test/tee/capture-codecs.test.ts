@@ -13,6 +13,7 @@ import { listSegments } from '../../src/tee/layout.js';
 import { decodeSegment, encodeFrameHeader, SEGMENT_MAGIC, SEGMENT_MAGIC_V2 } from '../../src/tee/segment-format.js';
 import { createKeySigner, generateSigningKeyPair } from '../../src/tee/sign.js';
 import { readTar } from '../../src/tee/tar.js';
+import { bundlePath } from './bundle-archive.js';
 import { createTee } from '../../src/tee/tee.js';
 import { zstdAvailable } from '../../src/tee/zstd-support.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
@@ -36,7 +37,7 @@ async function archive(compression: 'auto' | 'brotli') {
 }
 
 const capture = (root: string, decode?: { zstd: null }, fromMs = T0) =>
-  captureWindow({ root, tenant: 'acme', fromMs, toMs: fromMs + 1000, signals: ['traces'], profile: 'default', signer: createKeySigner(keys.privateKeyPem), now: () => T0, ...(decode ? { decode } : {}) });
+  captureWindow({ root, tenant: 'acme', fromMs, toMs: fromMs + 1000, signals: ['traces'], profile: 'default', signer: createKeySigner(keys.privateKeyPem), now: () => T0, out: bundlePath(join(root, '..')), ...(decode ? { decode } : {}) });
 
 t.test('the default codec: captured into format-1 chunks on this Node; refused, naming zstd, on a Node without it', async (t) => {
   const a = await archive('auto');
@@ -46,7 +47,7 @@ t.test('the default codec: captured into format-1 chunks on this Node; refused, 
   t.equal(codecByte, zstdAvailable() ? 3 : 1, `auto on Node ${process.versions.node}: ${zstdAvailable() ? 'zstd' : 'brotli'} frames`);
   const r = await capture(a.root);
   t.same(r.warnings, []);
-  const tar = readTar(r.bundle);
+  const tar = readTar(readFileSync(r.path));
   const chunk = tar.ok ? tar.entries.find((e) => e.name.startsWith('chunks/')) : undefined;
   t.ok(chunk && Buffer.from(chunk.data.subarray(0, SEGMENT_MAGIC.length)).equals(SEGMENT_MAGIC), 'the chunk is a format-1 segment');
   const d = decodeSegment(chunk!.data);

@@ -39,7 +39,9 @@ t.test('pruned at start, captured 0600, audited beside incidents', async (t) => 
   const refused = await post({ tenant: '../../etc' });
   t.equal(refused.status, 400);
 
-  const lines = readFileSync(join(dataDir, 'incidents', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const all = readFileSync(join(dataDir, 'incidents', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.equal(all[0]!.action, 'gateway.start', 'the log opens with the start-up');
+  const lines = all.slice(1);
   t.same(lines.map((l) => [l.action, l.by, l.outcome ?? null]), [['start', 'oncall', null], ['capture', 'oncall', 'ok'], ['capture', 'oncall', 'refused']], 'one history: incident and captures');
   t.match(lines[1], { scope: 'default', path, via: 'api' });
   t.match(lines[2], { scope: '../../etc', reason: /^tenant: expected a tenant id/ });

@@ -1,6 +1,7 @@
 // Replay: a verified bundle's records arrive at an OTLP backend (the test sink, over gRPC and HTTP)
 // in receive order, and decode to exactly the archived spans, data points and log records.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { createOtlpGrpcTransport } from '../../src/export/otlp-grpc-transport.js';
 import { createOtlpHttpTransport } from '../../src/export/otlp-http-transport.js';
 import type { Transport } from '../../src/export/transport.js';
@@ -11,7 +12,7 @@ import { createKeySigner } from '../../src/tee/sign.js';
 import { verifyBundle } from '../../src/tee/verify-bundle.js';
 import { flattenRequests } from '../helpers/flatten.js';
 import { startOtlpSink } from '../helpers/otlp-sink.js';
-import { makeArchive, T0, WINDOW } from './bundle-archive.js';
+import { bundlePath, makeArchive, T0, WINDOW } from './bundle-archive.js';
 
 const archive = makeArchive();
 const config = (endpoint: string) => ({ endpoint, headers: {}, compression: 'none' as const, timeoutMs: 5000, concurrency: 1 });
@@ -20,8 +21,8 @@ for (const protocol of ['grpc', 'http'] as const) {
   t.test(`replay over ${protocol} reproduces the archived items, in order, rate-limited`, async (t) => {
     const sink = await startOtlpSink();
     t.teardown(() => sink.close());
-    const { bundle } = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: [...SIGNALS], profile: 'default', signer: createKeySigner(archive.keys.privateKeyPem), now: () => T0 });
-    const v = verifyBundle(bundle, archive.keys.publicKeyPem);
+    const { path } = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: [...SIGNALS], profile: 'default', signer: createKeySigner(archive.keys.privateKeyPem), now: () => T0, out: bundlePath(archive.dataDir) });
+    const v = verifyBundle(readFileSync(path), archive.keys.publicKeyPem);
     if (!v.ok) throw new Error(JSON.stringify(v.failures));
     const transport: Transport = protocol === 'grpc' ? createOtlpGrpcTransport(config(sink.grpcAddress)) : createOtlpHttpTransport(config(sink.httpUrl));
     t.teardown(() => transport.close());
@@ -53,8 +54,8 @@ for (const protocol of ['grpc', 'http'] as const) {
 t.test('a permanent refusal stops the replay and says which record', async (t) => {
   const sink = await startOtlpSink();
   t.teardown(() => sink.close());
-  const { bundle } = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: ['logs'], profile: 'default', signer: createKeySigner(archive.keys.privateKeyPem), now: () => T0 });
-  const v = verifyBundle(bundle, archive.keys.publicKeyPem);
+  const { path } = await captureWindow({ root: archive.root, tenant: 'acme', ...WINDOW, signals: ['logs'], profile: 'default', signer: createKeySigner(archive.keys.privateKeyPem), now: () => T0, out: bundlePath(archive.dataDir) });
+  const v = verifyBundle(readFileSync(path), archive.keys.publicKeyPem);
   if (!v.ok) throw new Error('verify');
   const transport = createOtlpHttpTransport(config(sink.httpUrl));
   t.teardown(() => transport.close());

@@ -9,7 +9,6 @@ import { DEFAULT_FORENSIC, type CaptureLimitsConfig } from '../../config/section
 import { defaultAuditFile } from '../../incident/audit-log.js';
 import { incidentStoreConfig } from '../../incident/store.js';
 import { auditCapture, type CaptureAuditEntry } from '../../tee/capture-audit.js';
-import { writePrivateFile } from '../../tee/capture-files.js';
 import { parseCaptureRequest, type CaptureRequest } from '../../tee/capture-request.js';
 import { captureWindow } from '../../tee/capture.js';
 import { forensicDir } from '../../tee/layout.js';
@@ -155,13 +154,13 @@ export const captureCommand: Command = {
         profile: values.profile ?? settings.profile ?? 'default',
         ...signing,
         onProgress: progressBar(),
+        out,
       });
-      writePrivateFile(out, result.bundle);
     } catch (err) {
       audit({ outcome: 'failed', error: (err as Error).message });
       throw err;
     }
-    audit({ outcome: 'ok', path: out, manifestSha256: result.manifestSha256, bytes: result.bundle.length, holdPath: result.holdPath });
+    audit({ outcome: 'ok', path: out, manifestSha256: result.manifestSha256, bytes: result.bytes, holdPath: result.holdPath });
     const t = result.manifest.totals;
     for (const w of result.warnings) stdio.err(`warning: ${w}`);
     for (const s of result.manifest.shed) {

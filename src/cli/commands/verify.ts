@@ -1,9 +1,10 @@
 // `stella telemetry verify FILE.tar --key PUB.pem`: offline verification of a forensic bundle
 // (src/tee/verify-bundle.ts). Exit 0 only when the signature and every chunk check out; otherwise 1,
-// with one line per failure naming what failed.
+// with one line per failure naming what failed. The file is streamed (verifyBundleFile), so a bundle
+// larger than memory verifies.
 import { readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
-import { verifyBundle } from '../../tee/verify-bundle.js';
+import { verifyBundleFile } from '../../tee/verify-bundle.js';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
 
 const help = `Usage: stella telemetry verify FILE.tar --key PUB.pem
@@ -22,24 +23,29 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Reads the bundle and the key; `undefined` after reporting why it could not. */
+/** Reads the public key; `undefined` after reporting why it could not. */
+function loadKey(command: string, keyPath: string): string | undefined {
+  try {
+    const publicKeyPem = readFileSync(keyPath, 'utf8');
+    createPublicKey(publicKeyPem);
+    return publicKeyPem;
+  } catch (err) {
+    stdio.err(`stella telemetry ${command}: cannot use public key ${keyPath}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Reads the bundle (into memory: replay needs its chunks) and the key; `undefined` after reporting why it could not. */
 export function loadBundleAndKey(command: string, file: string, keyPath: string): { tar: Buffer; publicKeyPem: string } | undefined {
   let tar: Buffer;
-  let publicKeyPem: string;
   try {
     tar = readFileSync(file);
   } catch (err) {
     stdio.err(`stella telemetry ${command}: cannot read ${file}: ${(err as Error).message}`);
     return undefined;
   }
-  try {
-    publicKeyPem = readFileSync(keyPath, 'utf8');
-    createPublicKey(publicKeyPem);
-  } catch (err) {
-    stdio.err(`stella telemetry ${command}: cannot use public key ${keyPath}: ${(err as Error).message}`);
-    return undefined;
-  }
-  return { tar, publicKeyPem };
+  const publicKeyPem = loadKey(command, keyPath);
+  return publicKeyPem === undefined ? undefined : { tar, publicKeyPem };
 }
 
 export const verifyCommand: Command = {
@@ -53,9 +59,15 @@ export const verifyCommand: Command = {
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'expected the bundle FILE.tar' : `expected one FILE.tar (got ${positionals.length})`);
     if (!values.key) throw new UsageError('--key PUB.pem is required');
     const file = positionals[0]!;
-    const loaded = loadBundleAndKey('verify', file, values.key);
-    if (!loaded) return 1;
-    const result = verifyBundle(loaded.tar, loaded.publicKeyPem);
+    const publicKeyPem = loadKey('verify', values.key);
+    if (publicKeyPem === undefined) return 1;
+    let result;
+    try {
+      result = verifyBundleFile(file, publicKeyPem);
+    } catch (err) {
+      stdio.err(`stella telemetry verify: cannot read ${file}: ${(err as Error).message}`);
+      return 1;
+    }
     if (!result.ok) {
       for (const f of result.failures) stdio.err(`FAILED ${f.kind}: ${f.message}`);
       stdio.err(`INVALID: ${file} (${result.failures.length} failure${result.failures.length === 1 ? '' : 's'})`);

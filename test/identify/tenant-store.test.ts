@@ -6,11 +6,12 @@ import { createTenantStore } from '../../src/identify/tenant-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { silentLogger } from '../helpers/gateway.js';
 import { eventually } from '../helpers/tls.js';
+import { complete } from '../helpers/policy-file.js';
 
 const good = (tenants: string) => `identities:\n  - { name: ci, spiffeId: "spiffe://stella.local/ci", tenants: ${tenants} }\n`;
 
 function write(file: string, text: string): void {
-  writeFileSync(`${file}.tmp`, text);
+  writeFileSync(`${file}.tmp`, complete(text));
   renameSync(`${file}.tmp`, file);
 }
 
@@ -35,7 +36,7 @@ t.test('a file change is picked up; a bad edit is rejected, counted, and the las
   await eventually(async () => ((await metrics.tenancyReloadFailures.get()).values[0]?.value === 1 ? true : undefined));
   t.equal(store.current().version, v2, 'last good version kept');
 
-  writeFileSync(file, good('[initech]'));
+  writeFileSync(file, complete(good('[initech]')));
   process.emit('SIGHUP', 'SIGHUP');
   t.same(store.current().bySpiffe.get('spiffe://stella.local/ci')?.tenants, ['initech'], 'SIGHUP reloads at once');
 });
@@ -43,7 +44,7 @@ t.test('a file change is picked up; a bad edit is rejected, counted, and the las
 t.test('start-up fails fast on an invalid file, naming it; a missing file is the empty table', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stella-tstore-'));
   const file = join(dir, 'tenants.yaml');
-  writeFileSync(file, 'identities: 3\n');
+  writeFileSync(file, complete('identities: 3\n'));
   const store = createTenantStore(file, { logger: silentLogger });
   t.throws(() => store.start(), { message: new RegExp(`invalid tenants file ${file}:\\n${file}:1:13 identities: expected a list`) });
   const empty = createTenantStore(join(dir, 'absent.yaml'), { logger: silentLogger });

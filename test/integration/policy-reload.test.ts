@@ -12,6 +12,7 @@ import { decodeForComparison } from '../../src/process/reference/reference.js';
 import { requestType } from '../../src/process/worker/otlp-schema.js';
 import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { startOtlpSink } from '../helpers/otlp-sink.js';
+import { complete } from '../helpers/policy-file.js';
 
 const ORDER = 'ORD-12345678';
 const CLIENTS = 4;
@@ -34,7 +35,7 @@ function request(seq: number): Uint8Array {
 function move(dir: string, name: string, content: string): void {
   // Operators are told to move files into place: a rename is atomic, a rewrite in place is not.
   const tmp = join(dir, `.${name}.tmp`);
-  writeFileSync(tmp, content);
+  writeFileSync(tmp, complete(content));
   renameSync(tmp, join(dir, name));
 }
 

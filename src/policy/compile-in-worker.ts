@@ -1,8 +1,9 @@
-// Loads and compiles a policies directory in a fresh worker thread, so that a reload never blocks the
-// event loop (issue 18, finding 4: 20,000 custom patterns took 5.2 s on the main thread). One worker
-// per reload: reloads are rare, and a worker that ends frees everything the compilation allocated.
-// The wait is bounded (`timeoutMs`) and so is the worker's heap: a worker that dies, runs out of memory
-// or times out is a rejected reload, and the last good version stays active.
+// Loads and compiles a policies directory in a worker thread, so that a reload never blocks the event
+// loop (issue 18, finding 4: 20,000 custom patterns took 5.2 s on the main thread). One worker per
+// gateway, started at the first reload and kept (unref'd: it never holds the process open), so a
+// reload does not pay for a thread and its module graph each time. The wait is bounded (`timeoutMs`)
+// and so is the worker's heap: a worker that dies, runs out of memory or times out is terminated (the
+// next reload starts a fresh one) and the reload is rejected; the last good version stays active.
 import { Worker } from 'node:worker_threads';
 import type { PolicyCompile, LoadOptions } from './load.js';
 
@@ -13,36 +14,67 @@ export interface CompileInWorkerOptions {
   maxHeapMb?: number;
 }
 
-export interface CompileJob {
-  result: Promise<PolicyCompile>;
-  /** Terminates the worker (shut-down); the result becomes a rejection. */
-  cancel(): void;
+export interface PolicyCompiler {
+  /** Never rejects: a failed worker is a `{ ok: false }` result with no file to blame. */
+  compile(dir: string, profile: string, opts: LoadOptions): Promise<PolicyCompile>;
+  /** Terminates the worker; a compilation in progress becomes a rejection. */
+  close(): void;
 }
 
-export function compileInWorker(dir: string, profile: string, opts: LoadOptions, options: CompileInWorkerOptions = {}): CompileJob {
-  const worker = new Worker(new URL('./compile-worker.js', import.meta.url), {
-    workerData: { dir, profile, opts },
-    resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 512 },
-    stdout: false,
-    stderr: false,
-  });
-  let cancel: () => void = () => {};
-  const result = new Promise<PolicyCompile>((resolve) => {
-    const fail = (why: string): void => {
-      clearTimeout(timer);
-      resolve({ ok: false, errors: [`${dir}: policy compilation ${why}; the last good version stays active`], rejected: [] });
-      void worker.terminate();
-    };
-    const timer = setTimeout(() => fail(`took longer than ${options.timeoutMs ?? 60_000} ms`), options.timeoutMs ?? 60_000);
-    timer.unref();
-    cancel = () => fail('cancelled (shut-down)');
-    worker.once('message', (r: PolicyCompile) => {
-      clearTimeout(timer);
-      resolve(r);
-      void worker.terminate();
+export function createPolicyCompiler(options: CompileInWorkerOptions = {}): PolicyCompiler {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  let worker: Worker | undefined;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (r: PolicyCompile) => void; timer: NodeJS.Timeout; dir: string }>();
+
+  const failAll = (why: string): void => {
+    for (const [id, p] of pending) {
+      clearTimeout(p.timer);
+      pending.delete(id);
+      p.resolve({ ok: false, errors: [`${p.dir}: policy compilation ${why}; the last good version stays active`], rejected: [] });
+    }
+  };
+  const dispose = (why: string): void => {
+    const w = worker;
+    worker = undefined;
+    failAll(why);
+    void w?.terminate();
+  };
+  const start = (): Worker => {
+    const w = new Worker(new URL('./compile-worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 512 } });
+    w.unref();
+    w.on('message', ({ id, result }: { id: number; result: PolicyCompile }) => {
+      const p = pending.get(id);
+      if (!p) return;
+      clearTimeout(p.timer);
+      pending.delete(id);
+      p.resolve(result);
     });
-    worker.once('error', (err) => fail(`failed in its worker: ${err.message}`));
-    worker.once('exit', (code) => fail(`worker exited (code ${code}) without a result`));
-  });
-  return { result, cancel: () => cancel() };
+    w.on('error', (err) => {
+      if (worker === w) dispose(`failed in its worker: ${err.message}`);
+    });
+    w.on('exit', (code) => {
+      if (worker === w) dispose(`worker exited (code ${code}) without a result`);
+    });
+    return w;
+  };
+
+  return {
+    compile(dir, profile, opts) {
+      worker ??= start();
+      const id = nextId++;
+      const w = worker;
+      return new Promise<PolicyCompile>((resolve) => {
+        const timer = setTimeout(() => {
+          if (worker === w) dispose(`took longer than ${timeoutMs} ms`);
+        }, timeoutMs);
+        timer.unref();
+        pending.set(id, { resolve, timer, dir });
+        w.postMessage({ id, dir, profile, opts });
+      });
+    },
+    close() {
+      dispose('cancelled (shut-down)');
+    },
+  };
 }

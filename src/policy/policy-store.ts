@@ -16,7 +16,7 @@ import type { PolicyLimits } from '../config/sections/policy.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { CompiledPolicy } from './compile.js';
-import { compileInWorker, type CompileJob } from './compile-in-worker.js';
+import { createPolicyCompiler, type PolicyCompiler } from './compile-in-worker.js';
 import { createHotReload, type Loaded, type LoadContext, type ReloadOutcome } from './hot-reload.js';
 import { loadPolicy, type LoadOptions, type PolicyCompile } from './load.js';
 
@@ -67,7 +67,7 @@ export function createPolicyStore(dir: string, options: PolicyStoreOptions): Pol
     if (r.defaulted.length > 0) options.logger.warn({ dir, defaults: r.defaulted }, `policies: ${r.defaulted.length} file(s) missing in ${dir}; using the shipped defaults ${r.defaulted.join(', ')}`);
     return { ok: true, value: r.policy, version: r.policy.version, logFields: { profile, files: r.present, defaults: r.defaulted } };
   };
-  let job: CompileJob | undefined;
+  let compiler: PolicyCompiler | undefined;
   const store = createHotReload<CompiledPolicy>({
     what: 'policies',
     dir,
@@ -83,9 +83,8 @@ export function createPolicyStore(dir: string, options: PolicyStoreOptions): Pol
       : {
           async loadAsync(ctx: LoadContext) {
             const end = metrics?.policyCompileSeconds.startTimer();
-            job = compileInWorker(dir, profile, loadOptions(ctx));
-            const r = await job.result;
-            job = undefined;
+            compiler ??= createPolicyCompiler();
+            const r = await compiler.compile(dir, profile, loadOptions(ctx));
             end?.({ outcome: r.ok ? 'ok' : r.rejected.length > 0 ? 'rejected' : 'failed' });
             return toLoaded(r);
           },
@@ -100,7 +99,8 @@ export function createPolicyStore(dir: string, options: PolicyStoreOptions): Pol
     start: store.start,
     stop() {
       store.stop();
-      job?.cancel();
+      compiler?.close();
+      compiler = undefined;
     },
     reload: store.reload,
     onChange: store.onChange,

@@ -137,3 +137,37 @@ t.test('diff: equal, different, per tenant and profile', async (t) => {
   const usage = await run(['policy', 'diff', a]);
   t.equal(usage.code, 2);
 });
+
+t.test('validate: fail-closed cases are errors (empty, truncated, too large) or warnings (missing, hash without its key)', async (t) => {
+  const make = (name: string, file: string, text: string): string => {
+    const dir = join(work, name);
+    cpSync(defaultPoliciesDir, dir, { recursive: true });
+    writeFileSync(join(dir, file), text);
+    return dir;
+  };
+  const empty = await run(['policy', 'validate', make('empty', 'redaction.yaml', '')]);
+  t.equal(empty.code, 1);
+  t.match(empty.stderr, /redaction\.yaml: empty file \(0 bytes, no content\): every policy file ends with the line "version: 1"/);
+  const truncated = await run(['policy', 'validate', make('truncated', 'redaction.yaml', 'detectors:\n  email: mask\n')]);
+  t.equal(truncated.code, 1);
+  t.match(truncated.stderr, /redaction\.yaml: no "version: 1" line at the end/);
+  const tenants = await run(['policy', 'validate', make('tenants-empty', 'tenants.yaml', '\n')]);
+  t.equal(tenants.code, 1);
+  t.match(tenants.stderr, /tenants\.yaml: empty file/);
+  const sampling = await run(['policy', 'validate', make('sampling-cut', 'sampling.yaml', 'rules: []\n')]);
+  t.equal(sampling.code, 1);
+  t.match(sampling.stderr, /sampling\.yaml: no "version: 1" line at the end/);
+
+  const many = Array.from({ length: 30 }, (_, i) => `  p${i}: { regex: "ORD-[0-9]{8}-${i}", action: mask }\n`).join('');
+  const big = make('big', 'redaction.yaml', complete(`custom:\n${many}`));
+  t.equal((await run(['policy', 'validate', big])).code, 0, 'within the default limits');
+  const config = join(work, 'limits.yaml');
+  writeFileSync(config, 'policy:\n  maxCustomPatterns: 20\n');
+  const limited = await run(['policy', 'validate', big, '--config', config]);
+  t.equal(limited.code, 1);
+  t.match(limited.stderr, /redaction\.yaml: 30 custom patterns, more than the limit of 20 \(policy\.maxCustomPatterns\)/);
+
+  const hashed = await run(['policy', 'validate', make('hash', 'redaction.yaml', complete('detectors: { email: hash }\nhashKeyEnv: STELLA_TEST_KEY_NEVER_SET\n'))]);
+  t.equal(hashed.code, 0, hashed.stderr);
+  t.match(hashed.stderr, /warning: hash actions use the key in \$STELLA_TEST_KEY_NEVER_SET, which is not set here: without it the gateway masks instead of hashing/);
+});

@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -248,3 +248,30 @@ t.test('span attribute scans ignore other messages: scope and event attributes d
   const p = policyOf({ rules: [{ name: 'm', when: { attributes: { k: 'v' } } }], otherwise: 'drop' }).forTenant('x');
   t.equal(evaluate(p, facts({ parts: [body] }), 'x', noGate).keep, false);
 });
+
+// Fail closed: after a good load, an empty, truncated, oversized or deleted sampling.yaml never replaces
+// the rules that are deciding.
+for (const [name, breakIt, reason] of [
+  ['emptied', (f: string) => writeFileSync(f, ''), 'empty'],
+  ['truncated before its last line', (f: string) => writeFileSync(f, 'rules: []\notherwise: keep\n'), 'incomplete'],
+  ['deleted', (f: string) => rmSync(f), 'missing'],
+  ['grown past policy.maxFileBytes', (f: string) => writeFileSync(f, complete(`# ${'x'.repeat(4096)}\nrules: []\n`)), 'too_large'],
+] as const) {
+  t.test(`fail closed: sampling.yaml ${name} keeps the last good policy`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'stella-sampling-'));
+    const file = join(dir, 'sampling.yaml');
+    writeFileSync(file, complete('rules: []\notherwise: drop\n'));
+    const metrics = createMetrics({ defaultMetrics: false });
+    const limits = { maxFileBytes: 2048, maxCustomPatterns: 10, maxPatternBytes: 1024 };
+    const store = createSamplingPolicyStore(file, { profile: 'default', logger: silentLogger, metrics, debounceMs: 60_000, limits });
+    store.start();
+    t.teardown(() => store.stop());
+    const v1 = store.current().version;
+    breakIt(file);
+    t.equal((await store.reload()).status, 'rejected');
+    t.equal(store.current().version, v1);
+    t.equal(evaluate(store.current().forTenant('a'), facts(), 'a', noGate).keep, false, 'still drops as the good file said');
+    const counted = (await metrics.policyFileRejections.get()).values.map((v) => `${v.labels.file}/${v.labels.reason}=${v.value}`);
+    t.same(counted, [`sampling.yaml/${reason}=1`]);
+  });
+}

@@ -5,7 +5,11 @@
 // and so is the worker's heap: a worker that dies, runs out of memory or times out is terminated (the
 // next reload starts a fresh one) and the reload is rejected; the last good version stays active.
 import { Worker } from 'node:worker_threads';
+import type { CompiledPolicy } from './compile.js';
 import type { PolicyCompile, LoadOptions } from './load.js';
+
+/** A compile's result as the worker sends it: the compiled policy, without the parsed files. */
+export type WorkerCompile = Extract<PolicyCompile, { ok: false }> | { ok: true; policy: CompiledPolicy; present: string[]; defaulted: string[] };
 
 export interface CompileInWorkerOptions {
   /** Give up (and terminate the worker) after this long; 60 s by default. */
@@ -16,7 +20,7 @@ export interface CompileInWorkerOptions {
 
 export interface PolicyCompiler {
   /** Never rejects: a failed worker is a `{ ok: false }` result with no file to blame. */
-  compile(dir: string, profile: string, opts: LoadOptions): Promise<PolicyCompile>;
+  compile(dir: string, profile: string, opts: LoadOptions): Promise<WorkerCompile>;
   /** Terminates the worker; a compilation in progress becomes a rejection. */
   close(): void;
 }
@@ -25,7 +29,7 @@ export function createPolicyCompiler(options: CompileInWorkerOptions = {}): Poli
   const timeoutMs = options.timeoutMs ?? 60_000;
   let worker: Worker | undefined;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (r: PolicyCompile) => void; timer: NodeJS.Timeout; dir: string }>();
+  const pending = new Map<number, { resolve: (r: WorkerCompile) => void; timer: NodeJS.Timeout; dir: string }>();
 
   const failAll = (why: string): void => {
     for (const [id, p] of pending) {
@@ -43,7 +47,7 @@ export function createPolicyCompiler(options: CompileInWorkerOptions = {}): Poli
   const start = (): Worker => {
     const w = new Worker(new URL('./compile-worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 512 } });
     w.unref();
-    w.on('message', ({ id, result }: { id: number; result: PolicyCompile }) => {
+    w.on('message', ({ id, result }: { id: number; result: WorkerCompile }) => {
       const p = pending.get(id);
       if (!p) return;
       clearTimeout(p.timer);
@@ -64,7 +68,7 @@ export function createPolicyCompiler(options: CompileInWorkerOptions = {}): Poli
       worker ??= start();
       const id = nextId++;
       const w = worker;
-      return new Promise<PolicyCompile>((resolve) => {
+      return new Promise<WorkerCompile>((resolve) => {
         const timer = setTimeout(() => {
           if (worker === w) dispose(`took longer than ${timeoutMs} ms`);
         }, timeoutMs);

@@ -5,5 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { loadPolicy, type LoadOptions } from './load.js';
 
 parentPort!.on('message', ({ id, dir, profile, opts }: { id: number; dir: string; profile: string; opts: LoadOptions }) => {
-  parentPort!.postMessage({ id, result: loadPolicy(dir, profile, opts) });
+  const r = loadPolicy(dir, profile, opts);
+  // Only what the store uses: the parsed files would double what the main thread deserialises.
+  parentPort!.postMessage({ id, result: r.ok ? { ok: true, policy: r.policy, present: r.present, defaulted: r.defaulted } : r });
 });

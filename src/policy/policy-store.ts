@@ -16,7 +16,7 @@ import type { PolicyLimits } from '../config/sections/policy.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { CompiledPolicy } from './compile.js';
-import { createPolicyCompiler, type PolicyCompiler } from './compile-in-worker.js';
+import { createPolicyCompiler, type PolicyCompiler, type WorkerCompile } from './compile-in-worker.js';
 import { createHotReload, type Loaded, type LoadContext, type ReloadOutcome } from './hot-reload.js';
 import { loadPolicy, type LoadOptions, type PolicyCompile } from './load.js';
 
@@ -61,7 +61,7 @@ export function createPolicyStore(dir: string, options: PolicyStoreOptions): Pol
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.defaultsDir ? { defaultsDir: options.defaultsDir } : {}),
   });
-  const toLoaded = (r: PolicyCompile): Loaded<CompiledPolicy> => {
+  const toLoaded = (r: PolicyCompile | WorkerCompile): Loaded<CompiledPolicy> => {
     if (!r.ok) return r;
     present = r.present;
     if (r.defaulted.length > 0) options.logger.warn({ dir, defaults: r.defaulted }, `policies: ${r.defaulted.length} file(s) missing in ${dir}; using the shipped defaults ${r.defaulted.join(', ')}`);

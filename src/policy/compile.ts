@@ -90,7 +90,7 @@ export interface PolicyFiles {
   allowlists: AllowlistsFile;
 }
 
-/** What an absent policies directory or absent files amount to: no redaction, no allowlists. */
+/** No redaction, no allowlists: what files holding only `version: 1` amount to. */
 export const EMPTY_FILES: PolicyFiles = {
   redaction: { tenants: {}, profiles: {} },
   allowlists: { tenants: {}, profiles: {} },

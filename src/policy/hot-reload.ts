@@ -28,7 +28,10 @@ export type ReloadOutcome =
 
 export type Loaded<T> = { ok: true; value: T; version: string; logFields?: Record<string, unknown> } | { ok: false; errors: string[]; rejected?: FileRejection[] };
 
-/** What the loader is asked for: the first load (a missing file is the shipped default) or a reload (refused). */
+/**
+ * What the loader is asked for: the first load (a missing file is the shipped default) or a reload (a
+ * file the active version was loaded from is refused when missing).
+ */
 export interface LoadContext {
   initial: boolean;
 }

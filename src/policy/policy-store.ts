@@ -15,7 +15,7 @@
 import type { PolicyLimits } from '../config/sections/policy.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import type { CompiledPolicy } from './compile.js';
+import { unsetHashKeys, type CompiledPolicy } from './compile.js';
 import { createPolicyCompiler, type PolicyCompiler, type WorkerCompile } from './compile-in-worker.js';
 import { createHotReload, type Loaded, type LoadContext, type ReloadOutcome } from './hot-reload.js';
 import { loadPolicy, type LoadOptions, type PolicyCompile } from './load.js';
@@ -64,6 +64,8 @@ export function createPolicyStore(dir: string, options: PolicyStoreOptions): Pol
   const toLoaded = (r: PolicyCompile | WorkerCompile): Loaded<CompiledPolicy> => {
     if (!r.ok) return r;
     present = r.present;
+    const unset = unsetHashKeys(r.policy);
+    if (unset.length > 0) options.logger.warn({ dir, variables: unset }, `policies: hash actions use keys from ${unset.map((v) => `$${v}`).join(', ')}, not set: those values are masked instead`);
     if (r.defaulted.length > 0) options.logger.warn({ dir, defaults: r.defaulted }, `policies: ${r.defaulted.length} file(s) missing in ${dir}; using the shipped defaults ${r.defaulted.join(', ')}`);
     return { ok: true, value: r.policy, version: r.policy.version, logFields: { profile, files: r.present, defaults: r.defaulted } };
   };

@@ -281,3 +281,10 @@ t.test('start() fails fast on an invalid policy, listing every error', async (t)
   t.equal(process.listenerCount('SIGHUP'), before, 'no SIGHUP handler left behind');
   t.same(await versionSeries(metrics), [], 'no version is active');
 });
+
+t.test('hash actions whose key variable is unset are warned about at load (they mask instead)', async (t) => {
+  const { store, logger } = setup(t, 'detectors: { email: hash }\nhashKeyEnv: STELLA_TEST_KEY_NEVER_SET\n');
+  store.start();
+  const warned = logger.lines.find((l) => l.level === 'warn' && l.msg?.includes('STELLA_TEST_KEY_NEVER_SET'));
+  t.match(warned?.obj, { variables: ['STELLA_TEST_KEY_NEVER_SET'] });
+});

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { loadConfig } from '../../config/load.js';
 import { DEFAULT_POLICY_LIMITS, type PolicyLimits } from '../../config/sections/policy.js';
 import { PROFILES } from '../../config/types.js';
-import { policyFor, type CompiledPolicy, type EffectivePolicy } from '../../policy/compile.js';
+import { policyFor, unsetHashKeys, type CompiledPolicy, type EffectivePolicy } from '../../policy/compile.js';
 import { describeAction } from '../../policy/diff.js';
 import { loadPolicy } from '../../policy/load.js';
 import { loadTenantsFile } from '../../identify/tenants-file.js';
@@ -97,14 +97,7 @@ export function policyWarnings(dir: string, defaulted: string[], tenantsPresent:
   const out = defaulted.map((f) => `${join(dir, basename(f))}: missing: ${MISSING} (${f})`);
   if (!tenantsPresent) out.push(`${join(dir, TENANTS_FILE)}: missing: at start-up no bindings (only the anonymous default tenant, where tenancy.anonymous allows it); on a reload it is refused`);
   if (!samplingPresent) out.push(`${join(dir, SAMPLING_FILE)}: missing: at start-up the default sampling rules; on a reload it is refused`);
-  const unset = new Set<string>();
-  for (const view of [policy.defaults, ...Object.values(policy.tenants)]) {
-    const r = view.redaction;
-    for (const rule of [...r.blockedKeys, ...r.detectors, ...r.custom]) {
-      if (rule.action.type === 'hash' && !env[rule.action.hashKeyEnv]) unset.add(rule.action.hashKeyEnv);
-    }
-  }
-  for (const name of [...unset].sort()) out.push(`hash actions use the key in $${name}, which is not set here: without it the gateway masks instead of hashing`);
+  for (const name of unsetHashKeys(policy, env)) out.push(`hash actions use the key in $${name}, which is not set here: without it the gateway masks instead of hashing`);
   return out;
 }
 

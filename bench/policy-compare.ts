@@ -6,12 +6,12 @@
 //    reference path (protobufjs decode ─▶ the same policy on objects ─▶ encode). Target: the fast path
 //    ≥ 5× faster than the reference.
 // 2. The gateway under the bench load (bench/run.ts runBench), alternating runs with no policy (an
-//    empty policies dir: pass-through apart from tenant stamping, which the gateway always does) and
+//    explicitly empty policies dir: pass-through apart from tenant stamping, which the gateway always does) and
 //    with the default policies; medians of CPU s per million spans (= CPU µs per span) over --runs
 //    pairs. Target: policies ≤ 3× pass-through.
 //
 //   node dist/bench/policy-compare.js [--micro-only] [--rounds 5] [--micro-requests 16] [any bench/run.ts flag except --config/--tee/--baseline]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultPoliciesDir } from '../src/paths.js';
@@ -24,6 +24,12 @@ import { generateRequestPool } from './generate.js';
 import { environment, median, writeReport, type RunRecord } from './report.js';
 import { runBench } from './run.js';
 import { comparePairs, parseCompareArgs, runAsScript } from './script.js';
+
+/** Explicitly empty policies (`version: 1` alone): a missing file would be the shipped default. */
+function writeEmptyPolicies(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['redaction.yaml', 'allowlists.yaml']) writeFileSync(join(dir, f), 'version: 1\n');
+}
 
 export interface MicroFigures {
   spans: number;
@@ -59,6 +65,7 @@ export function microBench(options: { rounds: number; requests: number; spansPer
   }
   const ruleSet = rules.forTenant('default');
   const emptyDir = mkdtempSync(join(tmpdir(), 'stella-policy-micro-'));
+  writeEmptyPolicies(emptyDir);
   const empty = loadPolicy(emptyDir, 'default');
   rmSync(emptyDir, { recursive: true, force: true });
   if (!empty.ok) throw new Error(empty.errors.join('\n'));
@@ -135,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
 
   const dir = mkdtempSync(join(tmpdir(), 'stella-policy-compare-'));
   const emptyPolicies = join(dir, 'no-policies');
+  writeEmptyPolicies(emptyPolicies);
   const offFile = join(dir, 'off.yaml');
   const onFile = join(dir, 'on.yaml');
   writeFileSync(offFile, `policiesDir: ${JSON.stringify(emptyPolicies)}\n`);

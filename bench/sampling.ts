@@ -113,7 +113,10 @@ function configFile(dir: string, name: string, sampling: Record<string, unknown>
     for (const [k, v] of Object.entries(sampling)) lines.push(`  ${k}: ${v}`);
   }
   mkdirSync(policies, { recursive: true });
-  if (policy !== undefined) writeFileSync(join(policies, 'sampling.yaml'), policy);
+  // Explicitly empty redaction and allowlists (a missing file would be the shipped defaults): the bench
+  // measures the sampler, not redaction.
+  for (const f of ['redaction.yaml', 'allowlists.yaml']) writeFileSync(join(policies, f), 'version: 1\n');
+  if (policy !== undefined) writeFileSync(join(policies, 'sampling.yaml'), `${policy}${policy.endsWith('\n') ? '' : '\n'}version: 1\n`);
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;

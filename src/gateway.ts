@@ -66,7 +66,7 @@ export async function startGateway(
 
   // Policies load first (an invalid policy fails start-up before anything binds) and hot-reload from
   // then on. Workers receive the compiled policy by version (see the process stage).
-  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger });
+  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, limits: config.policy.limits });
   policies.start();
   const router = createExportRouter(effectiveExporters(config), {
     metrics,
@@ -89,6 +89,7 @@ export async function startGateway(
     logger,
     metrics,
     defaultQuota: config.tenancy.quota,
+    limits: config.policy.limits,
   });
   try {
     tenants.start();
@@ -138,7 +139,7 @@ export async function startGateway(
   // (hot-reloaded); every trace of a tenant in incident mode is kept. Off: traces go straight to export.
   let sampling: { sampler: ReturnType<typeof createSampler>; policies: ReturnType<typeof createSamplingPolicyStore> } | undefined;
   if (config.sampling.enabled) {
-    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger });
+    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger, limits: config.policy.limits });
     try {
       samplingPolicies.start();
     } catch (err) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Signal } from '../signals.js';
 import { DEFAULT_FORENSIC, type ForensicConfig } from './sections/forensic.js';
 import { DEFAULT_INCIDENTS, type IncidentsConfig } from './sections/incidents.js';
+import { DEFAULT_POLICY, type PolicyConfig } from './sections/policy.js';
 import { DEFAULT_SAMPLING, type SamplingConfig } from './sections/sampling.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './sections/tenancy.js';
 
@@ -164,6 +165,8 @@ export interface GatewayConfig {
   profile: ProfileName;
   dataDir: string;
   policiesDir: string;
+  /** Bounds on the policy files (src/config/sections/policy.ts, docs/policy-safety.md). */
+  policy: PolicyConfig;
   receivers: { grpc: GrpcReceiverConfig; http: HttpReceiverConfig };
   admin: AdminConfig;
   process: ProcessConfig;
@@ -195,6 +198,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   profile: 'default',
   dataDir: './data',
   policiesDir: './policies',
+  policy: DEFAULT_POLICY,
   receivers: {
     grpc: { enabled: true, endpoint: { host: '127.0.0.1', port: 4317 }, maxMessageBytes: 16 * MiB },
     http: { enabled: true, endpoint: { host: '127.0.0.1', port: 4318 }, maxBodyBytes: 16 * MiB },

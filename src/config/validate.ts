@@ -19,6 +19,7 @@ import { parseExportUrl } from '../export/router.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import { readForensic } from './sections/forensic.js';
 import { readIncidents } from './sections/incidents.js';
+import { readPolicy } from './sections/policy.js';
 import { readSampling } from './sections/sampling.js';
 import { readTenancy } from './sections/tenancy.js';
 import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
@@ -59,6 +60,7 @@ const TOP_KEYS = [
   'profiles',
   'dataDir',
   'policiesDir',
+  'policy',
   'receivers',
   'admin',
   'process',
@@ -310,6 +312,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     profile: top.profile as ProfileName,
     dataDir,
     policiesDir: r.string('policiesDir', top.policiesDir, D.policiesDir),
+    policy: readPolicy(r, top.policy),
     receivers: {
       grpc: {
         enabled: r.bool('receivers.grpc.enabled', grpc.enabled, D.receivers.grpc.enabled),

@@ -6,6 +6,7 @@
 // tenancy_reload_failures_total counts it; tenancy_bindings_info{version} shows the active version.
 import { dirname } from 'node:path';
 import { UNLIMITED_QUOTA, type QuotaSpec } from '../config/sections/tenancy.js';
+import type { PolicyLimits } from '../config/sections/policy.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { createHotReload, type ReloadOutcome } from '../policy/hot-reload.js';
@@ -15,11 +16,13 @@ export type TenantsReload = ReloadOutcome;
 
 export interface TenantStoreOptions {
   logger: Logger;
-  metrics?: Pick<GatewayMetrics, 'tenancyReloadFailures' | 'tenancyBindingsInfo'>;
+  metrics?: Pick<GatewayMetrics, 'tenancyReloadFailures' | 'policyFileRejections' | 'tenancyBindingsInfo'>;
   /** Quota of tenants the file does not limit. */
   defaultQuota?: QuotaSpec;
   /** Quiet time after the last file event before reloading; 200 ms by default. */
   debounceMs?: number;
+  /** Bounds on the file (config `policy`). */
+  limits?: PolicyLimits;
 }
 
 export interface TenantStore {
@@ -29,24 +32,28 @@ export interface TenantStore {
   start(): void;
   stop(): void;
   /** Loads the file now; swaps on success. */
-  reload(): TenantsReload;
+  reload(): Promise<TenantsReload>;
 }
 
 export function createTenantStore(file: string, options: TenantStoreOptions): TenantStore {
   const { metrics } = options;
   const defaultQuota = options.defaultQuota ?? UNLIMITED_QUOTA;
   let fallback: TenantBindings | undefined;
+  // Missing at start-up: the defaults, while it stays missing; missing after a good load of it: refused.
+  let present = false;
   const store = createHotReload<TenantBindings>({
     what: 'tenants file',
     dir: dirname(file),
     source: file,
     logger: options.logger,
     failures: metrics?.tenancyReloadFailures,
+    rejections: metrics?.policyFileRejections,
     versionInfo: metrics?.tenancyBindingsInfo,
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
-    load() {
-      const r = loadTenantsFile(file, defaultQuota);
+    load(ctx) {
+      const r = loadTenantsFile(file, defaultQuota, { missing: !ctx.initial && present ? 'refuse' : 'defaults', ...(options.limits ? { limits: options.limits } : {}) });
       if (!r.ok) return r;
+      present = r.present;
       return { ok: true, value: r.bindings, version: r.bindings.version, logFields: { file, identities: r.bindings.identityCount, present: r.present } };
     },
   });

@@ -2,10 +2,14 @@
 // tables (TenantBindings). Errors name the file, line and column, the path and the reason, in the form
 // of the other policy files (src/policy/load.ts):
 //   policies/tenants.yaml:7:18 identities[0].tokenSha256: expected the SHA-256 of the token as 64 hex digits …
-// A missing file is an empty binding table (no explicit identities, no quotas): SPIFFE tenant
-// certificates and the anonymous tenant still work.
+// Fail closed like the other policy files (src/policy/load.ts): the file ends with `version: 1`, and
+// is bounded by policy.maxFileBytes. A missing file at start-up is an empty binding table (what the
+// shipped policies/tenants.yaml holds: no explicit identities, no quotas; SPIFFE tenant certificates
+// and the anonymous tenant still work); on a reload a missing file is refused (the last good bindings
+// and quotas stay).
 import { createHash } from 'node:crypto';
-import { readYamlFile } from '../policy/load.js';
+import { DEFAULT_POLICY_LIMITS } from '../config/sections/policy.js';
+import { readYamlFile, VERSION_KEY, FILE_VERSION, type FileRejection, type LoadOptions } from '../policy/load.js';
 import { UNLIMITED_QUOTA, type QuotaSpec } from '../config/sections/tenancy.js';
 import { EMPTY_TENANTS_FILE, validateTenantsFile, type TenantsFile } from './tenants-schema.js';
 
@@ -30,7 +34,7 @@ export interface TenantBindings {
   identityCount: number;
 }
 
-export type TenantsLoad = { ok: true; bindings: TenantBindings; present: boolean } | { ok: false; errors: string[] };
+export type TenantsLoad = { ok: true; bindings: TenantBindings; present: boolean } | { ok: false; errors: string[]; rejected: FileRejection[] };
 
 export function boundIdentity(name: string, tenants: readonly string[]): BoundIdentity {
   return { name, tenants, tenantSet: new Set(tenants) };
@@ -58,10 +62,15 @@ export function emptyBindings(defaultQuota: QuotaSpec = UNLIMITED_QUOTA): Tenant
 }
 
 /** Reads, validates and compiles `file`; never throws. */
-export function loadTenantsFile(file: string, defaultQuota: QuotaSpec = UNLIMITED_QUOTA): TenantsLoad {
-  const read = readYamlFile(file, validateTenantsFile, 'tenants file');
-  if (read.status === 'absent') return { ok: true, bindings: emptyBindings(defaultQuota), present: false };
-  if (read.status === 'invalid') return { ok: false, errors: read.errors };
+export function loadTenantsFile(file: string, defaultQuota: QuotaSpec = UNLIMITED_QUOTA, opts: Pick<LoadOptions, 'missing' | 'limits'> = {}): TenantsLoad {
+  const read = readYamlFile(file, validateTenantsFile, 'tenants file', { maxBytes: (opts.limits ?? DEFAULT_POLICY_LIMITS).maxFileBytes });
+  if (read.status === 'absent') {
+    if (opts.missing === 'refuse') {
+      return { ok: false, errors: [`${file}: missing (deleted, or its directory moved away): restore it, or write "${VERSION_KEY}: ${FILE_VERSION}" alone for no bindings`], rejected: [{ file, reason: 'missing' }] };
+    }
+    return { ok: true, bindings: emptyBindings(defaultQuota), present: false };
+  }
+  if (read.status === 'invalid') return { ok: false, errors: read.errors, rejected: [{ file, reason: read.reason }] };
   const version = createHash('sha256').update(read.bytes).digest('hex').slice(0, 12);
   return { ok: true, bindings: compileBindings(read.value, version, defaultQuota), present: true };
 }

@@ -90,7 +90,7 @@ export interface PolicyFiles {
   allowlists: AllowlistsFile;
 }
 
-/** What an absent policies directory or absent files amount to: no redaction, no allowlists. */
+/** No redaction, no allowlists: what files holding only `version: 1` amount to. */
 export const EMPTY_FILES: PolicyFiles = {
   redaction: { tenants: {}, profiles: {} },
   allowlists: { tenants: {}, profiles: {} },
@@ -195,4 +195,16 @@ export function policyVersion(body: Omit<CompiledPolicy, 'version'>): string {
 /** The rules that apply to `tenant`. */
 export function policyFor(policy: CompiledPolicy, tenant: string): EffectivePolicy {
   return Object.hasOwn(policy.tenants, tenant) ? policy.tenants[tenant]! : policy.defaults;
+}
+
+/** Key variables that `hash` actions name but `env` lacks: those actions mask instead (policy-rules.ts). */
+export function unsetHashKeys(policy: CompiledPolicy, env: NodeJS.ProcessEnv = process.env): string[] {
+  const unset = new Set<string>();
+  for (const view of [policy.defaults, ...Object.values(policy.tenants)]) {
+    const r = view.redaction;
+    for (const rule of [...r.blockedKeys, ...r.detectors, ...r.custom]) {
+      if (rule.action.type === 'hash' && !env[rule.action.hashKeyEnv]) unset.add(rule.action.hashKeyEnv);
+    }
+  }
+  return [...unset].sort();
 }

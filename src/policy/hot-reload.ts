@@ -5,17 +5,36 @@
 // A bad edit is rejected: the last good version keeps serving, the errors are logged and the failure
 // counter counts it. The version gauge has exactly one series, the active version, at 1.
 //
+// Fail closed (docs/policy-safety.md): the loaders refuse empty, truncated (no final `version: 1`),
+// oversized and — once a version is active — missing files, so a half-written file, a deleted file or
+// a directory renamed away never replaces the last good version. Each refusal is counted per file and
+// reason (policy_file_rejections_total) and logged at warn with `audit: true` (there is no general
+// audit sink; the incident audit log is for incidents only).
+//
+// A reload may load asynchronously (the policies compile in a worker thread, off the event loop);
+// reloads never overlap: one that is asked for while another runs follows it, once.
+//
 // A directory created later is not watched (fs.watch needs it to exist): send SIGHUP after creating it.
+import { basename } from 'node:path';
 import { watch, type FSWatcher } from 'node:fs';
 import type { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../telemetry/logger-types.js';
+import type { FileRejection } from './load.js';
 
 export type ReloadOutcome =
   | { status: 'ok'; version: string; changed: boolean }
   /** The files are invalid; `version` is the one still active (undefined before the first good load). */
   | { status: 'rejected'; errors: string[]; version?: string };
 
-export type Loaded<T> = { ok: true; value: T; version: string; logFields?: Record<string, unknown> } | { ok: false; errors: string[] };
+export type Loaded<T> = { ok: true; value: T; version: string; logFields?: Record<string, unknown> } | { ok: false; errors: string[]; rejected?: FileRejection[] };
+
+/**
+ * What the loader is asked for: the first load (a missing file is the shipped default) or a reload (a
+ * file the active version was loaded from is refused when missing).
+ */
+export interface LoadContext {
+  initial: boolean;
+}
 
 export interface HotReloadOptions<T> {
   /** What is reloaded, for log lines and errors ("policy", "tenants file", ...). */
@@ -26,9 +45,14 @@ export interface HotReloadOptions<T> {
   source: string;
   /** Reload only on events naming this file (other files share the directory); absent: any event. */
   fileName?: string;
-  load(): Loaded<T>;
+  /** Loads synchronously (start-up, and reloads without `loadAsync`). */
+  load(ctx: LoadContext): Loaded<T>;
+  /** Loads off the event loop for reloads (a worker thread); absent: `load`. */
+  loadAsync?(ctx: LoadContext): Promise<Loaded<T>>;
   logger: Logger;
   failures?: Pick<Counter, 'inc'>;
+  /** Refused files by file name and reason (policy_file_rejections_total). */
+  rejections?: Pick<Counter<'file' | 'reason'>, 'inc'>;
   versionInfo?: Pick<Gauge<'version'>, 'reset' | 'set'>;
   /** Quiet time after the last file event before reloading; 200 ms by default. */
   debounceMs?: number;
@@ -41,8 +65,8 @@ export interface HotReloaded<T> {
   start(): void;
   /** Stops watching and removes the SIGHUP handler. */
   stop(): void;
-  /** Loads now; swaps on success. */
-  reload(): ReloadOutcome;
+  /** Loads now (after a reload already running, if any); swaps on success. */
+  reload(): Promise<ReloadOutcome>;
   /** Called after each swap to a new version; returns the unsubscribe function. */
   onChange(fn: (value: T) => void): () => void;
 }
@@ -56,11 +80,17 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
   let running = false;
   const listeners = new Set<(value: T) => void>();
 
-  function reload(): ReloadOutcome {
-    const result = options.load();
+  function apply(result: Loaded<T>): ReloadOutcome {
     if (!result.ok) {
       options.failures?.inc();
       const n = result.errors.length;
+      const rejected = result.rejected ?? [];
+      if (rejected.length === 0) logger.warn({ audit: true, dir, reason: 'failed', errors: result.errors, activeVersion: active?.version }, `${what}: load failed`);
+      for (const r of rejected) {
+        options.rejections?.inc({ file: basename(r.file), reason: r.reason });
+        const errors = result.errors.filter((e) => e.startsWith(r.file));
+        logger.warn({ audit: true, file: r.file, reason: r.reason, errors: errors.length > 0 ? errors : result.errors, activeVersion: active?.version }, `${what}: ${basename(r.file)} refused (${r.reason})${active ? '; the last good version stays active' : ''}`);
+      }
       logger.error({ dir, errors: result.errors, activeVersion: active?.version }, `${what} reload rejected (${n} error${n === 1 ? '' : 's'}); the last good version stays active`);
       return { status: 'rejected', errors: result.errors, ...(active ? { version: active.version } : {}) };
     }
@@ -80,9 +110,48 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
     return { status: 'ok', version: result.version, changed: true };
   }
 
+  function loadSync(): ReloadOutcome {
+    return apply(options.load({ initial: active === undefined }));
+  }
+
+  let inflight: Promise<ReloadOutcome> | undefined;
+  let queued: Promise<ReloadOutcome> | undefined;
+
+  function runOnce(): Promise<ReloadOutcome> {
+    const ctx = { initial: active === undefined };
+    let settled = false;
+    const run = (async () => {
+      try {
+        const result = options.loadAsync ? await options.loadAsync(ctx) : options.load(ctx);
+        return apply(result);
+      } catch (err) {
+        // A loader never throws by contract; if one does (a worker that died), the last good version stays.
+        return apply({ ok: false, errors: [`${what}: loading failed: ${(err as Error).message}`] });
+      } finally {
+        settled = true;
+        inflight = undefined;
+      }
+    })();
+    // A synchronous loader has already finished here.
+    if (!settled) inflight = run;
+    return run;
+  }
+
+  function reload(): Promise<ReloadOutcome> {
+    if (queued) return queued;
+    if (inflight) {
+      queued = inflight.then(() => {
+        queued = undefined;
+        return runOnce();
+      });
+      return queued;
+    }
+    return runOnce();
+  }
+
   const onSighup = (): void => {
     logger.info({ dir }, `SIGHUP: reloading the ${what}`);
-    reload();
+    void reload();
   };
 
   function schedule(_event: string, name: string | Buffer | null): void {
@@ -92,7 +161,7 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
     clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
-      if (running) reload();
+      if (running) void reload();
     }, debounceMs);
     timer.unref();
   }
@@ -101,7 +170,7 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
     active: () => active?.value,
     start() {
       if (running) return;
-      const first = reload();
+      const first = loadSync();
       if (first.status === 'rejected' && !active) throw new Error(`invalid ${what} ${source}:\n${first.errors.join('\n')}`);
       running = true;
       try {

@@ -6,6 +6,7 @@
 // sampling_policy_reload_failures_total counts it; sampling_policy_version_info{version} shows the
 // active version.
 import { basename, dirname } from 'node:path';
+import type { PolicyLimits } from '../config/sections/policy.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { createHotReload, type ReloadOutcome } from '../policy/hot-reload.js';
@@ -18,9 +19,11 @@ export interface SamplingPolicyStoreOptions {
   /** The gateway profile whose `profiles.<name>` overrides apply. */
   profile: string;
   logger: Logger;
-  metrics?: Pick<GatewayMetrics, 'samplingPolicyReloadFailures' | 'samplingPolicyVersionInfo'>;
+  metrics?: Pick<GatewayMetrics, 'samplingPolicyReloadFailures' | 'policyFileRejections' | 'samplingPolicyVersionInfo'>;
   /** Quiet time after the last file event before reloading; 200 ms by default. */
   debounceMs?: number;
+  /** Bounds on the file (config `policy`). */
+  limits?: PolicyLimits;
 }
 
 export interface SamplingPolicyStore {
@@ -30,11 +33,13 @@ export interface SamplingPolicyStore {
   start(): void;
   stop(): void;
   /** Loads the file now; swaps on success. */
-  reload(): SamplingReload;
+  reload(): Promise<SamplingReload>;
 }
 
 export function createSamplingPolicyStore(file: string, options: SamplingPolicyStoreOptions): SamplingPolicyStore {
   const { metrics, profile } = options;
+  // Missing at start-up: the defaults, while it stays missing; missing after a good load of it: refused.
+  let present = false;
   const store = createHotReload<CompiledSampling>({
     what: 'sampling policy',
     dir: dirname(file),
@@ -43,11 +48,14 @@ export function createSamplingPolicyStore(file: string, options: SamplingPolicyS
     source: file,
     logger: options.logger,
     failures: metrics?.samplingPolicyReloadFailures,
+    rejections: metrics?.policyFileRejections,
     versionInfo: metrics?.samplingPolicyVersionInfo,
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
-    load() {
-      const r = loadSamplingFile(file, profile);
-      return r.ok ? { ok: true, value: r.policy, version: r.policy.version, logFields: { file, profile, present: r.present } } : r;
+    load(ctx) {
+      const r = loadSamplingFile(file, profile, { missing: !ctx.initial && present ? 'refuse' : 'defaults', ...(options.limits ? { limits: options.limits } : {}) });
+      if (!r.ok) return r;
+      present = r.present;
+      return { ok: true, value: r.policy, version: r.policy.version, logFields: { file, profile, present: r.present } };
     },
   });
   return {

@@ -46,6 +46,10 @@ export interface GatewayMetrics {
 
   policyVersionInfo: Gauge<'version'>;
   policyReloadFailures: Counter;
+  /** Policy files refused (any of the four), by file name and reason: the last good version stays active. */
+  policyFileRejections: Counter<'file' | 'reason'>;
+  /** Policy compilations in a worker thread, by outcome (ok, rejected, failed: the worker died or timed out). */
+  policyCompileSeconds: Histogram<'outcome'>;
   /** Secrets redacted by the policy in the worker pool, by category (a detector, custom.<name>, blocked_key). */
   policyRedactions: Counter<'signal' | 'tenant' | 'category'>;
   /** What the policy dropped: attributes (attribute_key) and items (metric_name, service_name). */
@@ -263,6 +267,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     policyReloadFailures: new Counter({
       name: 'policy_reload_failures_total',
       help: 'Policy reloads rejected (the last good version stays active)',
+      registers,
+    }),
+    policyFileRejections: new Counter({
+      name: 'policy_file_rejections_total',
+      help: 'Policy files refused by file and reason (missing, empty, incomplete, unparsable, invalid, unreadable, too_large); the last good version stays active',
+      labelNames: ['file', 'reason'],
+      registers,
+    }),
+    policyCompileSeconds: new Histogram({
+      name: 'policy_compile_seconds',
+      help: 'Time to read, validate and compile the policies in a worker thread (off the event loop), by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
       registers,
     }),
     policyRedactions: new Counter({

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { loadTenantsFile } from '../../src/identify/tenants-file.js';
 import { packageRoot } from '../../src/paths.js';
+import { complete } from '../helpers/policy-file.js';
 
 function fileWith(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'stella-tenants-'));
   const file = join(dir, 'tenants.yaml');
-  writeFileSync(file, text);
+  writeFileSync(file, complete(text));
   return file;
 }
 

@@ -14,6 +14,7 @@ import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { startOtlpSink, type OtlpSink } from '../helpers/otlp-sink.js';
 import { bytes, len, span } from '../helpers/wire-builder.js';
 import { runCli } from '../cli/commands/incident-run.js';
+import { complete } from '../helpers/policy-file.js';
 
 t.test('API → store → Notify → metrics; a restart keeps the incident', async (t) => {
   const received: { headers: IncomingHttpHeaders; body: string }[] = [];
@@ -104,7 +105,7 @@ function receivedIds(sink: OtlpSink): Set<string> {
 t.test('sampling drops everything but errors; incident on (CLI) → 100% at the sink; off → back', async (t) => {
   const sink = await startOtlpSink();
   const policies = mkdtempSync(join(tmpdir(), 'stella-incident-sampling-'));
-  writeFileSync(join(policies, 'sampling.yaml'), 'rules:\n  - name: errors\n    when: { error: true }\notherwise: drop\n');
+  writeFileSync(join(policies, 'sampling.yaml'), complete('rules:\n  - name: errors\n    when: { error: true }\notherwise: drop\n'));
   const gw = await startTestGateway([sinkExporter(sink)], (c) => {
     c.policiesDir = policies;
     c.sampling = { ...c.sampling, enabled: true, decisionWaitMs: 60_000, rootGraceMs: 100 };

@@ -22,6 +22,7 @@ import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { startOtlpSink, type OtlpSink } from '../helpers/otlp-sink.js';
 import { httpsPost, loadCa, makePki, serverTls, type ClientIdentity, type Pki } from '../helpers/tls.js';
 import { anyString, bytes, kv, len, span, type Bytes } from '../helpers/wire-builder.js';
+import { complete } from '../helpers/policy-file.js';
 
 const PROTOBUF = 'application/x-protobuf';
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -42,7 +43,7 @@ function spans(prefix: string, n: number, offset = 0): Bytes[] {
 function tenantsFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'stella-tenancy-'));
   const file = join(dir, 'tenants.yaml');
-  writeFileSync(file, text);
+  writeFileSync(file, complete(text));
   return file;
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { defaultPoliciesDir, packageRoot } from '../../src/paths.js';
+import { complete } from '../helpers/policy-file.js';
 
 const bin = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -42,8 +43,8 @@ t.test('validate: the shipped policies', async (t) => {
 t.test('validate: tenants.yaml and sampling.yaml are checked with the others', async (t) => {
   const dir = join(work, 'bad-tenants-sampling');
   cpSync(defaultPoliciesDir, dir, { recursive: true });
-  writeFileSync(join(dir, 'tenants.yaml'), 'identities:\n  - name: ci\n    tokenSha256: nothex\n    tenants: [acme]\n');
-  writeFileSync(join(dir, 'sampling.yaml'), 'rules:\n  - name: some\n    probability: 2\n');
+  writeFileSync(join(dir, 'tenants.yaml'), complete('identities:\n  - name: ci\n    tokenSha256: nothex\n    tenants: [acme]\n'));
+  writeFileSync(join(dir, 'sampling.yaml'), complete('rules:\n  - name: some\n    probability: 2\n'));
   const r = await run(['policy', 'validate', dir]);
   t.equal(r.code, 1);
   t.equal(r.stdout, '');
@@ -57,8 +58,8 @@ t.test('validate: tenants.yaml and sampling.yaml are checked with the others', a
 t.test('validate: every error, exit 1', async (t) => {
   const dir = join(work, 'bad');
   cpSync(defaultPoliciesDir, dir, { recursive: true });
-  writeFileSync(join(dir, 'redaction.yaml'), 'detectors:\n  email:\n    action: erase\ncustom:\n  evil: { regex: "(a+)+$", action: drop }\n');
-  writeFileSync(join(dir, 'allowlists.yaml'), 'metricName: []\n');
+  writeFileSync(join(dir, 'redaction.yaml'), complete('detectors:\n  email:\n    action: erase\ncustom:\n  evil: { regex: "(a+)+$", action: drop }\n'));
+  writeFileSync(join(dir, 'allowlists.yaml'), complete('metricName: []\n'));
   const r = await run(['policy', 'validate', dir]);
   t.equal(r.code, 1);
   t.equal(r.stdout, '');
@@ -72,13 +73,16 @@ t.test('validate: every error, exit 1', async (t) => {
   t.match(lines[1], /redaction\.yaml:5:18 custom\.evil\.regex: unsafe or invalid pattern: a repeated group contains another repetition/);
 });
 
-t.test('validate: a missing directory is an empty policy; profiles and tenants are summarised', async (t) => {
+t.test('validate: a missing directory means the shipped defaults (warned); profiles and tenants are summarised', async (t) => {
   const none = await run(['policy', 'validate', join(work, 'absent')]);
+  const shipped = await run(['policy', 'validate', defaultPoliciesDir]);
   t.equal(none.code, 0);
-  t.match(none.stdout, /no policy files: an empty policy/);
+  t.equal(/version ([0-9a-f]{64})/.exec(none.stdout)?.[1], /version ([0-9a-f]{64})/.exec(shipped.stdout)?.[1], 'the version of the shipped policies');
+  t.match(none.stderr, /warning: .*absent\/redaction\.yaml: missing: at start-up the gateway uses the shipped default; on a reload it refuses the change/);
+  t.match(none.stderr, /warning: .*absent\/allowlists\.yaml: missing/);
   const dir = join(work, 'tenants');
   cpSync(defaultPoliciesDir, dir, { recursive: true });
-  writeFileSync(join(dir, 'allowlists.yaml'), 'tenants: { acme: { serviceNames: [checkout] } }\nprofiles: { forensic: { metricNames: [] }, forensics: {} }\n');
+  writeFileSync(join(dir, 'allowlists.yaml'), complete('tenants: { acme: { serviceNames: [checkout] } }\nprofiles: { forensic: { metricNames: [] }, forensics: {} }\n'));
   const r = await run(['policy', 'validate', dir, '--profile', 'forensic']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /\(profile forensic\)/);
@@ -107,7 +111,7 @@ t.test('diff: equal, different, per tenant and profile', async (t) => {
 
   writeFileSync(
     join(b, 'redaction.yaml'),
-    `detectors: { email: hash, ipv4: mask }\ntenants: { acme: { detectors: { ipv4: off } } }\nprofiles: { forensic: { detectors: { email: drop } } }\n`,
+    complete(`detectors: { email: hash, ipv4: mask }\ntenants: { acme: { detectors: { ipv4: off } } }\nprofiles: { forensic: { detectors: { email: drop } } }\n`),
   );
   const diff = await run(['policy', 'diff', a, b]);
   t.equal(diff.code, 1);
@@ -124,7 +128,7 @@ t.test('diff: equal, different, per tenant and profile', async (t) => {
 
   const invalid = join(work, 'invalid');
   cpSync(defaultPoliciesDir, invalid, { recursive: true });
-  writeFileSync(join(invalid, 'redaction.yaml'), 'keys: { mode: closed }\n');
+  writeFileSync(join(invalid, 'redaction.yaml'), complete('keys: { mode: closed }\n'));
   const bad = await run(['policy', 'diff', a, invalid]);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /keys\.mode: expected one of open, allowlist/);
@@ -132,4 +136,38 @@ t.test('diff: equal, different, per tenant and profile', async (t) => {
 
   const usage = await run(['policy', 'diff', a]);
   t.equal(usage.code, 2);
+});
+
+t.test('validate: fail-closed cases are errors (empty, truncated, too large) or warnings (missing, hash without its key)', async (t) => {
+  const make = (name: string, file: string, text: string): string => {
+    const dir = join(work, name);
+    cpSync(defaultPoliciesDir, dir, { recursive: true });
+    writeFileSync(join(dir, file), text);
+    return dir;
+  };
+  const empty = await run(['policy', 'validate', make('empty', 'redaction.yaml', '')]);
+  t.equal(empty.code, 1);
+  t.match(empty.stderr, /redaction\.yaml: empty file \(0 bytes, no content\): every policy file ends with the line "version: 1"/);
+  const truncated = await run(['policy', 'validate', make('truncated', 'redaction.yaml', 'detectors:\n  email: mask\n')]);
+  t.equal(truncated.code, 1);
+  t.match(truncated.stderr, /redaction\.yaml: no "version: 1" line at the end/);
+  const tenants = await run(['policy', 'validate', make('tenants-empty', 'tenants.yaml', '\n')]);
+  t.equal(tenants.code, 1);
+  t.match(tenants.stderr, /tenants\.yaml: empty file/);
+  const sampling = await run(['policy', 'validate', make('sampling-cut', 'sampling.yaml', 'rules: []\n')]);
+  t.equal(sampling.code, 1);
+  t.match(sampling.stderr, /sampling\.yaml: no "version: 1" line at the end/);
+
+  const many = Array.from({ length: 30 }, (_, i) => `  p${i}: { regex: "ORD-[0-9]{8}-${i}", action: mask }\n`).join('');
+  const big = make('big', 'redaction.yaml', complete(`custom:\n${many}`));
+  t.equal((await run(['policy', 'validate', big])).code, 0, 'within the default limits');
+  const config = join(work, 'limits.yaml');
+  writeFileSync(config, 'policy:\n  maxCustomPatterns: 20\n');
+  const limited = await run(['policy', 'validate', big, '--config', config]);
+  t.equal(limited.code, 1);
+  t.match(limited.stderr, /redaction\.yaml: 30 custom patterns, more than the limit of 20 \(policy\.maxCustomPatterns\)/);
+
+  const hashed = await run(['policy', 'validate', make('hash', 'redaction.yaml', complete('detectors: { email: hash }\nhashKeyEnv: STELLA_TEST_KEY_NEVER_SET\n'))]);
+  t.equal(hashed.code, 0, hashed.stderr);
+  t.match(hashed.stderr, /warning: hash actions use the key in \$STELLA_TEST_KEY_NEVER_SET, which is not set here: without it the gateway masks instead of hashing/);
 });

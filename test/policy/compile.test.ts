@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { canonicalJson, compilePolicy, EMPTY_FILES, policyFor, type CompiledPolicy, type PolicyFiles } from '../../src/policy/compile.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import { validateAllowlists, validateRedaction } from '../../src/policy/schema.js';
+import { complete } from '../helpers/policy-file.js';
 
 function files(redaction: unknown, allowlists: unknown = {}): PolicyFiles {
   const r = validateRedaction(redaction);
@@ -63,8 +64,8 @@ metricNames:
 function compileDir(t: Test, redaction: string, allowlists: string, profile = 'default'): CompiledPolicy {
   const dir = mkdtempSync(join(tmpdir(), 'policy-compile-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'redaction.yaml'), redaction);
-  writeFileSync(join(dir, 'allowlists.yaml'), allowlists);
+  writeFileSync(join(dir, 'redaction.yaml'), complete(redaction));
+  writeFileSync(join(dir, 'allowlists.yaml'), complete(allowlists));
   const r = loadPolicy(dir, profile);
   if (!r.ok) throw new Error(r.errors.join('\n'));
   return r.policy;

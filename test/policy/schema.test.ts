@@ -7,12 +7,15 @@ import t from 'tap';
 import { parse } from 'yaml';
 import { loadPolicyFiles } from '../../src/policy/load.js';
 import { ALLOWLISTS_FILE, formatPath, REDACTION_FILE, validateAllowlists, validateRedaction } from '../../src/policy/schema.js';
-import { packageRoot } from '../../src/paths.js';
+import { defaultPoliciesDir, packageRoot } from '../../src/paths.js';
+import { complete } from '../helpers/policy-file.js';
 
 interface InvalidCase {
   text: string;
   error: string;
   count?: number;
+  /** false: written as it is, without the end marker `version: 1`. */
+  marker?: boolean;
 }
 
 const fixtures = join(packageRoot, 'test/fixtures/policies/invalid');
@@ -31,7 +34,7 @@ for (const [fixture, fileName] of [
         t.type(c.error, 'string', 'the case names its expected message');
         rmSync(join(dir, REDACTION_FILE), { force: true });
         rmSync(join(dir, ALLOWLISTS_FILE), { force: true });
-        writeFileSync(join(dir, fileName), c.text);
+        writeFileSync(join(dir, fileName), c.marker === false ? c.text : complete(c.text));
         const r = loadPolicyFiles(dir);
         t.equal(r.ok, false, 'rejected');
         if (r.ok) return;
@@ -49,8 +52,8 @@ for (const [fixture, fileName] of [
 t.test('errors of both files are reported together', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'policy-schema-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, REDACTION_FILE), 'detectors: { email: erase }\n');
-  writeFileSync(join(dir, ALLOWLISTS_FILE), 'metricNames: nope\n');
+  writeFileSync(join(dir, REDACTION_FILE), complete('detectors: { email: erase }\n'));
+  writeFileSync(join(dir, ALLOWLISTS_FILE), complete('metricNames: nope\n'));
   const r = loadPolicyFiles(dir);
   t.equal(r.ok, false);
   if (r.ok) return;
@@ -102,19 +105,28 @@ t.test('a valid allowlists file', async (t) => {
   t.same(r.value.tenants.acme, { serviceNames: ['checkout', 'payments-*'] });
 });
 
-t.test('empty files and missing files are an empty policy', async (t) => {
+t.test('an empty document validates to no rules; the loader refuses it unless it states "version: 1"', async (t) => {
   for (const raw of [null, undefined, {}]) {
     const r = validateRedaction(raw);
     t.same(r, { ok: true, value: { tenants: {}, profiles: {} } });
   }
   const dir = mkdtempSync(join(tmpdir(), 'policy-schema-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const none = loadPolicyFiles(join(dir, 'does-not-exist'));
-  t.same(none, { ok: true, files: { redaction: { tenants: {}, profiles: {} }, allowlists: { tenants: {}, profiles: {} } }, present: [] });
   writeFileSync(join(dir, REDACTION_FILE), '# nothing yet\n');
   const empty = loadPolicyFiles(dir);
-  t.equal(empty.ok, true);
-  if (empty.ok) t.same(empty.present, [REDACTION_FILE]);
+  t.equal(empty.ok, false, 'comments only: refused');
+  t.same(!empty.ok && empty.rejected, [{ file: join(dir, REDACTION_FILE), reason: 'empty' }]);
+  writeFileSync(join(dir, REDACTION_FILE), '# nothing yet\nversion: 1\n');
+  const explicit = loadPolicyFiles(dir);
+  t.equal(explicit.ok, true, '"version: 1" alone: an explicit empty policy');
+  if (explicit.ok) {
+    t.same(explicit.files.redaction, { tenants: {}, profiles: {} });
+    t.same(explicit.present, [REDACTION_FILE]);
+    t.same(explicit.defaulted, [join(defaultPoliciesDir, ALLOWLISTS_FILE)], 'the missing file is the shipped default');
+  }
+  const none = loadPolicyFiles(join(dir, 'does-not-exist'), { missing: 'refuse' });
+  t.equal(none.ok, false, 'missing and refused (a reload after a good load)');
+  t.same(!none.ok && none.rejected.map((r) => r.reason), ['missing', 'missing']);
 });
 
 t.test('formatPath', async (t) => {

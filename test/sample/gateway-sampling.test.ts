@@ -10,10 +10,11 @@ import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { startOtlpSink, type OtlpSink } from '../helpers/otlp-sink.js';
 import { bytes, len, span } from '../helpers/wire-builder.js';
 import { traceId } from './helpers.js';
+import { complete } from '../helpers/policy-file.js';
 
 function policiesDir(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'stella-sampling-gw-'));
-  writeFileSync(join(dir, 'sampling.yaml'), yaml);
+  writeFileSync(join(dir, 'sampling.yaml'), complete(yaml));
   return dir;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -11,6 +11,7 @@ import { createMetrics } from '../../src/telemetry/metrics.js';
 import { silentLogger } from '../helpers/gateway.js';
 import { anyInt, anyString, bytes, double, kv, len, msg, span, str, vint, type Bytes } from '../helpers/wire-builder.js';
 import { policyOf, request, traceId } from './helpers.js';
+import { complete } from '../helpers/policy-file.js';
 
 const noGate = () => true;
 
@@ -175,6 +176,7 @@ t.test('invalid files: every error names the file, line and column, the path and
       'tenants:',
       '  "bad tenant!": {}',
       '  acme: { rules: nope }',
+      'version: 1',
       '',
     ].join('\n'),
   );
@@ -202,7 +204,7 @@ t.test('invalid files: every error names the file, line and column, the path and
   t.ok(r.errors.some((x) => x.includes('rules[5].name: expected a rule name')), 'a rule without a name');
   t.equal(r.errors.length, expected.length + 1, r.errors.join('\n'));
 
-  writeFileSync(file, 'rules: [\n');
+  writeFileSync(file, complete('rules: [\n'));
   const y = loadSamplingFile(file, 'default');
   t.ok(!y.ok && y.errors[0]!.startsWith(`${file}:`), 'YAML syntax errors carry the position');
 });
@@ -210,7 +212,7 @@ t.test('invalid files: every error names the file, line and column, the path and
 t.test('hot reload: a change is picked up, a bad edit keeps the last good version and is counted', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stella-sampling-'));
   const file = join(dir, 'sampling.yaml');
-  writeFileSync(file, 'rules: []\notherwise: drop\n');
+  writeFileSync(file, complete('rules: []\notherwise: drop\n'));
   const metrics = createMetrics({ defaultMetrics: false });
   const store = createSamplingPolicyStore(file, { profile: 'default', logger: silentLogger, metrics, debounceMs: 20 });
   store.start();
@@ -220,7 +222,7 @@ t.test('hot reload: a change is picked up, a bad edit keeps the last good versio
   t.match(await metrics.registry.metrics(), new RegExp(`sampling_policy_version_info\\{version="${v1}"\\} 1`));
 
   // A rename into place, as the README recommends: picked up by the directory watch.
-  writeFileSync(join(dir, 'next.tmp'), 'rules: []\notherwise: keep\n');
+  writeFileSync(join(dir, 'next.tmp'), complete('rules: []\notherwise: keep\n'));
   renameSync(join(dir, 'next.tmp'), file);
   const deadline = Date.now() + 5000;
   while (store.current().version === v1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
@@ -228,8 +230,8 @@ t.test('hot reload: a change is picked up, a bad edit keeps the last good versio
   t.equal(evaluate(store.current().forTenant('a'), facts(), 'a', noGate).keep, true);
   const v2 = store.current().version;
 
-  writeFileSync(file, 'rules: [{ name: x, probability: 2 }]\n');
-  const bad = store.reload();
+  writeFileSync(file, complete('rules: [{ name: x, probability: 2 }]\n'));
+  const bad = await store.reload();
   t.equal(bad.status, 'rejected');
   t.equal(store.current().version, v2, 'the last good version stays');
   t.match(await metrics.registry.metrics(), /sampling_policy_reload_failures_total \d*[1-9]/);
@@ -246,3 +248,30 @@ t.test('span attribute scans ignore other messages: scope and event attributes d
   const p = policyOf({ rules: [{ name: 'm', when: { attributes: { k: 'v' } } }], otherwise: 'drop' }).forTenant('x');
   t.equal(evaluate(p, facts({ parts: [body] }), 'x', noGate).keep, false);
 });
+
+// Fail closed: after a good load, an empty, truncated, oversized or deleted sampling.yaml never replaces
+// the rules that are deciding.
+for (const [name, breakIt, reason] of [
+  ['emptied', (f: string) => writeFileSync(f, ''), 'empty'],
+  ['truncated before its last line', (f: string) => writeFileSync(f, 'rules: []\notherwise: keep\n'), 'incomplete'],
+  ['deleted', (f: string) => rmSync(f), 'missing'],
+  ['grown past policy.maxFileBytes', (f: string) => writeFileSync(f, complete(`# ${'x'.repeat(4096)}\nrules: []\n`)), 'too_large'],
+] as const) {
+  t.test(`fail closed: sampling.yaml ${name} keeps the last good policy`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'stella-sampling-'));
+    const file = join(dir, 'sampling.yaml');
+    writeFileSync(file, complete('rules: []\notherwise: drop\n'));
+    const metrics = createMetrics({ defaultMetrics: false });
+    const limits = { maxFileBytes: 2048, maxCustomPatterns: 10, maxPatternBytes: 1024 };
+    const store = createSamplingPolicyStore(file, { profile: 'default', logger: silentLogger, metrics, debounceMs: 60_000, limits });
+    store.start();
+    t.teardown(() => store.stop());
+    const v1 = store.current().version;
+    breakIt(file);
+    t.equal((await store.reload()).status, 'rejected');
+    t.equal(store.current().version, v1);
+    t.equal(evaluate(store.current().forTenant('a'), facts(), 'a', noGate).keep, false, 'still drops as the good file said');
+    const counted = (await metrics.policyFileRejections.get()).values.map((v) => `${v.labels.file}/${v.labels.reason}=${v.value}`);
+    t.same(counted, [`sampling.yaml/${reason}=1`]);
+  });
+}

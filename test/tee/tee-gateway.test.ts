@@ -141,7 +141,7 @@ t.test('default mode (incident): a tenant is archived only while in incident, in
 
 t.test('sampling on and dropping everything: the archive still holds every span (the sampler never frees what the tee holds)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stella-tee-sampling-'));
-  writeFileSync(join(dir, 'sampling.yaml'), 'rules: []\notherwise: drop\n');
+  writeFileSync(join(dir, 'sampling.yaml'), 'rules: []\notherwise: drop\nversion: 1\n');
   const sink = await startOtlpSink();
   const gw = await startTestGateway([sinkExporter(sink)], (c) => {
     c.forensic.mode = 'always';

@@ -2,7 +2,7 @@
 // can fire on this string (for a key that is not sensitive), so the wire walker can copy it verbatim.
 // Every detector's syntax is ASCII and UTF-8 never puts ASCII bytes inside a multi-byte character,
 // so each check below is a necessary condition of one detector, tested on bytes exactly as on text:
-//   email `@` · JWT `eyJ` · AWS `AKIA`/`ASIA` · GitHub `gh?_`/`github_` · Slack `xox`/`xapp` ·
+//   email `@` or `%40` · JWT `eyJ` · AWS `AKIA`/`ASIA` · GitHub `gh?_`/`github_` · Slack `xox`/`xapp` ·
 //   PEM `-----` · card/SSN/phone a run of 4+ digits with no letter or digit on either side (every
 //   accepted grouping has such a group: a card's first group, the SSN serial, the NANP line number) ·
 //   international phone `+digit` · IBAN `[A-Z]{2}[0-9]{2}` · IPv4 three digit.digit joints ·
@@ -118,6 +118,7 @@ export function mayContainSecret(buf: Uint8Array, start: number, end: number): b
     const b = buf[i]!;
     const kind = KIND[b]!;
     if (digits >= 4 && leftOk && kind !== 1 && !isAlnumByte(b)) return true; // a bounded run of 4+ digits
+    if (b === 0x25 && i + 2 < end && buf[i + 1] === 0x34 && buf[i + 2] === 0x30) return true; // %40, an encoded @
     if (kind === 0) {
       digits = 0;
       dashes = 0;
@@ -185,7 +186,7 @@ export const Trigger = {
   IPV4: 8,
   /** `::` or six colons (IPv6). */
   IPV6: 16,
-  /** `@` (e-mail). */
+  /** `@` or `%40` (e-mail). */
   AT: 32,
   /** `eyJ` (JWT). */
   JWT: 64,
@@ -244,6 +245,7 @@ export function secretTriggersReference(buf: Uint8Array, start: number, end: num
     const b = buf[i]!;
     const kind = KIND[b]!;
     if (digits >= 4 && leftOk && kind !== 1 && !isAlnumByte(b)) bits |= Trigger.DIGITS;
+    if (b === 0x25 && i + 2 < end && buf[i + 1] === 0x34 && buf[i + 2] === 0x30) bits |= Trigger.AT; // %40
     if (kind === 0) {
       digits = 0;
       dashes = 0;
@@ -387,6 +389,7 @@ function buildNfa(): { nfa: Nfa; start: number[]; digitsRun: number } {
   }
   const text = (t: string, out: number): void => pattern([...t].map((c) => (c === '?' ? ANY_BYTE : exactSet(c.charCodeAt(0)))), out);
   text('@', Trigger.AT);
+  text('%40', Trigger.AT);
   text('::', Trigger.IPV6);
   text('eyJ', Trigger.JWT);
   text('AKIA', Trigger.AKIA);

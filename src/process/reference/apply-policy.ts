@@ -3,7 +3,7 @@
 // fields). What happens to one string or one key comes from the same rule set
 // (../worker/policy-rules.ts); what this file checks, by being compared with the wire rewrite in the
 // differential test, is that every string-bearing place is reached and that drops, masks, stamps and
-// summary attributes land where they should.
+// summary attributes land where they should. The places are listed in docs/redaction-coverage.md.
 import type { Signal } from '../../signals.js';
 import { BLOCKED_KEY, DROP_ATTRIBUTE_KEY, DROP_METRIC_NAME, DROP_SERVICE_NAME, SCOPE_VERSION_KEY, type Counts, type KeyInfo, type RuleSet } from '../worker/policy-rules.js';
 import { countItems } from './reference.js';
@@ -50,9 +50,9 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
     return r.value;
   };
 
-  const redactBytes = (value: unknown): unknown => {
+  const redactBytes = (value: unknown, key: string | undefined): unknown => {
     if (!(value instanceof Uint8Array) || value.length === 0) return value;
-    const r = rules!.redactBytes(value, out.redactions);
+    const r = rules!.redactBytes(value, key, out.redactions);
     itemRedactions += r.count;
     return r.value;
   };
@@ -79,7 +79,7 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
 
   const anyValueUnder = (av: Obj, key: string | undefined): void => {
     if (hasString(av)) av.stringValue = redactString(av.stringValue, key);
-    if (Object.hasOwn(av, 'bytesValue')) av.bytesValue = redactBytes(av.bytesValue);
+    if (Object.hasOwn(av, 'bytesValue')) av.bytesValue = redactBytes(av.bytesValue, key);
     const array = av.arrayValue as Obj | null | undefined;
     if (array) for (const v of list(array.values)) anyValueUnder(v, key);
     const kvlist = av.kvlistValue as Obj | null | undefined;

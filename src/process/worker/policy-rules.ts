@@ -105,10 +105,10 @@ export interface RuleSet {
   /** The replacement text of a value under a blocked key with action mask (null: not a string value). */
   maskBlocked(rule: KeyRule, value: string | null): string;
   /**
-   * A `bytes_value` redacted (bytesAsText): findings replaced, the result encoded back the same way.
-   * The same array comes back (count 0) when nothing is found.
+   * A `bytes_value` under `key` redacted like a string value (read as bytesAsText says): findings
+   * replaced, the result encoded back the same way. The same array comes back (count 0) when nothing is found.
    */
-  redactBytes(value: Uint8Array, counts: Counts): { value: Uint8Array; count: number };
+  redactBytes(value: Uint8Array, key: string | undefined, counts: Counts): { value: Uint8Array; count: number };
 }
 
 /**
@@ -415,10 +415,10 @@ class TenantRules implements RuleSet {
     return { value: out + value.slice(pos), count: n };
   }
 
-  redactBytes(value: Uint8Array, counts: Counts): { value: Uint8Array; count: number } {
+  redactBytes(value: Uint8Array, key: string | undefined, counts: Counts): { value: Uint8Array; count: number } {
     if (value.length === 0) return { value, count: 0 };
     const utf8 = isValidUtf8(value, 0, value.length);
-    const r = this.redact(bytesAsText(value, 0, value.length, utf8), undefined, counts);
+    const r = this.redact(bytesAsText(value, 0, value.length, utf8), key, counts);
     return r.count === 0 ? { value, count: 0 } : { value: textAsBytes(r.value, utf8), count: r.count };
   }
 

@@ -15,9 +15,16 @@
 //   the signal's allowlist (or keys.mode: allowlist) does not allow is dropped (counted, reason
 //   attribute_key); then a blocked key pattern drops the attribute or masks its value (one redaction,
 //   category blocked_key); otherwise the value is redacted (strings at any depth of arrays and
-//   kvlists, each under its innermost key; kvlist keys obey the blocked patterns too);
-// - span names, event names, status messages and log bodies are redacted with no key; metric
-//   `metadata` like a kvlist;
+//   kvlists, each under its innermost key; kvlist keys obey the blocked patterns too); bytes values
+//   like string values (read as UTF-8 when valid, else Latin-1: policy-rules.ts bytesAsText);
+// - every key (attribute, kvlist, metadata) is itself redacted like a string with no key when the key
+//   rules' memo says it holds a finding (KeyInfo.keySecret); the allowlist, blocked patterns and
+//   sensitivity are decided on the key as sent;
+// - every other client string is redacted with no key: span names and trace states, link trace
+//   states, event names, status messages, log bodies, severity texts and event names, metric names
+//   (after the allowlist), descriptions and units, schema URLs (resource and scope entries), scope
+//   names, entity refs' strings; a scope's version under a version key (no IPv4 finding); metric
+//   `metadata` like a kvlist (docs/redaction-coverage.md has the table of places);
 // - a metric whose name the allowlist refuses, and a resource whose service.name (the last such
 //   attribute's string value, '' when none) it refuses, are dropped with their items (counted);
 // - with a summary attribute, an item (span, log record, data point) with redactions gets that
@@ -1140,7 +1147,7 @@ function anyValue(s: number, e: number, key: string | undefined, sensitive: bool
     if (fNum === 1) d += stringField(lenPos, cs, pos, key, sensitive);
     else if (fNum === 5) d += relength(lenPos, cs, pos, arrayValue(cs, pos, key, sensitive), mark);
     else if (fNum === 6) d += relength(lenPos, cs, pos, kvList(cs, pos), mark);
-    else if (fNum === 7) d += bytesField(lenPos, cs, pos);
+    else if (fNum === 7) d += bytesField(lenPos, cs, pos, key, sensitive);
   }
   return d;
 }
@@ -1306,21 +1313,22 @@ function stringField(lenPos: number, s: number, e: number, key: string | undefin
 
 /**
  * A bytes_value [s, e) after its length prefix at lenPos: read as text (policy-rules.ts bytesAsText:
- * UTF-8 when valid, else Latin-1) and redacted like a string with no key. Binary data that is not UTF-8
- * has no byte prefilter verdict worth trusting for Latin-1 text, so every detector runs on it.
+ * UTF-8 when valid, else Latin-1) and redacted like a string value under the same key (a sensitive key
+ * makes it one finding). Binary data that is not UTF-8 has no byte prefilter verdict worth trusting
+ * for Latin-1 text, so every detector runs on it.
  */
-function bytesField(lenPos: number, s: number, e: number): number {
+function bytesField(lenPos: number, s: number, e: number, key: string | undefined, sensitive: boolean): number {
   if (s === e) return 0;
   const r = rules!;
   const utf8 = isValidUtf8(buf, s, e);
   let triggers = ALL_TRIGGERS;
-  if (utf8) {
+  if (utf8 && !sensitive) {
     if (r.activeTriggers === 0 && !r.hasCustom) return 0;
     triggers = secretTriggers(buf, s, e);
     if ((triggers & r.activeTriggers) === 0 && !r.hasCustom) return 0;
   }
   const value = bytesAsText(buf, s, e, utf8);
-  const n = r.scan(value, undefined, triggers, false);
+  const n = r.scan(value, key, triggers, sensitive);
   if (n === 0) return 0;
   itemRedactions += n;
   const found = r.found;

@@ -115,7 +115,7 @@ t.test('keys: every key field of a KeyValue is redacted on the wire, not only th
 t.test('bytes values: UTF-8 text redacted as text; binary read as Latin-1, its other bytes kept', async (t) => {
   const binary = Buffer.concat([Buffer.from([0xff, 0x00, 0x81]), Buffer.from(' to dave@example.com '), Buffer.from([0xc3, 0xe9])]);
   const body = logsRequest(
-    msg(len(5, raw(7, Buffer.from('card 4111 1111 1111 1111 ✓'))), len(6, kv('blob', raw(7, binary))), len(6, kv('clean', raw(7, Buffer.from([1, 2, 3]))))),
+    msg(len(5, raw(7, Buffer.from('card 4111 1111 1111 1111 ✓'))), len(6, kv('blob', raw(7, binary))), len(6, kv('clean', raw(7, Buffer.from([1, 2, 3])))), len(6, kv('session.token', raw(7, Buffer.from('hunter2'))))),
   );
   const fast = processRequest({ signal: 'logs', encoding: 'protobuf', body: body.slice(), tenant: 'default' }, defaults);
   const ref = referenceProcess('logs', body, { policy: { rules: defaults.forTenant('default'), tenant: 'default' } });
@@ -132,7 +132,8 @@ t.test('bytes values: UTF-8 text redacted as text; binary read as Latin-1, its o
     'binary bytes: the address masked, every other byte as sent',
   );
   t.same(Buffer.from(record.attributes[1]!.value.bytesValue, 'hex'), Buffer.from([1, 2, 3]), 'bytes without a secret unchanged');
-  t.same(fast.redactions, { credit_card: 1, email: 1 });
+  t.equal(Buffer.from(record.attributes[2]!.value.bytesValue, 'hex').toString(), '****', 'bytes under a sensitive key: one finding, masked whole');
+  t.same(fast.redactions, { credit_card: 1, email: 1, password_by_key: 1 });
   t.same(decodeForComparison('logs', ref.body), out, 'the reference path agrees');
 });
 

@@ -5,7 +5,7 @@
 //   email `@` or `%40` · JWT `eyJ` · AWS `AKIA`/`ASIA` · GitHub `gh?_`/`github_` · Slack `xox`/`xapp` ·
 //   PEM `-----` · card/SSN/phone a run of 4+ digits with no letter or digit on either side (every
 //   accepted grouping has such a group: a card's first group, the SSN serial, the NANP line number) ·
-//   international phone `+digit` · IBAN `[A-Z]{2}[0-9]{2}` · IPv4 three digit.digit joints ·
+//   international phone `+digit` (or `%2B`digit) · IBAN `[A-Z]{2}[0-9]{2}` · IPv4 three digit.digit joints ·
 //   IPv6 `::` or 6 colons · name-based rules (sensitive names, query credentials, Bearer/Basic,
 //   ya29) one of a few case-insensitive stems that every such name contains.
 // The unit tests check it against every detector's positives and the PII corpus (no false negative).
@@ -119,6 +119,7 @@ export function mayContainSecret(buf: Uint8Array, start: number, end: number): b
     const kind = KIND[b]!;
     if (digits >= 4 && leftOk && kind !== 1 && !isAlnumByte(b)) return true; // a bounded run of 4+ digits
     if (b === 0x25 && i + 2 < end && buf[i + 1] === 0x34 && buf[i + 2] === 0x30) return true; // %40, an encoded @
+    if (b === 0x25 && i + 3 < end && buf[i + 1] === 0x32 && (buf[i + 2]! | 0x20) === 0x62 && buf[i + 3]! >= 0x30 && buf[i + 3]! <= 0x39) return true; // %2B digit
     if (kind === 0) {
       digits = 0;
       dashes = 0;
@@ -178,7 +179,7 @@ export function mayContainSecret(buf: Uint8Array, start: number, end: number): b
 export const Trigger = {
   /** A bounded run of 4+ digits (cards, SSNs, phone numbers). */
   DIGITS: 1,
-  /** `+digit` (international phone numbers). */
+  /** `+digit` or `%2Bdigit` (international phone numbers). */
   PLUS_DIGIT: 2,
   /** `[A-Z]{2}[0-9]{2}` (IBAN). */
   IBAN: 4,
@@ -246,6 +247,7 @@ export function secretTriggersReference(buf: Uint8Array, start: number, end: num
     const kind = KIND[b]!;
     if (digits >= 4 && leftOk && kind !== 1 && !isAlnumByte(b)) bits |= Trigger.DIGITS;
     if (b === 0x25 && i + 2 < end && buf[i + 1] === 0x34 && buf[i + 2] === 0x30) bits |= Trigger.AT; // %40
+    if (b === 0x25 && i + 3 < end && buf[i + 1] === 0x32 && (buf[i + 2]! | 0x20) === 0x62 && buf[i + 3]! >= 0x30 && buf[i + 3]! <= 0x39) bits |= Trigger.PLUS_DIGIT; // %2B digit
     if (kind === 0) {
       digits = 0;
       dashes = 0;
@@ -400,6 +402,7 @@ function buildNfa(): { nfa: Nfa; start: number[]; digitsRun: number } {
   text('xapp', Trigger.SLACK);
   text('-----', Trigger.PEM);
   pattern([exactSet(0x2b), DIGIT_SET], Trigger.PLUS_DIGIT);
+  pattern([exactSet(0x25), exactSet(0x32), byteSet((b) => b === 0x42 || b === 0x62), DIGIT_SET], Trigger.PLUS_DIGIT); // %2B digit
   pattern([UPPER_SET, UPPER_SET, DIGIT_SET, DIGIT_SET], Trigger.IBAN);
   pattern([DIGIT_SET, exactSet(0x2e), DIGIT_SET], JOINT_OUT);
   // A bounded run of four or more digits: from B, four digits, more digits, then a byte that is not a

@@ -83,6 +83,12 @@ export const ERRORS = {
     http: 403,
     retryable: false,
   },
+  AMBIGUOUS_IDENTITY: {
+    message: 'the client certificate names more than one SPIFFE ID (an X.509-SVID has exactly one)',
+    grpc: GrpcCode.UNAUTHENTICATED,
+    http: 401,
+    retryable: false,
+  },
   RATE_LIMITED: {
     message: 'the tenant is over its quota; retry after the given delay',
     grpc: GrpcCode.RESOURCE_EXHAUSTED,

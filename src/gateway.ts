@@ -7,15 +7,16 @@
 import { join, resolve } from 'node:path';
 import { createAdmitter } from './admit/admitter.js';
 import { createAdminServer } from './admin/admin-server.js';
-import { createAdminAuth } from './admin/auth.js';
+import { ADMIN_TOKEN_ENV, createAdminAuth } from './admin/auth.js';
 import { registerIncidentRoutes } from './admin/incidents-routes.js';
-import { registerCaptureRoutes } from './admin/captures-routes.js';
+import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
 import { createNotifier } from './incident/notify.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
 import type { FastifyInstance } from 'fastify';
 import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
 import { rejected, retryable, type Refusal } from './errors.js';
+import { partialSuccessOf } from './receive/responses.js';
 import { createExportRouter } from './export/router.js';
 import { createIdentifier } from './identify/identify.js';
 import { createTenantStore } from './identify/tenant-store.js';
@@ -205,7 +206,8 @@ export async function startGateway(
       }
     }
     metrics.receiverAcceptedItems.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol }, result.items);
-    return { status: 'ok', rejectedItems: result.rejectedItems, tenant, items: result.items };
+    // partial_success: malformed items and items the allowlists dropped, counted per reason (issue 19 item 4).
+    return { status: 'ok', ...partialSuccessOf(signal, result), tenant, items: result.items };
   }
 
   function refuse(signal: Signal, tenant: string, ctx: RequestContext, outcome: Refusal): IngestOutcome {
@@ -241,7 +243,16 @@ export async function startGateway(
       capturesDir: join(config.dataDir, 'captures'),
       signingKeyPath: join(config.dataDir, 'keys', 'signing-key.pem'),
       profile: config.profile,
+      auditFile: incidents.auditFile,
+      limits: config.forensic.captures,
+      metrics,
+      logger,
     }),
+  );
+  // Capture bundles are bounded like the archive: pruned at start and every forensic.pruneInterval.
+  const capturePruner = startCapturePruner(
+    { capturesDir: join(config.dataDir, 'captures'), limits: config.forensic.captures, intervalMs: config.forensic.pruneIntervalMs },
+    { metrics, logger },
   );
   const admin = createAdminServer(config.admin, {
     metrics,
@@ -249,6 +260,8 @@ export async function startGateway(
     isReady: () => state === 'ready',
     phase: () => state,
     extraRoutes: (app) => adminRoutes.forEach((add) => add(app)),
+    authorize: adminAuth.authorize,
+    tokensConfigured: config.incidents.adminTokens.length > 0 || Boolean(process.env[ADMIN_TOKEN_ENV]),
   });
   try {
     addresses.admin = await admin.start();
@@ -267,6 +280,7 @@ export async function startGateway(
     await Promise.allSettled(receivers.map((r) => r.stop(0)));
     policies.stop();
     tenants.stop();
+    capturePruner.stop();
     await Promise.allSettled([admin.stop(), pool.close(), router.shutdown(0), tee.close(0)]);
     throw err;
   }
@@ -292,6 +306,7 @@ export async function startGateway(
       // The tee seals while the exporters drain (both within the deadline: neither waits for the other).
       await Promise.all([tee.close(left()), router.shutdown(left())]);
       await admin.stop();
+      capturePruner.stop();
       policies.stop();
       tenants.stop();
       logger.info({}, 'shut down');

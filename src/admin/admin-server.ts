@@ -5,10 +5,21 @@
 //                 balancer stops sending before the receivers close (Kubernetes probe semantics:
 //                 https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/)
 // Later features mount /admin/v1/... through `extraRoutes`.
+//
+// /metrics names every tenant in its labels. On loopback (the default bind) only local processes reach
+// it; bound elsewhere (`--admin 0.0.0.0:8888`) anyone on the network could read the tenant list and
+// their traffic, so admin.metricsAuth `auto` (default) then requires an admin token whose scope is every
+// tenant ("*"; any role), as Prometheus sends with `authorization: { credentials_file: … }`. A
+// non-loopback bind is also logged as a warning at start-up. /healthz and /readyz stay open: probes
+// carry no credentials and the answers say nothing about tenants.
 import type { Server as TlsServer } from 'node:tls';
 import { fastify, type FastifyInstance } from 'fastify';
+import { isLoopbackHost } from '../identify/identify.js';
+import { FLEET } from '../incident/types.js';
 import { createTlsReloader, followReloads, type TlsReloader } from '../receive/tls.js';
 import type { AdminConfig, HostPort } from '../config/types.js';
+import { sendAdminError } from './auth.js';
+import type { AdminAuthorize } from './auth-types.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 
@@ -24,6 +35,16 @@ export interface AdminServerDeps {
   logger: Logger;
   /** Registers more routes before the server listens. */
   extraRoutes?: (app: FastifyInstance) => void;
+  /** Admin token check, for /metrics when admin.metricsAuth asks for one (without it such a /metrics refuses everyone). */
+  authorize?: AdminAuthorize;
+  /** False when no admin token exists at all: the start-up warning then says /metrics refuses everyone. */
+  tokensConfigured?: boolean;
+}
+
+/** Whether /metrics needs a token under this config. */
+export function metricsNeedToken(config: Pick<AdminConfig, 'endpoint' | 'metricsAuth'>): boolean {
+  const mode = config.metricsAuth ?? 'auto';
+  return mode === 'always' || (mode === 'auto' && !isLoopbackHost(config.endpoint.host));
 }
 
 export interface AdminServer {
@@ -53,7 +74,13 @@ export function createAdminServer(config: AdminConfig, deps: AdminServerDeps): A
   // Not ready before the first time it was ready means starting; afterwards it means stopping.
   let wasReady = false;
 
-  app.get('/metrics', async (_req, reply) => {
+  const metricsAuth = metricsNeedToken(config);
+  app.get('/metrics', async (req, reply) => {
+    if (metricsAuth) {
+      // Every tenant is named in the labels: only a token scoped to every tenant reads them.
+      if (!deps.authorize) return sendAdminError(reply, 401, 'metrics need an admin token (admin.metricsAuth) and none can be checked here');
+      if (!deps.authorize(req, reply, { role: 'viewer', tenant: FLEET })) return reply;
+    }
     const body = await metrics.registry.metrics();
     return reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store').send(body);
   });
@@ -83,7 +110,18 @@ export function createAdminServer(config: AdminConfig, deps: AdminServerDeps): A
       await app.listen({ host, port });
       const bound = app.server.address();
       address = { host, port: typeof bound === 'object' && bound ? bound.port : port };
-      logger.info({ host, port: address.port, tls: reloader !== undefined }, 'admin listener up (/metrics, /healthz, /readyz)');
+      logger.info({ host, port: address.port, tls: reloader !== undefined, metricsAuth }, 'admin listener up (/metrics, /healthz, /readyz)');
+      if (!isLoopbackHost(host)) {
+        const mode = config.metricsAuth ?? 'auto';
+        logger.warn(
+          { host, port: address.port, tls: reloader !== undefined, metricsAuth: mode },
+          metricsAuth
+            ? `admin listener bound to non-loopback address ${host}: /metrics (tenant names in labels) and /admin/v1 require an admin token; /healthz and /readyz are open` +
+                (reloader ? '' : '; tokens travel in plain text: set admin.tls') +
+                (deps.tokensConfigured === false ? '; no admin token is configured (incidents.adminTokens, STELLA_ADMIN_TOKEN): /metrics answers 401 to everyone' : '')
+            : `admin listener bound to non-loopback address ${host} with admin.metricsAuth: never: /metrics (tenant names in labels) is readable by anyone who can reach it`,
+        );
+      }
       return address;
     },
     stop() {

@@ -69,6 +69,11 @@ export function createAdminAuth(tokens: readonly AdminTokenConfig[], deps: Admin
   const envToken = (deps.env ?? process.env)[ADMIN_TOKEN_ENV];
   const envHash = envToken ? Buffer.from(sha256Hex(envToken), 'hex') : undefined;
   const envPrincipal: AdminPrincipal = { name: 'env', role: 'admin', tenants: '*' };
+  // What the gateway accepts, for 401 answers: the usual surprise is a token set on the client only.
+  const knownTokens =
+    byHash.size === 0 && !envHash
+      ? `this gateway has no admin tokens: start it with ${ADMIN_TOKEN_ENV} set to the token the client sends, or list the token's SHA-256 in incidents.adminTokens`
+      : `this gateway accepts ${byHash.size} token(s) from incidents.adminTokens${envHash ? ` and the ${ADMIN_TOKEN_ENV} it was started with` : ` (it was started without ${ADMIN_TOKEN_ENV})`}`;
 
   function authenticate(authorization: string | undefined): AdminPrincipal | undefined {
     const m = /^Bearer +([^\s]+) *$/i.exec(authorization ?? '');
@@ -84,13 +89,7 @@ export function createAdminAuth(tokens: readonly AdminTokenConfig[], deps: Admin
     const principal = authenticate(header);
     if (!principal) {
       reply.header('www-authenticate', 'Bearer realm="stella-admin"');
-      sendAdminError(
-        reply,
-        401,
-        header
-          ? 'unknown admin token'
-          : `missing admin token: send "Authorization: Bearer <token>" (a token from incidents.adminTokens, or ${ADMIN_TOKEN_ENV})`,
-      );
+      sendAdminError(reply, 401, header ? `unknown admin token: ${knownTokens}` : `missing admin token: send "Authorization: Bearer <token>"; ${knownTokens}`);
       return undefined;
     }
     let role = need.role;

@@ -88,7 +88,7 @@ function httpProblem(status: number, message: string, hadToken: boolean): string
   if (status === 401) {
     return hadToken
       ? `401 unauthenticated: ${message} (check --token or ${ADMIN_TOKEN_ENV})`
-      : `401 unauthenticated: no admin token; pass --token TOKEN or set ${ADMIN_TOKEN_ENV}`;
+      : `401 unauthenticated: no admin token; pass --token TOKEN or set ${ADMIN_TOKEN_ENV} (${message})`;
   }
   if (status === 403) return `403 permission denied: ${message}`;
   return `${status}: ${message}`;

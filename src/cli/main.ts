@@ -67,6 +67,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/verify.js')).verifyCommand,
   },
   {
+    path: ['dump'],
+    summary: 'print file-exporter and archive segments as OTLP/JSON, one request per line',
+    load: async () => (await import('./commands/dump.js')).dumpCommand,
+  },
+  {
     path: ['replay'],
     summary: 'verify a forensic bundle, then send its records to an OTLP backend',
     load: async () => (await import('./commands/replay.js')).replayCommand,
@@ -131,7 +136,9 @@ async function main(argv: string[]): Promise<{ code: number; forceExit?: boolean
     return { code: top === undefined ? 2 : 0 };
   }
   if (top !== 'telemetry') {
-    stdio.err(`stella: unknown command "${top}"${didYouMean(top, ['telemetry'])}; run "stella telemetry --help"`);
+    // `stella serve`: a command of the telemetry group typed without the group's name.
+    const hint = COMMANDS.some((c) => c.path[0] === top) ? ` (did you mean "stella telemetry ${argv.join(' ')}"?)` : didYouMean(top, ['telemetry']);
+    stdio.err(`stella: unknown command "${top}"${hint}; run "stella telemetry --help"`);
     return { code: 2 };
   }
   if (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h' || rest[0] === 'help') {

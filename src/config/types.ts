@@ -60,7 +60,15 @@ export interface AdminConfig {
   endpoint: HostPort;
   /** Plain HTTP without it. */
   tls?: TlsConfig;
+  /**
+   * Whether GET /metrics needs an admin token (any role, every tenant in scope: its labels name every
+   * tenant): `auto` (default) = only when the admin listener is not bound to loopback; `always`; `never`.
+   */
+  metricsAuth?: MetricsAuth;
 }
+
+export type MetricsAuth = 'auto' | 'always' | 'never';
+export const METRICS_AUTH: readonly MetricsAuth[] = ['auto', 'always', 'never'];
 
 export interface ProcessConfig {
   /** Worker threads; 0 = one per core, at least 1. */

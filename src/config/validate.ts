@@ -25,6 +25,7 @@ import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './prof
 import { didYouMean } from './suggest.js';
 import {
   DEFAULT_CONFIG,
+  METRICS_AUTH,
   PROFILES,
   TLS_MIN_VERSIONS,
   defaultFileExporter,
@@ -294,7 +295,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
   const receivers = r.section('receivers', top.receivers, ['grpc', 'http']);
   const grpc = r.section('receivers.grpc', receivers.grpc, ['enabled', 'endpoint', 'maxMessageBytes', 'tls']);
   const http = r.section('receivers.http', receivers.http, ['enabled', 'endpoint', 'maxBodyBytes', 'tls']);
-  const admin = r.section('admin', top.admin, ['endpoint', 'tls']);
+  const admin = r.section('admin', top.admin, ['endpoint', 'tls', 'metricsAuth']);
   const proc = r.section('process', top.process, ['workers', 'maxQueue', 'taskTimeout']);
   const admit = r.section('admit', top.admit, ['maxInflightBytes']);
   const log = r.section('log', top.log, ['level']);
@@ -318,7 +319,11 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
         ...readTls(r, 'receivers.http.tls', http.tls),
       },
     },
-    admin: { endpoint: r.hostPort('admin.endpoint', admin.endpoint, D.admin.endpoint), ...readTls(r, 'admin.tls', admin.tls) },
+    admin: {
+      endpoint: r.hostPort('admin.endpoint', admin.endpoint, D.admin.endpoint),
+      ...readTls(r, 'admin.tls', admin.tls),
+      ...(admin.metricsAuth !== undefined && admin.metricsAuth !== null && { metricsAuth: r.oneOf('admin.metricsAuth', admin.metricsAuth, 'auto', METRICS_AUTH) }),
+    },
     process: {
       workers: r.int('process.workers', proc.workers, D.process.workers, 0, 1024),
       maxQueue: r.int('process.maxQueue', proc.maxQueue, D.process.maxQueue, 0, 1_000_000),

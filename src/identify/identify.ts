@@ -7,6 +7,9 @@
 //    nothing else): an explicit `spiffeId` entry for one of its URI SANs, else an explicit `subject`
 //    entry, else a URI SAN spiffe://<trustDomain>/tenant/<id>, which is tenant <id> with no further
 //    configuration. A verified certificate that matches none is bound to no tenant: PERMISSION_DENIED;
+//    one with more than one spiffe:// URI SAN is refused (AMBIGUOUS_IDENTITY), whatever is bound: an
+//    X.509-SVID carries exactly one SPIFFE ID (https://github.com/spiffe/spiffe/blob/main/standards/X509-SVID.md#2-spiffe-id),
+//    and binding such a certificate to its first one would let SAN order pick the tenant;
 // 3. nothing: the anonymous tenant where tenancy.anonymous allows it (by default only on plain
 //    listeners bound to loopback), else UNAUTHENTICATED.
 // Then the tenant: `X-Scope-OrgID` (gRPC metadata `x-scope-orgid`) picks one of the identity's tenants;
@@ -54,12 +57,18 @@ export interface IdentifierDeps {
 /** The header an identity bound to several tenants names one with (Grafana Mimir/Loki/Tempo's). */
 export const TENANT_SELECT_HEADER = 'x-scope-orgid';
 
+/** URI schemes compare case-insensitively (RFC 3986 §3.1). */
+function isSpiffeId(uri: string): boolean {
+  return uri.slice(0, 9).toLowerCase() === 'spiffe://';
+}
+
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 
 const NOT_BOUND = Symbol('not bound');
+const AMBIGUOUS = Symbol('ambiguous');
 
 export function createIdentifier(config: IdentifierConfig, deps: IdentifierDeps = {}): Identifier {
   const tenancy = { ...DEFAULT_TENANCY, ...config.tenancy };
@@ -76,9 +85,9 @@ export function createIdentifier(config: IdentifierConfig, deps: IdentifierDeps 
   }
 
   let cacheFor: TenantBindings | undefined;
-  let certCache = new LRUCache<string, BoundIdentity | typeof NOT_BOUND>({ max: cacheSize });
+  let certCache = new LRUCache<string, BoundIdentity | typeof NOT_BOUND | typeof AMBIGUOUS>({ max: cacheSize });
 
-  function certIdentity(bindings: TenantBindings, cert: PeerCertificateLike): BoundIdentity | undefined {
+  function certIdentity(bindings: TenantBindings, cert: PeerCertificateLike): BoundIdentity | typeof AMBIGUOUS | undefined {
     const key = cert.fingerprint256;
     if (key !== undefined) {
       if (cacheFor !== bindings) {
@@ -93,8 +102,9 @@ export function createIdentifier(config: IdentifierConfig, deps: IdentifierDeps 
     return found;
   }
 
-  function resolveCert(bindings: TenantBindings, cert: PeerCertificateLike): BoundIdentity | undefined {
+  function resolveCert(bindings: TenantBindings, cert: PeerCertificateLike): BoundIdentity | typeof AMBIGUOUS | undefined {
     const uris = uriSans(cert.subjectaltname);
+    if (uris.filter(isSpiffeId).length > 1) return AMBIGUOUS;
     for (const uri of uris) {
       const explicit = bindings.bySpiffe.get(uri);
       if (explicit) return explicit;
@@ -122,8 +132,13 @@ export function createIdentifier(config: IdentifierConfig, deps: IdentifierDeps 
     } else {
       const cert = asPeerCertificate(ctx.peerCertificate);
       if (cert) {
-        identity = certIdentity(bindings, cert);
-        if (!identity) return rejected('PERMISSION_DENIED', 'the client certificate is bound to no tenant');
+        const found = certIdentity(bindings, cert);
+        if (found === AMBIGUOUS) {
+          const ids = uriSans(cert.subjectaltname).filter(isSpiffeId);
+          return rejected('AMBIGUOUS_IDENTITY', `the client certificate names ${ids.length} SPIFFE IDs (${ids.slice(0, 4).map((u) => JSON.stringify(u.slice(0, 200))).join(', ')}); an X.509-SVID has exactly one`);
+        }
+        if (!found) return rejected('PERMISSION_DENIED', 'the client certificate is bound to no tenant');
+        identity = found;
       } else if (anonymousAllowed[ctx.protocol]) {
         identity = anonymous;
       } else {

@@ -9,11 +9,12 @@
 //   4. passed to onChange listeners (Notify, the sampler, the tee).
 // Persistence is synchronous: changes are rare (an operator's request, an expiry) and the files tiny,
 // and on() answers only once the incident is on disk ("acknowledged means safe").
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { GatewayConfig } from '../config/types.js';
 import { TENANT_RE } from '../config/validate.js';
 import type { Logger } from '../telemetry/logger-types.js';
+import { appendAudit, AUDIT_FILE } from './audit-log.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { MAX_TIMER_MS, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { FLEET, type Incident, type IncidentState } from './types.js';
@@ -103,7 +104,7 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
   const { logger, metrics } = deps;
   const clock = deps.clock ?? systemClock;
   const stateFile = join(config.dir, 'state.json');
-  const auditFile = join(config.dir, 'audit.log');
+  const auditFile = join(config.dir, AUDIT_FILE);
   const active = new Map<string, Incident>();
   const listeners = new Set<(e: IncidentChange) => void>();
   let timer: TimerHandle | undefined;
@@ -138,10 +139,8 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
   }
 
   function audit(record: Omit<AuditRecord, 'time'>): void {
-    const line = JSON.stringify({ time: iso(clock.now()), ...record }) + '\n';
     try {
-      mkdirSync(config.dir, { recursive: true });
-      appendFileSync(auditFile, line, { mode: 0o600 });
+      appendAudit(auditFile, clock.now(), record);
     } catch (e) {
       metrics?.incidentPersistFailures.inc({ file: 'audit' });
       logger.error({ err: (e as Error).message, file: auditFile, record }, 'cannot append to the incident audit log');

@@ -23,6 +23,41 @@ export interface PartialSuccess {
   errorMessage?: string;
 }
 
+/** How the items of a signal are called in partial_success messages. */
+export const ITEM_NAMES: Record<Signal, string> = { traces: 'spans', metrics: 'data points', logs: 'log records' };
+
+/**
+ * The policy drop reasons (ProcessOk.dropped keys, src/process/worker/policy-rules.ts DROP_*) that remove
+ * whole items, and what the client is told about them. `attribute_key` drops an attribute, not an item:
+ * the item is delivered, so it is not a rejection.
+ */
+export const ITEM_DROP_REASONS: Readonly<Record<string, string>> = {
+  service_name: 'service.name not in the allowlist (allowlists.yaml serviceNames)',
+  metric_name: 'metric name not in the allowlist (allowlists.yaml metricNames)',
+};
+
+/**
+ * partial_success of an accepted request: items the worker refused as malformed plus items the policies
+ * dropped, with a message naming each reason and its count (https://opentelemetry.io/docs/specs/otlp/#partial-success:
+ * rejected_<items> counts what the server did not accept; error_message says why).
+ */
+export function partialSuccessOf(signal: Signal, result: { rejectedItems: number; dropped?: Record<string, number> }): PartialSuccess {
+  const parts: string[] = [];
+  let rejected = 0;
+  if (result.rejectedItems > 0) {
+    rejected += result.rejectedItems;
+    parts.push(`${result.rejectedItems} malformed`);
+  }
+  for (const [reason, n] of Object.entries(result.dropped ?? {})) {
+    const why = ITEM_DROP_REASONS[reason];
+    if (why === undefined || !(n > 0)) continue;
+    rejected += n;
+    parts.push(`${n} dropped by policy: ${why}`);
+  }
+  if (rejected === 0) return {};
+  return { rejectedItems: rejected, errorMessage: `${rejected} ${ITEM_NAMES[signal]} rejected: ${parts.join('; ')}` };
+}
+
 /**
  * partial_success is set when items were rejected, and also (OTLP allows it) to carry a warning with
  * rejected = 0 and a non-empty message; otherwise it MUST stay unset.

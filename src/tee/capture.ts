@@ -5,11 +5,12 @@
 // segments while the capture runs (and for `holdMs` after).
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Signer, Witness } from '@sigstore/sign';
 import { SIGNALS, type Signal } from '../signals.js';
 import { assembleBundle, CHUNKS_DIR } from './bundle.js';
-import { holdsDir, listSegments, readShedWindows, segmentStem, type Hold } from './layout.js';
+import { childPath, holdsDir, listSegments, readShedWindows, segmentStem, tenantDir, UnsafeTenantPathError, type Hold } from './layout.js';
+import { FLEET } from '../incident/types.js';
 import { buildManifest, canonicalJson, zeroCounts, type Manifest, type ManifestChunk } from './manifest.js';
 import { encodeRecord, readSegmentFile, SEGMENT_MAGIC, type DecodeOptions } from './segment-format.js';
 import { signArtifact } from './sign.js';
@@ -60,16 +61,22 @@ function holdName(tenant: string, fromMs: number, toMs: number): string {
 
 /** Writes (atomically) the hold that keeps the window from being pruned. */
 export function writeHold(root: string, hold: Hold): string {
+  // The tenant is part of the file name: only a tenant id (or the fleet) may get there.
+  if (hold.tenant !== FLEET) tenantDir(root, hold.tenant);
+  if (!Number.isSafeInteger(hold.fromMs) || !Number.isSafeInteger(hold.toMs)) throw new RangeError(`hold: bad window ${hold.fromMs} .. ${hold.toMs}`);
   const dir = holdsDir(root);
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, holdName(hold.tenant, hold.fromMs, hold.toMs));
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(hold)}\n`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = childPath(dir, holdName(hold.tenant, hold.fromMs, hold.toMs));
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(hold)}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
   return path;
 }
 
 export async function captureWindow(o: CaptureOptions): Promise<CaptureResult> {
   if (!(o.fromMs < o.toMs)) throw new RangeError(`capture window: from (${o.fromMs}) must be before to (${o.toMs})`);
+  // Callers validate with parseCaptureRequest (./capture-request.ts); this is the last line of defence.
+  if (o.tenant === FLEET) throw new UnsafeTenantPathError('capture: the fleet is not a tenant');
+  tenantDir(o.root, o.tenant);
   const now = o.now ?? Date.now;
   const holdMs = o.holdMs === undefined ? DEFAULT_HOLD_MS : o.holdMs;
   const holdPath = writeHold(o.root, {

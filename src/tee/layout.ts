@@ -11,10 +11,13 @@
 // <root> is forensic.dir, by default `${dataDir}/forensic`. Tenant ids are directory names (TENANT_RE in
 // src/config/validate.ts forbids "/" and leading dots), and "holds" is not a valid tier, so a tenant
 // named "holds" cannot be confused with the holds dir: tenant dirs always contain tier dirs.
+// Every path built from a tenant id goes through tenantDir, which refuses anything that is not a tenant
+// id (defence in depth: callers validate first, but a path must never be able to leave <root>).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { RETENTION_TIERS, type RetentionTier } from '../config/sections/forensic.js';
 import type { GatewayConfig } from '../config/types.js';
+import { TENANT_RE } from '../config/validate.js';
 
 export const HOLDS_DIR = 'holds';
 export const SHED_LOG = 'shed.jsonl';
@@ -30,12 +33,36 @@ export function forensicDir(config: Pick<GatewayConfig, 'dataDir' | 'forensic'>)
   return resolve(config.forensic.dir ?? join(config.dataDir, 'forensic'));
 }
 
+/** Thrown when a path would be built from something that is not a tenant id. */
+export class UnsafeTenantPathError extends Error {
+  override name = 'UnsafeTenantPathError';
+}
+
+/**
+ * `<dir>/<name>`, refusing a name that is not one path component inside `dir` (no "/", "\\", "..",
+ * NUL, leading "."): for file and directory names derived from a tenant id.
+ */
+export function childPath(dir: string, name: string): string {
+  const base = resolve(dir);
+  const path = resolve(base, name);
+  if (name === '' || name.startsWith('.') || /[/\\\0]/.test(name) || !path.startsWith(base + sep)) {
+    throw new UnsafeTenantPathError(`refusing a path outside ${base}: ${JSON.stringify(name)}`);
+  }
+  return path;
+}
+
+/** `<root>/<tenant>`: only for a valid tenant id. */
+export function tenantDir(root: string, tenant: string): string {
+  if (!TENANT_RE.test(tenant)) throw new UnsafeTenantPathError(`not a tenant id: ${JSON.stringify(tenant)}`);
+  return childPath(root, tenant);
+}
+
 export function tierDir(root: string, tenant: string, tier: RetentionTier): string {
-  return join(root, tenant, tier);
+  return join(tenantDir(root, tenant), tier);
 }
 
 export function shedLogPath(root: string, tenant: string): string {
-  return join(root, tenant, SHED_LOG);
+  return join(tenantDir(root, tenant), SHED_LOG);
 }
 
 export function holdsDir(root: string): string {
@@ -95,10 +122,10 @@ function dirNames(dir: string): string[] {
   }
 }
 
-/** Tenants that have an archive dir (sorted). */
+/** Tenants that have an archive dir (sorted); a directory whose name is not a tenant id is not one. */
 export function listTenants(root: string): string[] {
   return dirNames(root)
-    .filter((name) => name !== HOLDS_DIR)
+    .filter((name) => name !== HOLDS_DIR && TENANT_RE.test(name))
     .sort();
 }
 

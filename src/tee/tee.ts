@@ -34,6 +34,7 @@ import {
   parseSegmentName,
   segmentBaseName,
   shedLogPath,
+  tenantDir,
   tierDir,
   LEGACY_OPEN_SUFFIX,
   LEGACY_SEALED_SUFFIX,
@@ -274,7 +275,7 @@ export function createTee(config: ForensicConfig & { root: string }, deps: TeeDe
       return;
     }
     try {
-      mkdirSync(join(root, l.tenant), { recursive: true });
+      mkdirSync(tenantDir(root, l.tenant), { recursive: true });
       appendFileSync(shedLogPath(root, l.tenant), l.shedLines.join(''));
       l.shedLines = [];
     } catch (err) {
@@ -287,7 +288,7 @@ export function createTee(config: ForensicConfig & { root: string }, deps: TeeDe
     const n = l.shedLines.length; // lines added while appending wait for the next call
     const text = l.shedLines.slice(0, n).join('');
     try {
-      await mkdir(join(root, l.tenant), { recursive: true });
+      await mkdir(tenantDir(root, l.tenant), { recursive: true });
       await appendFile(shedLogPath(root, l.tenant), text);
       l.shedLines.splice(0, n);
     } catch (err) {
@@ -750,20 +751,26 @@ export function createTee(config: ForensicConfig & { root: string }, deps: TeeDe
     if (outcome === 'late') {
       // Still buffered, or being written (it may yet land: counted as shed all the same, since a gap
       // claimed wrongly is safer than a gap not claimed). Unsealed segments are sealed at the next start.
+      let shedRecords = 0;
       for (const l of lanes.values()) {
         if (l.linger) clearTimeout(l.linger);
         l.linger = undefined;
-        for (const p of l.writing ?? []) shed(l, p.offer, p.bytes, 'shutdown');
+        for (const p of l.writing ?? []) {
+          shed(l, p.offer, p.bytes, 'shutdown');
+          shedRecords++;
+        }
         l.writing = undefined;
         while (l.head < l.queue.length) {
           const p = l.queue[l.head++]!;
           shed(l, p.offer, p.bytes, 'shutdown');
+          shedRecords++;
           bufferedBytes -= p.bytes;
           l.queuedBytes -= p.bytes;
         }
         endShedWindow(l, true);
       }
-      logger.warn({ deadlineMs }, 'forensic tee: shutdown deadline reached before everything was sealed');
+      // Only a deadline that cost records is worth a warning (a start-up that failed closes with 0 ms).
+      if (shedRecords > 0) logger.warn({ deadlineMs, shedRecords }, 'forensic tee: shutdown deadline reached before everything was sealed');
     }
     metrics.teeBufferBytes.set(bufferedBytes);
   }

@@ -55,6 +55,10 @@ export interface GatewayMetrics {
   teeDiskBytes: Gauge;
   teeSealedSegments: Counter<'tier'>;
   teePrunedSegments: Counter<'tier'>;
+  /** Captures asked of the admin API, by outcome (ok | refused | failed); each is also a line in the audit log. */
+  teeCaptures: Counter<'outcome'>;
+  /** Capture bundles deleted from the captures dir (reason: age | count | bytes | temp). */
+  teeCaptureFilesPruned: Counter<'reason'>;
   samplingDecisions: Counter<'decision' | 'reason'>;
   /** Tail sampler (src/sample): spans kept or dropped by decisions, late spans included, per tenant. */
   samplingSpans: Counter<'tenant' | 'decision'>;
@@ -284,6 +288,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'tee_pruned_segments_total',
       help: 'Sealed forensic segments deleted by the pruner after their tier expired',
       labelNames: ['tier'],
+      registers,
+    }),
+    teeCaptures: new Counter({
+      name: 'tee_captures_total',
+      help: 'Captures asked of the admin API, by outcome (ok, refused, failed)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    teeCaptureFilesPruned: new Counter({
+      name: 'tee_capture_files_pruned_total',
+      help: 'Capture bundles deleted from the captures dir (age, count, bytes, temp)',
+      labelNames: ['reason'],
       registers,
     }),
     samplingDecisions: new Counter({

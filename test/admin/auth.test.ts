@@ -49,6 +49,22 @@ t.test('401 without a token or with an unknown one', async (t) => {
   t.equal((await probe('tok-viewer ', 'viewer')).status, 200, 'trailing space tolerated');
 });
 
+t.test('a 401 says what the gateway itself accepts (a token set on the client only is the usual mistake)', async (t) => {
+  const none = createAdminAuth([], { env: {} });
+  const a = fastify();
+  a.get('/probe', async (req, reply) => (none.authorize(req, reply, { role: 'viewer' }) ? { ok: true } : reply));
+  t.teardown(() => a.close());
+  const res = await a.inject({ url: '/probe', headers: { authorization: 'Bearer from-the-client' } });
+  t.equal(res.statusCode, 401);
+  t.match(res.json().message, 'unknown admin token: this gateway has no admin tokens: start it with STELLA_ADMIN_TOKEN set to the token the client sends, or list the token\'s SHA-256 in incidents.adminTokens');
+  const withEnv = createAdminAuth([], { env: { STELLA_ADMIN_TOKEN: 'server-side' } });
+  const b = fastify();
+  b.get('/probe', async (req, reply) => (withEnv.authorize(req, reply, { role: 'viewer' }) ? { ok: true } : reply));
+  t.teardown(() => b.close());
+  const missing = await b.inject({ url: '/probe' });
+  t.match(missing.json().message, /missing admin token: send "Authorization: Bearer <token>"; this gateway accepts 0 token\(s\) from incidents\.adminTokens and the STELLA_ADMIN_TOKEN it was started with/);
+});
+
 t.test('roles are ordered viewer < operator < admin', async (t) => {
   const probe = await app(t);
   t.equal((await probe('tok-viewer', 'viewer')).status, 200);

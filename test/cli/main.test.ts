@@ -101,6 +101,8 @@ t.test('unknown commands and flags exit 2 with a clear message', async (t) => {
     [['telemetry', 'frobnicate'], /^stella telemetry: unknown command "frobnicate"\nRun "stella telemetry --help"/],
     [['telemetry', 'serv'], /unknown command "serv" \(did you mean "serve"\?\)/],
     [['telemetri', 'serve'], /^stella: unknown command "telemetri" \(did you mean "telemetry"\?\)/],
+    [['serve', '--grpc', '127.0.0.1:1'], /^stella: unknown command "serve" \(did you mean "stella telemetry serve --grpc 127\.0\.0\.1:1"\?\)/],
+    [['telemetry', 'serve', '--workers', 'abc'], /^stella telemetry serve: --workers: expected an integer from 0 \(one per core\) to 1024 \(got "abc"\)\nRun "stella telemetry serve --help" for its options\./],
     [['telemetry'], /Commands:/],
     [['telemetry', 'config'], /^stella telemetry config: expected a subcommand: validate/],
     [['telemetry', 'config', 'check', 'x.yaml'], /^stella telemetry config: unknown command "check"/],
@@ -173,8 +175,9 @@ t.test('serve: a bad config exits 2 before starting anything', async (t) => {
   const r = await run(['telemetry', 'serve', '--grpc', 'x', '--export', 'ftp://y']);
   t.equal(r.code, 2);
   t.same(r.stderr.trimEnd().split('\n'), [
-    '--grpc: expected HOST:PORT (got "x")',
-    '--export: unsupported export scheme "ftp://" (expected otlp-grpc://host:port, otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR; got "ftp://y")',
+    'stella telemetry serve: --grpc: expected HOST:PORT (got "x")',
+    'stella telemetry serve: --export: unsupported export scheme "ftp://" (expected otlp-grpc://host:port, otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR; got "ftp://y")',
+    'Run "stella telemetry serve --help" for its options.',
   ]);
 });
 
@@ -214,6 +217,11 @@ t.test('serve: a port in use is one clear line and exit 1', async (t) => {
   const lines = r.stderr.trimEnd().split('\n');
   t.equal(lines.length, 1, `one line: ${r.stderr}`);
   t.match(lines[0], new RegExp(`^stella telemetry serve: cannot start: .*EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+  // With warnings on, nothing blames the forensic tee: it had nothing to seal.
+  const loud = await run(['telemetry', 'serve', ...ephemeral, '--http', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn']);
+  t.equal(loud.code, 1);
+  t.notMatch(loud.stderr, /shutdown deadline/);
+  t.match(loud.stderr, /cannot start: .*EADDRINUSE/);
 });
 
 t.test('serve: a second signal exits 1 at once, without waiting for the drain', async (t) => {

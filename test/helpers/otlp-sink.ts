@@ -61,7 +61,7 @@ export interface OtlpSink {
   failNext(n: number, spec?: FailureSpec): void;
   /** Answer the next `n` requests successfully but only after `delayMs`. */
   delayNext(n: number, delayMs: number, protocol?: SinkProtocol): void;
-  /** Resolve once `predicate(received())` holds; reject after `timeoutMs`. */
+  /** Resolve once `predicate(received())` holds; reject after `timeoutMs` (default 30 s: "hung", not "slow"). */
   waitFor(predicate: (received: ReceivedRequest[]) => boolean, timeoutMs?: number): Promise<void>;
   /** Forget recorded requests and scripted actions. */
   reset(): void;
@@ -201,7 +201,7 @@ export async function startOtlpSink(options: OtlpSinkOptions = {}): Promise<Otlp
     delayNext(n, delayMs, protocol) {
       for (let i = 0; i < n; i++) actions.push(protocol ? { kind: 'delay', delayMs, protocol } : { kind: 'delay', delayMs });
     },
-    waitFor(predicate, timeoutMs = 5000) {
+    waitFor(predicate, timeoutMs = 30_000) {
       return new Promise<void>((resolve, reject) => {
         const check = (): void => {
           if (predicate(received())) {

@@ -97,3 +97,16 @@ t.test('a certificate is resolved once per bindings version; a reload takes effe
   t.match(id.identify(ctx('grpc', { 'x-scope-orgid': 'globex' }, ci)), { code: 'PERMISSION_DENIED' }, 'the cached answer of v1 is not reused');
   t.match(id.identify(ctx('grpc', {}, ci)), { status: 'ok', tenant: 'acme' });
 });
+
+t.test('a certificate with more than one SPIFFE ID is refused, never bound to its first', async (t) => {
+  const id = make(compileBindings(file, 'v1'));
+  const two = cert('URI:spiffe://stella.local/tenant/acme, URI:spiffe://stella.local/tenant/globex');
+  const refused = id.identify(ctx('grpc', {}, two));
+  t.match(refused, { status: 'rejected', code: 'AMBIGUOUS_IDENTITY', message: /names 2 SPIFFE IDs \("spiffe:\/\/stella\.local\/tenant\/acme", "spiffe:\/\/stella\.local\/tenant\/globex"\); an X\.509-SVID has exactly one/ });
+  t.match(id.identify(ctx('grpc', {}, two)), { code: 'AMBIGUOUS_IDENTITY' }, 'also from the cache');
+  // Even when the first one is explicitly bound, and whatever the scheme's case.
+  t.match(id.identify(ctx('http', {}, cert('URI:spiffe://stella.local/ci, URI:SPIFFE://stella.local/tenant/globex'))), { code: 'AMBIGUOUS_IDENTITY' });
+  t.match(id.identify(ctx('http', { 'x-scope-orgid': 'globex' }, two)), { code: 'AMBIGUOUS_IDENTITY' }, 'X-Scope-OrgID does not pick one');
+  // One SPIFFE ID beside other URI SANs is one identity.
+  t.match(id.identify(ctx('http', {}, cert('URI:https://acme.example/app, URI:spiffe://stella.local/tenant/acme'))), { status: 'ok', tenant: 'acme' });
+});

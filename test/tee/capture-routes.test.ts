@@ -24,6 +24,7 @@ async function app() {
     capturesDir: join(archive.dataDir, 'captures'),
     signingKeyPath: keyPath,
     profile: 'forensic',
+    auditFile: join(archive.dataDir, 'incidents', 'audit.log'),
   });
   await a.ready();
   return a;

@@ -33,6 +33,7 @@ t.test('values with units', async (t) => {
       incidentTier: 'airgap',
       retention: { default: '1d', forensic: '30d', airgap: '3650d' },
       pruneInterval: '1h',
+      captures: { maxWindow: '1d', maxFutureSkew: '0s', retention: '30d', maxCount: 5, maxBytes: '1GiB' },
     },
   });
   t.same(c.forensic, {
@@ -45,12 +46,13 @@ t.test('values with units', async (t) => {
     incidentTier: 'airgap',
     retentionMs: { default: 86_400_000, forensic: 30 * 86_400_000, airgap: 3650 * 86_400_000 },
     pruneIntervalMs: 3_600_000,
+    captures: { maxWindowMs: 86_400_000, maxFutureSkewMs: 0, retentionMs: 30 * 86_400_000, maxCount: 5, maxBytes: 2 ** 30 },
   });
   t.equal(forensicDir(c), '/archive');
 });
 
 t.test('errors name the path and the bad value', async (t) => {
-  const r = validateConfig({ forensic: { mode: 'sometimes', segment: { gzipLevel: 12, maxAge: 'soon', compression: 'lz4' }, retention: { forensik: '1d' }, incidentTier: 'gold' } });
+  const r = validateConfig({ forensic: { mode: 'sometimes', segment: { gzipLevel: 12, maxAge: 'soon', compression: 'lz4' }, retention: { forensik: '1d' }, incidentTier: 'gold', captures: { maxWindow: 'forever', maxCount: 0, keep: 1 } } });
   t.notOk(r.ok);
   const errors = r.ok ? [] : r.errors;
   t.ok(errors.some((e) => e.startsWith('forensic.mode: expected one of off, incident, always (got "sometimes")')), errors.join('\n'));
@@ -59,6 +61,9 @@ t.test('errors name the path and the bad value', async (t) => {
   t.ok(errors.some((e) => e.startsWith('forensic.segment.compression: expected one of auto, zstd, brotli, deflate, none (got "lz4")')), errors.join('\n'));
   t.ok(errors.some((e) => e.startsWith('forensic.retention: unknown key "forensik"')));
   t.ok(errors.some((e) => e.startsWith('forensic.incidentTier: expected one of default, forensic, airgap (got "gold")')));
+  t.ok(errors.some((e) => e.startsWith('forensic.captures.maxWindow: expected a duration')), errors.join('\n'));
+  t.ok(errors.some((e) => e.startsWith('forensic.captures.maxCount: expected an integer from 1')), errors.join('\n'));
+  t.ok(errors.some((e) => e.startsWith('forensic.captures: unknown key "keep"')), errors.join('\n'));
 });
 
 t.test('profiles: forensic tees always, airgap archives in the airgap tier', async (t) => {

@@ -1,24 +1,34 @@
 // `stella telemetry capture --tenant T [--from ISO] [--to ISO] [--signal …] --out FILE.tar [--key KEY]`:
 // cuts a tenant's window out of the forensic archive into a signed bundle (src/tee/capture.ts).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Signer, Witness } from '@sigstore/sign';
-import { SIGNALS, type Signal } from '../../signals.js';
+import { loadConfig } from '../../config/load.js';
+import { DEFAULT_FORENSIC, type CaptureLimitsConfig } from '../../config/sections/forensic.js';
+import { defaultAuditFile } from '../../incident/audit-log.js';
+import { incidentStoreConfig } from '../../incident/store.js';
+import { auditCapture, type CaptureAuditEntry } from '../../tee/capture-audit.js';
+import { writePrivateFile } from '../../tee/capture-files.js';
+import { parseCaptureRequest, type CaptureRequest } from '../../tee/capture-request.js';
 import { captureWindow } from '../../tee/capture.js';
+import { forensicDir } from '../../tee/layout.js';
 import { createKeylessSigning, createKeySigner } from '../../tee/sign.js';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
 import { DEFAULT_KEYS_DIR, PRIVATE_KEY_FILE } from './keys-init.js';
 
-const DEFAULT_WINDOW_MS = 3_600_000;
-
 const help = `Usage: stella telemetry capture --tenant T --out FILE.tar [--from ISO] [--to ISO]
-                                 [--signal traces,logs,metrics] [--key KEY] [--data-dir DIR] [--profile P]
+                                 [--signal traces,logs,metrics] [--key KEY] [--config FILE] [--data-dir DIR] [--profile P]
 
 Builds a signed forensic bundle of tenant T's archived telemetry received in [from, to): a tar holding
 manifest.json (canonical JSON: every chunk's SHA-256, size, record counts, times, tiers, policy
 versions, and the windows the tee shed), manifest.sigstore.json (a Sigstore bundle signing the
 manifest) and chunks/. The same window captured twice gives a byte-identical file. Also writes a hold
-(DIR/forensic/holds/) so retention keeps the window's segments for 7 days.
+(DIR/forensic/holds/) so retention keeps the window's segments for 7 days. The inputs are checked
+as POST /admin/v1/captures checks them: a tenant id, --to at most forensic.captures.maxFutureSkew (5m)
+ahead, --from clamped to the tenant's first archived record, the window at most
+forensic.captures.maxWindow (7d). Every capture, done or refused, is a line in the audit log
+(<incidents dir>/audit.log). The bundle is written with mode 0600.
 
 Options:
   --tenant T      the tenant to capture (required)
@@ -27,7 +37,8 @@ Options:
   --signal LIST   comma-separated signals (default: traces,metrics,logs)
   --out FILE      the bundle to write (required)
   --key KEY       ECDSA P-256 private key PEM (default: ${join(DEFAULT_KEYS_DIR, PRIVATE_KEY_FILE)}; see "keys init")
-  --data-dir DIR  the gateway's data dir (default: ./data)
+  --config FILE   the gateway's config: its dataDir, forensic.dir, forensic.captures limits and incidents.dir
+  --data-dir DIR  the gateway's data dir (default: the config's, else ./data)
   --profile P     the profile the gateway ran under, recorded in the manifest (default: default)
   --keyless       sign keyless instead (online only): Fulcio certificate for the OIDC token in
                   SIGSTORE_ID_TOKEN, logged in Rekor; verify such bundles with cosign, not "verify --key"
@@ -43,29 +54,13 @@ const options = {
   out: { type: 'string' },
   key: { type: 'string' },
   'data-dir': { type: 'string' },
+  config: { type: 'string' },
   profile: { type: 'string' },
   keyless: { type: 'boolean' },
   'fulcio-url': { type: 'string' },
   'rekor-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-export function parseTime(flag: string, value: string): number {
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) throw new UsageError(`${flag}: expected an ISO 8601 time such as 2026-01-31T12:00:00Z (got "${value}")`);
-  return ms;
-}
-
-export function parseSignals(values: string[] | undefined): Signal[] {
-  if (!values || values.length === 0) return [...SIGNALS];
-  const out = new Set<Signal>();
-  for (const v of values.flatMap((x) => x.split(','))) {
-    const s = v.trim();
-    if (!(SIGNALS as readonly string[]).includes(s)) throw new UsageError(`--signal: expected ${SIGNALS.join(', ')} (got "${s}")`);
-    out.add(s as Signal);
-  }
-  return SIGNALS.filter((s) => out.has(s));
-}
 
 function progressBar(): ((done: number, total: number) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
@@ -77,6 +72,26 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
   };
 }
 
+/** Where the CLI reads the archive and the limits from: --config, then --data-dir, else the defaults. */
+function captureSettings(values: { config?: string; 'data-dir'?: string; profile?: string }): { root: string; auditFile: string; limits: CaptureLimitsConfig; profile?: string } {
+  if (values.config === undefined) {
+    const dataDir = resolve(values['data-dir'] ?? 'data');
+    return { root: join(dataDir, 'forensic'), auditFile: defaultAuditFile(dataDir), limits: DEFAULT_FORENSIC.captures };
+  }
+  const loaded = loadConfig({ file: values.config, flags: { dataDir: values['data-dir'] }, ...(values.profile !== undefined && { profile: values.profile }) });
+  if (!loaded.ok) throw new UsageError(loaded.errors.join('\n'));
+  const c = loaded.config;
+  return { root: forensicDir(c), auditFile: join(incidentStoreConfig(c).dir, 'audit.log'), limits: c.forensic.captures, profile: c.profile };
+}
+
+function osUser(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
 export const captureCommand: Command = {
   help,
   async run(args) {
@@ -85,13 +100,29 @@ export const captureCommand: Command = {
       stdio.out(help);
       return 0;
     }
-    if (!values.tenant) throw new UsageError('--tenant is required');
     if (!values.out) throw new UsageError('--out FILE.tar is required');
-    const toMs = values.to !== undefined ? parseTime('--to', values.to) : Date.now();
-    const fromMs = values.from !== undefined ? parseTime('--from', values.from) : toMs - DEFAULT_WINDOW_MS;
-    if (!(fromMs < toMs)) throw new UsageError(`--from (${new Date(fromMs).toISOString()}) must be before --to (${new Date(toMs).toISOString()})`);
-    const signals = parseSignals(values.signal);
-    const dataDir = resolve(values['data-dir'] ?? 'data');
+    const settings = captureSettings(values);
+    const by = osUser();
+    let request: CaptureRequest | undefined;
+    const audit = (entry: Omit<CaptureAuditEntry, 'via' | 'by' | 'tenant' | 'request'>): void => {
+      try {
+        auditCapture(settings.auditFile, Date.now(), { via: 'cli', by, tenant: values.tenant, ...(request && { request }), ...entry });
+      } catch (err) {
+        // The capture's outcome stands; the operator is told the audit line is missing.
+        stdio.err(`stella telemetry capture: warning: cannot append to the audit log ${settings.auditFile}: ${(err as Error).message}`);
+      }
+    };
+    // The same checks, in the same function, as POST /admin/v1/captures; only the names become flags.
+    const parsed = parseCaptureRequest(
+      { tenant: values.tenant, from: values.from, to: values.to, signals: values.signal?.join(',') },
+      { now: Date.now(), limits: settings.limits, root: settings.root },
+    );
+    if (!parsed.ok) {
+      audit({ outcome: 'refused', error: parsed.message });
+      throw new UsageError(parsed.field === 'window' ? parsed.message : `--${parsed.field === 'signals' ? 'signal' : parsed.field}${parsed.message.slice(parsed.field.length)}`);
+    }
+    request = parsed.request;
+    const { tenant, fromMs, toMs, signals } = request;
     let signing: { signer: Signer; witnesses: Witness[] };
     if (values.keyless) {
       if (values.key) throw new UsageError('--keyless and --key exclude each other');
@@ -103,30 +134,41 @@ export const captureCommand: Command = {
       try {
         signing = { signer: createKeySigner(readFileSync(keyPath, 'utf8')), witnesses: [] };
       } catch (err) {
-        stdio.err(`stella telemetry capture: cannot use signing key ${keyPath}: ${(err as Error).message} (create one with "stella telemetry keys init")`);
+        const message = `cannot use signing key ${keyPath}: ${(err as Error).message} (create one with "stella telemetry keys init")`;
+        audit({ outcome: 'refused', error: message });
+        stdio.err(`stella telemetry capture: ${message}`);
         return 1;
       }
     }
-    const result = await captureWindow({
-      root: join(dataDir, 'forensic'),
-      tenant: values.tenant,
-      fromMs,
-      toMs,
-      signals,
-      profile: values.profile ?? 'default',
-      ...signing,
-      onProgress: progressBar(),
-    });
+    if (request.requestedFromMs !== undefined) {
+      stdio.err(`note: --from ${new Date(request.requestedFromMs).toISOString()} is before tenant ${tenant}'s first archived record; capturing from ${new Date(fromMs).toISOString()}`);
+    }
     const out = resolve(values.out);
-    writeFileSync(`${out}.tmp`, result.bundle);
-    renameSync(`${out}.tmp`, out);
+    let result;
+    try {
+      result = await captureWindow({
+        root: settings.root,
+        tenant,
+        fromMs,
+        toMs,
+        signals,
+        profile: values.profile ?? settings.profile ?? 'default',
+        ...signing,
+        onProgress: progressBar(),
+      });
+      writePrivateFile(out, result.bundle);
+    } catch (err) {
+      audit({ outcome: 'failed', error: (err as Error).message });
+      throw err;
+    }
+    audit({ outcome: 'ok', path: out, manifestSha256: result.manifestSha256, bytes: result.bundle.length, holdPath: result.holdPath });
     const t = result.manifest.totals;
     for (const w of result.warnings) stdio.err(`warning: ${w}`);
     for (const s of result.manifest.shed) {
       stdio.err(`warning: the tee shed ${s.records} records (${s.bytes} bytes, ${s.reason}) between ${new Date(s.fromMs).toISOString()} and ${new Date(s.toMs).toISOString()}; the manifest says so`);
     }
     stdio.out(
-      `wrote ${out}: tenant ${values.tenant}, ${new Date(fromMs).toISOString()} .. ${new Date(toMs).toISOString()}, ` +
+      `wrote ${out}: tenant ${tenant}, ${new Date(fromMs).toISOString()} .. ${new Date(toMs).toISOString()}, ` +
         `${t.chunks} chunks, ${t.records.traces + t.records.metrics + t.records.logs} records ` +
         `(spans ${t.items.traces}, data points ${t.items.metrics}, log records ${t.items.logs})`,
     );

@@ -5,8 +5,8 @@
 // Keys are ECDSA P-256 made with node's WebCrypto; certificates are built with @peculiar/x509
 // (which needs reflect-metadata loaded first). Not for production: the CA key sits next to the certs.
 import 'reflect-metadata';
-import { KeyObject, webcrypto } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, KeyObject, webcrypto } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
@@ -125,33 +125,78 @@ export function devCertFiles(out: string, tenants: string[]): { ca: string; caKe
   return { ca: join(out, 'ca.pem'), caKey: join(out, 'ca-key.pem'), server: join(out, 'server.pem'), serverKey: join(out, 'server-key.pem'), clients };
 }
 
-/** Generates everything and writes it; refuses (before writing anything) to overwrite without `force`. */
-export async function writeDevCerts(options: DevCertsOptions): Promise<{ ok: true; files: ReturnType<typeof devCertFiles> } | { ok: false; error: string }> {
+/** What `certs init` did with each file: written now, or kept as it was. */
+export interface DevCertsResult {
+  ok: true;
+  files: ReturnType<typeof devCertFiles>;
+  written: string[];
+  kept: string[];
+}
+
+/** The CA in `out`, read back (certificate and key) so that more certificates can be issued from it. */
+async function readCa(certFile: string, keyFile: string): Promise<Issued> {
+  const certPem = readFileSync(certFile, 'utf8');
+  const keyPemText = readFileSync(keyFile, 'utf8');
+  const cert = new x509.X509Certificate(certPem);
+  const der = createPrivateKey(keyPemText).export({ type: 'pkcs8', format: 'der' });
+  const privateKey = (await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign'])) as CryptoKey;
+  const publicKey = (await cert.publicKey.export(ALG, ['verify'])) as unknown as CryptoKey;
+  // The key must be the certificate's: a CA key from another run would sign leaves nobody can verify.
+  const probe = Buffer.from('stella certs init');
+  const sig = await webcrypto.subtle.sign(ALG, privateKey, probe);
+  if (!(await webcrypto.subtle.verify(ALG, publicKey, sig, probe))) throw new Error(`${keyFile} is not the key of ${certFile}`);
+  return { cert, keys: { privateKey, publicKey }, certPem, keyPem: keyPemText };
+}
+
+/**
+ * Writes what is missing and keeps what exists, so the command can be run again and extended with more
+ * tenants: an existing CA issues the new certificates. A pair (certificate and key) is whole or absent:
+ * one half without the other, or leaves without their CA, is refused before anything is written, as
+ * writing would replace a file with a different one. `force` writes everything anew.
+ */
+export async function writeDevCerts(options: DevCertsOptions): Promise<DevCertsResult | { ok: false; error: string }> {
   const files = devCertFiles(options.out, options.tenants);
-  const all = [files.ca, files.caKey, files.server, files.serverKey, ...Object.values(files.clients).flatMap((c) => [c.cert, c.key])];
-  if (!options.force) {
-    const existing = all.filter((f) => existsSync(f));
-    if (existing.length > 0) return { ok: false, error: `refusing to overwrite ${existing.join(', ')} (use --force)` };
+  const pairs: [string, string][] = [[files.ca, files.caKey], [files.server, files.serverKey], ...Object.values(files.clients).map((c) => [c.cert, c.key] as [string, string])];
+  const has = (f: string): boolean => !options.force && existsSync(f);
+  for (const [cert, key] of pairs) {
+    if (has(cert) !== has(key)) {
+      return { ok: false, error: `refusing to write ${has(cert) ? key : cert}: ${has(cert) ? cert : key} exists without it (remove it, or use --force to write everything anew)` };
+    }
+  }
+  const leaves = pairs.slice(1).filter(([cert]) => has(cert)).map(([cert]) => cert);
+  if (!has(files.ca) && leaves.length > 0) {
+    return { ok: false, error: `refusing to write a new CA: ${leaves.join(', ')} were issued by a CA that is not in ${options.out} (use --force to write everything anew)` };
+  }
+  let ca: Issued;
+  try {
+    ca = has(files.ca) ? await readCa(files.ca, files.caKey) : await issueCa('Stella Telemetry development CA', validityFor(options.days));
+  } catch (err) {
+    return { ok: false, error: `cannot use the CA in ${options.out}: ${(err as Error).message}` };
   }
   const validity = validityFor(options.days);
-  const ca = await issueCa('Stella Telemetry development CA', validity);
-  const server = await issueLeaf(ca, { commonName: 'localhost', usage: 'server', dns: ['localhost'], ips: ['127.0.0.1', '::1'], validity });
   mkdirSync(options.out, { recursive: true });
+  const written: string[] = [];
+  const kept: string[] = [];
   const write = (file: string, data: string, secret: boolean): void => {
     writeFileSync(file, data, { mode: secret ? 0o600 : 0o644 });
     // writeFileSync's mode applies only when it creates the file (--force over an existing one).
     if (secret) chmodSync(file, 0o600);
+    written.push(file);
   };
-  write(files.ca, ca.certPem, false);
-  write(files.caKey, ca.keyPem, true);
-  write(files.server, server.certPem, false);
-  write(files.serverKey, server.keyPem, true);
+  const writePair = (cert: string, key: string, issued: Issued): void => {
+    write(cert, issued.certPem, false);
+    write(key, issued.keyPem, true);
+  };
+  if (has(files.ca)) kept.push(files.ca, files.caKey);
+  else writePair(files.ca, files.caKey, ca);
+  if (has(files.server)) kept.push(files.server, files.serverKey);
+  else writePair(files.server, files.serverKey, await issueLeaf(ca, { commonName: 'localhost', usage: 'server', dns: ['localhost'], ips: ['127.0.0.1', '::1'], validity }));
   for (const tenant of options.tenants) {
-    const client = await issueLeaf(ca, { commonName: tenant, usage: 'client', uris: [spiffeId(options.trustDomain, tenant)], validity });
-    write(files.clients[tenant]!.cert, client.certPem, false);
-    write(files.clients[tenant]!.key, client.keyPem, true);
+    const c = files.clients[tenant]!;
+    if (has(c.cert)) kept.push(c.cert, c.key);
+    else writePair(c.cert, c.key, await issueLeaf(ca, { commonName: tenant, usage: 'client', uris: [spiffeId(options.trustDomain, tenant)], validity }));
   }
-  return { ok: true, files };
+  return { ok: true, files, written, kept };
 }
 
 const help = `Usage: stella telemetry certs init --out DIR --tenant ID [--tenant ID]... [options]
@@ -160,14 +205,15 @@ Writes a development PKI for mTLS as PEM files in DIR:
   ca.pem, ca-key.pem              a CA (keep ca-key.pem to issue more certificates)
   server.pem, server-key.pem      a server certificate for localhost, 127.0.0.1 and ::1
   client-ID.pem, client-ID-key.pem per tenant, with the URI SAN spiffe://TRUST_DOMAIN/tenant/ID
-Key files are created with mode 0600. For development and tests, not production.
+Key files are created with mode 0600. Run it again to add tenants: existing files are kept and an
+existing CA issues the new certificates. For development and tests, not production.
 
 Options:
   --out DIR               output directory (created if missing)
   --tenant ID             a tenant to issue a client certificate for; repeat for several
   --days N                validity in days (default ${DEFAULT_DAYS})
   --trust-domain DOMAIN   SPIFFE trust domain (default ${DEFAULT_TRUST_DOMAIN})
-  --force                 overwrite existing files
+  --force                 write everything anew, a new CA included (existing files are replaced)
   -h, --help              show this help`;
 
 const options = {
@@ -211,7 +257,9 @@ export const certsInitCommand: Command = {
     const c = f.clients[first]!;
     stdio.out(
       [
-        `Wrote a development CA, a server certificate and ${tenants.length} client certificate(s) to ${out}:`,
+        result.kept.length === 0
+          ? `Wrote a development CA, a server certificate and ${tenants.length} client certificate(s) to ${out}:`
+          : `Kept ${result.kept.length} existing file(s) and wrote ${result.written.length} new one(s) in ${out}:`,
         `  ${f.ca}  ${f.caKey}`,
         `  ${f.server}  ${f.serverKey}   (localhost, 127.0.0.1, ::1; valid ${days} days)`,
         ...tenants.map((t) => `  ${f.clients[t]!.cert}  ${f.clients[t]!.key}   (${spiffeId(trustDomain, t)})`),

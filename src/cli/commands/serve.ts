@@ -7,6 +7,7 @@ import { formatHostPort } from '../../config/validate.js';
 import type { RunningGateway } from '../../gateway.js';
 import { parseCommandArgs, stdio, type Command } from '../command.js';
 import { applyRuntimeV8Flags } from '../node-flags.js';
+import { followParent, reexecWithGatewaySettings } from '../reexec.js';
 
 const help = `Usage: stella telemetry serve [options]
 
@@ -31,7 +32,10 @@ Options (flags override the config file):
   --tls-key FILE       its private key (PEM)
   --tls-client-ca FILE CA of client certificates: mTLS, a client without a certificate is refused
                        (files are reloaded when they change; see "stella telemetry certs init")
-  -h, --help           show this help`;
+  -h, --help           show this help
+
+Started without its node flags and malloc setting (e.g. "node dist/src/cli/main.js telemetry serve"),
+serve runs itself again as a child process with them; STELLA_REEXEC=0 turns that off.`;
 
 const options = {
   config: { type: 'string' },
@@ -61,6 +65,10 @@ export const serveCommand: Command = {
       stdio.out(help);
       return 0;
     }
+    // Started without the gateway's node flags and malloc setting: run again with them (reexec.ts).
+    const reexec = reexecWithGatewaySettings();
+    if (reexec) return await reexec;
+    followParent();
     const flags: ServeFlags = {
       profile: values.profile,
       grpc: values.grpc,
@@ -77,7 +85,8 @@ export const serveCommand: Command = {
     };
     const loaded = loadConfig({ file: values.config, flags });
     if (!loaded.ok) {
-      for (const e of loaded.errors) stdio.err(e);
+      for (const e of loaded.errors) stdio.err(`stella telemetry serve: ${e}`);
+      if (loaded.errors.some((e) => e.startsWith('--'))) stdio.err('Run "stella telemetry serve --help" for its options.');
       return 2;
     }
     const config = loaded.config;

@@ -11,6 +11,12 @@
 //     incidentTier: forensic   # tier of segments written while the tenant (or fleet) is in incident
 //     retention: { default: 7d, forensic: 90d, airgap: 365d }
 //     pruneInterval: 10m
+//     captures:                # bundles written by POST /admin/v1/captures and limits of every capture (docs/captures.md)
+//       maxWindow: 7d          # longest window one capture may cover (after clamping to the archive's first record)
+//       maxFutureSkew: 5m      # how far past now `to` may lie (clock skew between operator and gateway)
+//       retention: 7d          # bundles in ${dataDir}/captures older than this are deleted
+//       maxCount: 100          # … and beyond this many (oldest first)
+//       maxBytes: 10GiB        # … and beyond this many bytes (oldest first)
 import type { RawConfig } from '../profiles.js';
 import type { Reader } from '../validate.js';
 import { zstdAvailable, ZSTD_NODE_VERSIONS } from '../../tee/zstd-support.js';
@@ -57,6 +63,21 @@ export interface ForensicConfig {
   retentionMs: Record<RetentionTier, number>;
   /** How often the pruner runs. */
   pruneIntervalMs: number;
+  /** Limits of captures (CLI and admin API) and retention of the bundles the admin API writes. */
+  captures: CaptureLimitsConfig;
+}
+
+export interface CaptureLimitsConfig {
+  /** Longest window (to - from) one capture may cover, measured after `from` is clamped to the archive's first record. */
+  maxWindowMs: number;
+  /** How far past now `to` may lie. */
+  maxFutureSkewMs: number;
+  /** Bundles in the captures dir older than this are deleted (at start-up, periodically, after each capture). */
+  retentionMs: number;
+  /** At most this many bundles are kept (oldest deleted first). */
+  maxCount: number;
+  /** At most this many bytes of bundles are kept (oldest deleted first). */
+  maxBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -71,6 +92,7 @@ export const DEFAULT_FORENSIC: ForensicConfig = {
   incidentTier: 'forensic',
   retentionMs: { default: 7 * DAY, forensic: 90 * DAY, airgap: 365 * DAY },
   pruneIntervalMs: 600_000,
+  captures: { maxWindowMs: 7 * DAY, maxFutureSkewMs: 300_000, retentionMs: 7 * DAY, maxCount: 100, maxBytes: 10 * 1024 * MiB },
 };
 
 export function readForensic(r: Reader, value: unknown): ForensicConfig {
@@ -85,7 +107,9 @@ export function readForensic(r: Reader, value: unknown): ForensicConfig {
     'incidentTier',
     'retention',
     'pruneInterval',
+    'captures',
   ]);
+  const cap: RawConfig = r.section('forensic.captures', s.captures, ['maxWindow', 'maxFutureSkew', 'retention', 'maxCount', 'maxBytes']);
   const seg: RawConfig = r.section('forensic.segment', s.segment, ['maxBytes', 'maxAge', 'compression', 'gzipLevel']);
   const ret: RawConfig = r.section('forensic.retention', s.retention, RETENTION_TIERS);
   const config: ForensicConfig = {
@@ -106,6 +130,13 @@ export function readForensic(r: Reader, value: unknown): ForensicConfig {
       airgap: r.duration('forensic.retention.airgap', ret.airgap, D.retentionMs.airgap),
     },
     pruneIntervalMs: r.duration('forensic.pruneInterval', s.pruneInterval, D.pruneIntervalMs, 1000),
+    captures: {
+      maxWindowMs: r.duration('forensic.captures.maxWindow', cap.maxWindow, D.captures.maxWindowMs, 1000),
+      maxFutureSkewMs: r.duration('forensic.captures.maxFutureSkew', cap.maxFutureSkew, D.captures.maxFutureSkewMs, 0),
+      retentionMs: r.duration('forensic.captures.retention', cap.retention, D.captures.retentionMs, 1000),
+      maxCount: r.int('forensic.captures.maxCount', cap.maxCount, D.captures.maxCount, 1, 1_000_000),
+      maxBytes: r.size('forensic.captures.maxBytes', cap.maxBytes, D.captures.maxBytes, 1024 * 1024),
+    },
   };
   // Fail at start-up, not at the first write: an explicit zstd on a Node without it is a config error.
   if (config.segment.compression === 'zstd' && !zstdAvailable()) {

@@ -60,12 +60,48 @@ t.test('writes a CA, a server certificate and one SPIFFE client certificate per 
   if (openssl.error === undefined) t.equal(openssl.status, 0, openssl.stdout + openssl.stderr);
 });
 
+t.test('run again, it keeps what exists and issues the new tenants from the same CA', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stella-certs-'));
+  t.equal(run(['certs', 'init', '--out', dir, '--tenant', 'acme']).code, 0);
+  const before = ['ca.pem', 'ca-key.pem', 'server.pem', 'server-key.pem', 'client-acme.pem', 'client-acme-key.pem'].map((f) => readFileSync(join(dir, f), 'utf8'));
+  const again = run(['certs', 'init', '--out', dir, '--tenant', 'acme']);
+  t.equal(again.code, 0, again.err);
+  t.match(again.out, /Kept 6 existing file\(s\) and wrote 0 new one\(s\)/);
+  const more = run(['certs', 'init', '--out', dir, '--tenant', 'acme', '--tenant', 'globex']);
+  t.equal(more.code, 0, more.err);
+  t.match(more.out, /Kept 6 existing file\(s\) and wrote 2 new one\(s\)/);
+  const after = ['ca.pem', 'ca-key.pem', 'server.pem', 'server-key.pem', 'client-acme.pem', 'client-acme-key.pem'].map((f) => readFileSync(join(dir, f), 'utf8'));
+  t.same(after, before, 'existing files unchanged');
+  const globex = cert(dir, 'client-globex.pem');
+  t.ok(globex.checkIssued(cert(dir, 'ca.pem')) && globex.verify(cert(dir, 'ca.pem').publicKey), 'the new tenant is issued by the existing CA');
+  t.equal(globex.subjectAltName, 'URI:spiffe://stella.local/tenant/globex');
+  t.equal(statSync(join(dir, 'client-globex-key.pem')).mode & 0o777, 0o600);
+});
+
+t.test('refuses leaves without their CA, and a CA key that is not the certificate\'s', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stella-certs-'));
+  t.equal(run(['certs', 'init', '--out', dir, '--tenant', 'acme']).code, 0);
+  const other = mkdtempSync(join(tmpdir(), 'stella-certs-'));
+  t.equal(run(['certs', 'init', '--out', other, '--tenant', 'acme']).code, 0);
+  writeFileSync(join(dir, 'ca-key.pem'), readFileSync(join(other, 'ca-key.pem')));
+  const wrongKey = run(['certs', 'init', '--out', dir, '--tenant', 'globex']);
+  t.equal(wrongKey.code, 1);
+  t.match(wrongKey.err, `is not the key of ${join(dir, 'ca.pem')}`);
+  t.notOk(existsSync(join(dir, 'client-globex.pem')), 'nothing written');
+  const orphan = mkdtempSync(join(tmpdir(), 'stella-certs-'));
+  for (const f of ['client-acme.pem', 'client-acme-key.pem']) writeFileSync(join(orphan, f), readFileSync(join(other, f)));
+  const noCa = run(['certs', 'init', '--out', orphan, '--tenant', 'acme']);
+  t.equal(noCa.code, 1);
+  t.match(noCa.err, 'refusing to write a new CA');
+  t.notOk(existsSync(join(orphan, 'ca.pem')));
+});
+
 t.test('refuses to overwrite without --force; --force replaces and keeps keys private', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'stella-certs-'));
   writeFileSync(join(dir, 'server-key.pem'), 'precious', { mode: 0o644 });
   const refused = run(['certs', 'init', '--out', dir, '--tenant', 'acme']);
   t.equal(refused.code, 1);
-  t.match(refused.err, `refusing to overwrite ${join(dir, 'server-key.pem')} (use --force)`);
+  t.match(refused.err, `refusing to write ${join(dir, 'server.pem')}: ${join(dir, 'server-key.pem')} exists without it`);
   t.equal(readFileSync(join(dir, 'server-key.pem'), 'utf8'), 'precious');
   t.notOk(existsSync(join(dir, 'ca.pem')), 'nothing written');
 

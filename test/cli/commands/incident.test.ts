@@ -92,7 +92,7 @@ t.test('clear errors: 401, 403, connection refused, bad flags', async (t) => {
   t.equal(noToken.code, 1);
   t.match(noToken.err, 'stella telemetry incident on: 401 unauthenticated: no admin token; pass --token TOKEN or set STELLA_ADMIN_TOKEN');
   t.equal(wrong.code, 1);
-  t.match(wrong.err, /401 unauthenticated: unknown admin token \(check --token or STELLA_ADMIN_TOKEN\)/);
+  t.match(wrong.err, /401 unauthenticated: unknown admin token: this gateway accepts \d+ token\(s\) from incidents\.adminTokens .*\(check --token or STELLA_ADMIN_TOKEN\)/);
   t.equal(viewer.code, 1);
   t.match(viewer.err, /403 permission denied: token "viewer" has role viewer; this needs operator/);
   t.equal(otherTenant.code, 1);

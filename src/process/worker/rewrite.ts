@@ -1314,19 +1314,22 @@ function stringField(lenPos: number, s: number, e: number, key: string | undefin
 /**
  * A bytes_value [s, e) after its length prefix at lenPos: read as text (policy-rules.ts bytesAsText:
  * UTF-8 when valid, else Latin-1) and redacted like a string value under the same key (a sensitive key
- * makes it one finding). Binary data that is not UTF-8 has no byte prefilter verdict worth trusting
- * for Latin-1 text, so every detector runs on it.
+ * makes it one finding). The byte prefilter holds for both readings: its conditions are ASCII bytes,
+ * which both readings turn into the same characters (Latin-1 maps every byte to one character; UTF-8
+ * never puts an ASCII byte inside a multi-byte character), and it treats every other byte as neither
+ * letter nor digit, which can only add triggers. So a large binary value costs one pass of the
+ * automaton unless it meets a detector's condition.
  */
 function bytesField(lenPos: number, s: number, e: number, key: string | undefined, sensitive: boolean): number {
   if (s === e) return 0;
   const r = rules!;
-  const utf8 = isValidUtf8(buf, s, e);
   let triggers = ALL_TRIGGERS;
-  if (utf8 && !sensitive) {
+  if (!sensitive) {
     if (r.activeTriggers === 0 && !r.hasCustom) return 0;
     triggers = secretTriggers(buf, s, e);
     if ((triggers & r.activeTriggers) === 0 && !r.hasCustom) return 0;
   }
+  const utf8 = isValidUtf8(buf, s, e);
   const value = bytesAsText(buf, s, e, utf8);
   const n = r.scan(value, key, triggers, sensitive);
   if (n === 0) return 0;

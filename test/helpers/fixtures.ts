@@ -25,3 +25,6 @@ export function piiCorpusStrings(): string[] {
   }
   return out;
 }
+
+/** The repository's own PII fixture: secrets in the places the shared corpus leaves clean (its README). */
+export const piiPlacesFixtures = join(packageRoot, 'test', 'fixtures', 'pii-places');

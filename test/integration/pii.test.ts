@@ -1,4 +1,4 @@
-// The PII corpus (../shared/fixtures/pii, see its README) through a running gateway with the shipped
+// The PII corpus (../shared/fixtures/pii, see its README) and test/fixtures/pii-places through a running gateway with the shipped
 // default policies, for all three signals over HTTP/JSON, HTTP/protobuf and gRPC: no line of
 // secrets.txt may appear in anything the gateway exported (the raw bytes the backend received, and
 // the same data rendered as OTLP/JSON) nor in its /metrics page; every negative must survive; every
@@ -12,19 +12,24 @@ import { countItems, decodeForComparison } from '../../src/process/reference/ref
 import { otlpJsonToProtobuf } from '../../src/process/worker/otlp-json.js';
 import { SIGNAL_WIRE, type Signal } from '../../src/signals.js';
 import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
-import { piiFixtures } from '../helpers/fixtures.js';
+import { piiFixtures, piiPlacesFixtures } from '../helpers/fixtures.js';
 import { startOtlpSink } from '../helpers/otlp-sink.js';
 
-const list = (file: string): [string, string][] =>
-  readFileSync(join(piiFixtures, file), 'utf8')
+const list = (file: string, dir = piiFixtures): [string, string][] =>
+  readFileSync(join(dir, file), 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)]);
 
-const FILES: [Signal, string, number][] = [
-  ['traces', 'traces.json', 120],
-  ['logs', 'logs.json', 40],
-  ['metrics', 'metrics.json', 23],
+// The shared corpus, then the repository's fixture with secrets in the places the corpus leaves clean
+// (keys, schema URLs, trace states, bytes values, scope, log and metric fields: issue 18, finding 6).
+const FILES: [Signal, string, number, string][] = [
+  ['traces', 'traces.json', 120, piiFixtures],
+  ['logs', 'logs.json', 40, piiFixtures],
+  ['metrics', 'metrics.json', 23, piiFixtures],
+  ['traces', 'traces.json', 1, piiPlacesFixtures],
+  ['logs', 'logs.json', 1, piiPlacesFixtures],
+  ['metrics', 'metrics.json', 2, piiPlacesFixtures],
 ];
 
 function grpcExport(address: string, signal: Signal, body: Uint8Array): Promise<grpc.ServiceError | null> {
@@ -50,8 +55,8 @@ t.test('the PII corpus through the gateway: nothing leaks, negatives survive, no
   const grpcAddress = `${gw.addresses.grpc!.host}:${gw.addresses.grpc!.port}`;
   const expected: Record<Signal, number> = { traces: 0, metrics: 0, logs: 0 };
 
-  for (const [signal, file, items] of FILES) {
-    const json = readFileSync(join(piiFixtures, file));
+  for (const [signal, file, items, dir] of FILES) {
+    const json = readFileSync(join(dir, file));
     const converted = otlpJsonToProtobuf(signal, json);
     if (!converted.ok) throw new Error(converted.message);
     const path = SIGNAL_WIRE[signal].httpPath;
@@ -78,8 +83,12 @@ t.test('the PII corpus through the gateway: nothing leaks, negatives survive, no
   const secrets = list('secrets.txt');
   t.equal(secrets.length, 403);
   t.same(secrets.filter(([, v]) => emitted.includes(v)), [], 'no secret in the exported bytes, their OTLP/JSON rendering or /metrics');
+  const placed = list('secrets.txt', piiPlacesFixtures);
+  t.ok(placed.length >= 30);
+  t.same(placed.filter(([, v]) => emitted.includes(v)), [], 'no secret planted in keys, schema URLs, trace states, bytes values, scope, log or metric fields');
   const exported = Buffer.concat(parts.slice(0, -1));
   t.same(list('negatives.txt').filter(([, v]) => !exported.includes(v)), [], 'every negative survives');
+  t.same(list('negatives.txt', piiPlacesFixtures).filter(([, v]) => !exported.includes(v)), [], 'every negative of the new places survives');
   t.match(metricsPage, /policy_redactions_total\{signal="traces",tenant="default",category="email"\} \d+/, 'redactions are counted per category');
   t.match(metricsPage, /policy_redactions_total\{signal="logs",tenant="default",category="private_key"\} \d+/);
 });

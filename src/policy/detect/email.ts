@@ -1,6 +1,7 @@
 // E-mail addresses: local@domain with a dotted domain whose last label is alphabetic (a TLD).
 // Scanned outwards from each `@` with bounded loops (local part <= 64, domain <= 253 characters,
-// RFC 5321 §4.5.3.1) instead of a regex, so the cost is linear whatever the input. `@scope/pkg@1.2.3`
+// RFC 5321 §4.5.3.1) instead of a regex, so the cost is linear whatever the input. The at sign may be
+// percent-encoded (`%40`, RFC 3986 §2.1): an address in a URL is as much an address. `@scope/pkg@1.2.3`
 // and `name@sha256:<hex>` fail the TLD rule; `user@host` (no dot) is not an address here.
 import { codeAt, isAlnum, isAlpha } from './chars.js';
 import type { Detector, Finding } from './types.js';
@@ -41,20 +42,28 @@ function domainEnd(s: string, from: number): number {
 }
 
 export function findEmails(value: string, out: Finding[]): void {
-  let at = value.indexOf('@');
-  while (at !== -1) {
+  // The at sign may be `@` or its percent-encoded form `%40` (an address in a URL query or path,
+  // `?email=alice%40example.com`). Each form's next position is looked up only once it has been passed,
+  // so the scan stays linear whatever the input (`a@a@a@…` with no `%40`).
+  let plain = value.indexOf('@');
+  let enc = value.indexOf('%40');
+  while (plain !== -1 || enc !== -1) {
+    const encoded = plain === -1 || (enc !== -1 && enc < plain);
+    const at = encoded ? enc : plain;
+    const width = encoded ? 3 : 1;
     let start = at;
     while (start > 0 && at - start < MAX_LOCAL && isLocalChar(value.charCodeAt(start - 1))) start--;
     while (start < at && value.charCodeAt(start) === 0x2e) start++; // no leading dot
-    let next = at + 1;
+    let next = at + width;
     if (start < at) {
-      const end = domainEnd(value, at + 1);
+      const end = domainEnd(value, at + width);
       if (end !== -1) {
         out.push({ category: 'email', start, end });
         next = end;
       }
     }
-    at = value.indexOf('@', next);
+    if (plain !== -1 && plain < next) plain = value.indexOf('@', next);
+    if (enc !== -1 && enc < next) enc = value.indexOf('%40', next);
   }
 }
 

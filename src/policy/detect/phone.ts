@@ -6,7 +6,8 @@
 // - NANP national forms (area and exchange codes start 2–9): `(415) 555-0123`, `415-555-0123`,
 //   `415.555.0123`, `1-415-555-0123`;
 // - UK national forms (Ofcom numbering: a trunk `0`, 10 or 11 digits): `07700 900123`, `020 7946 0123`.
-// Bare digit runs without `+` or separators are not phones here (order ids, timestamps).
+// Bare digit runs without `+` or separators are not phones here (order ids, timestamps). The `+` may be
+// percent-encoded (`%2B`, RFC 3986 §2.1: `?phone=%2B14155550123`), as a `+` in a URL query must be.
 import { isAlnum, isDigit } from './chars.js';
 import type { Detector, Finding } from './types.js';
 
@@ -14,7 +15,7 @@ const BEFORE = '(?<![0-9A-Za-z+])(?<![0-9][-. ])';
 const AFTER = '(?![0-9A-Za-z])(?![-. ][0-9])';
 // `+`, country code, an optional parenthesised group (area code or the UK `(0)`), then digit groups;
 // the digit count (8–15, E.164's maximum) is checked in code. This also covers unseparated E.164.
-const INTERNATIONAL = new RegExp(`${BEFORE}\\+[1-9][0-9]{0,3}(?:[ .-]?\\([0-9]{1,4}\\))?[ .-]?[0-9]{1,12}(?:[ .-][0-9]{1,12}){0,6}${AFTER}`, 'g');
+const INTERNATIONAL = new RegExp(`${BEFORE}(?:\\+|%2[Bb])[1-9][0-9]{0,3}(?:[ .-]?\\([0-9]{1,4}\\))?[ .-]?[0-9]{1,12}(?:[ .-][0-9]{1,12}){0,6}${AFTER}`, 'g');
 const NANP = new RegExp(`${BEFORE}(?:1[ .-])?(?:\\([2-9][0-9]{2}\\)[ .-]?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}${AFTER}`, 'g');
 const UK = new RegExp(`${BEFORE}0[1-9][0-9]{1,3}[ -][0-9]{3,6}(?:[ -][0-9]{3,4})?${AFTER}`, 'g');
 
@@ -26,10 +27,20 @@ function digitCount(s: string): number {
   return n;
 }
 
+/** Digits of a match, not counting the `2` of a percent-encoded plus sign. */
+function matchDigits(m: string): number {
+  return digitCount(m) - (m.charCodeAt(0) === 0x25 ? 1 : 0);
+}
+
+/** Whether the value holds a plus sign, plain or percent-encoded. */
+function hasPlus(value: string): boolean {
+  return value.indexOf('+') !== -1 || value.indexOf('%2B') !== -1 || value.indexOf('%2b') !== -1;
+}
+
 function collect(re: RegExp, value: string, out: Finding[], min: number, max: number): void {
   re.lastIndex = 0;
   for (let m = re.exec(value); m !== null; m = re.exec(value)) {
-    const n = digitCount(m[0]);
+    const n = matchDigits(m[0]);
     if (n >= min && n <= max) out.push({ category: 'phone', start: m.index, end: m.index + m[0].length });
   }
 }
@@ -67,20 +78,20 @@ function collectFrom(re: RegExp, from: number, value: string, out: Finding[], mi
   // exactly what a search from 0 finds.
   re.lastIndex = from;
   for (let m = re.exec(value); m !== null; m = re.exec(value)) {
-    const n = digitCount(m[0]);
+    const n = matchDigits(m[0]);
     if (n >= min && n <= max) out.push({ category: 'phone', start: m.index, end: m.index + m[0].length });
   }
 }
 
 /** The three patterns alone, with no necessary-condition checks in front: what the tests compare against. */
 export function findPhonesReference(value: string, out: Finding[]): void {
-  if (value.indexOf('+') !== -1) collect(INTERNATIONAL, value, out, 8, 15);
+  if (hasPlus(value)) collect(INTERNATIONAL, value, out, 8, 15);
   collect(NANP, value, out, 10, 11);
   collect(UK, value, out, 10, 11);
 }
 
 export function findPhones(value: string, out: Finding[]): void {
-  if (value.indexOf('+') !== -1) collect(INTERNATIONAL, value, out, 8, 15);
+  if (hasPlus(value)) collect(INTERNATIONAL, value, out, 8, 15);
   if (NANP_SHAPE.test(value)) collect(NANP, value, out, 10, 11);
   const uk = firstUkStart(value);
   if (uk !== -1) collectFrom(UK, uk, value, out, 10, 11);

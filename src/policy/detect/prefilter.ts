@@ -2,10 +2,10 @@
 // can fire on this string (for a key that is not sensitive), so the wire walker can copy it verbatim.
 // Every detector's syntax is ASCII and UTF-8 never puts ASCII bytes inside a multi-byte character,
 // so each check below is a necessary condition of one detector, tested on bytes exactly as on text:
-//   email `@` · JWT `eyJ` · AWS `AKIA`/`ASIA` · GitHub `gh?_`/`github_` · Slack `xox`/`xapp` ·
+//   email `@` or `%40` · JWT `eyJ` · AWS `AKIA`/`ASIA` · GitHub `gh?_`/`github_` · Slack `xox`/`xapp` ·
 //   PEM `-----` · card/SSN/phone a run of 4+ digits with no letter or digit on either side (every
 //   accepted grouping has such a group: a card's first group, the SSN serial, the NANP line number) ·
-//   international phone `+digit` · IBAN `[A-Z]{2}[0-9]{2}` · IPv4 three digit.digit joints ·
+//   international phone `+digit` (or `%2B`digit) · IBAN `[A-Z]{2}[0-9]{2}` · IPv4 three digit.digit joints ·
 //   IPv6 `::` or 6 colons · name-based rules (sensitive names, query credentials, Bearer/Basic,
 //   ya29) one of a few case-insensitive stems that every such name contains.
 // The unit tests check it against every detector's positives and the PII corpus (no false negative).
@@ -118,6 +118,8 @@ export function mayContainSecret(buf: Uint8Array, start: number, end: number): b
     const b = buf[i]!;
     const kind = KIND[b]!;
     if (digits >= 4 && leftOk && kind !== 1 && !isAlnumByte(b)) return true; // a bounded run of 4+ digits
+    if (b === 0x25 && i + 2 < end && buf[i + 1] === 0x34 && buf[i + 2] === 0x30) return true; // %40, an encoded @
+    if (b === 0x25 && i + 3 < end && buf[i + 1] === 0x32 && (buf[i + 2]! | 0x20) === 0x62 && buf[i + 3]! >= 0x30 && buf[i + 3]! <= 0x39) return true; // %2B digit
     if (kind === 0) {
       digits = 0;
       dashes = 0;
@@ -177,7 +179,7 @@ export function mayContainSecret(buf: Uint8Array, start: number, end: number): b
 export const Trigger = {
   /** A bounded run of 4+ digits (cards, SSNs, phone numbers). */
   DIGITS: 1,
-  /** `+digit` (international phone numbers). */
+  /** `+digit` or `%2Bdigit` (international phone numbers). */
   PLUS_DIGIT: 2,
   /** `[A-Z]{2}[0-9]{2}` (IBAN). */
   IBAN: 4,
@@ -185,7 +187,7 @@ export const Trigger = {
   IPV4: 8,
   /** `::` or six colons (IPv6). */
   IPV6: 16,
-  /** `@` (e-mail). */
+  /** `@` or `%40` (e-mail). */
   AT: 32,
   /** `eyJ` (JWT). */
   JWT: 64,
@@ -244,6 +246,8 @@ export function secretTriggersReference(buf: Uint8Array, start: number, end: num
     const b = buf[i]!;
     const kind = KIND[b]!;
     if (digits >= 4 && leftOk && kind !== 1 && !isAlnumByte(b)) bits |= Trigger.DIGITS;
+    if (b === 0x25 && i + 2 < end && buf[i + 1] === 0x34 && buf[i + 2] === 0x30) bits |= Trigger.AT; // %40
+    if (b === 0x25 && i + 3 < end && buf[i + 1] === 0x32 && (buf[i + 2]! | 0x20) === 0x62 && buf[i + 3]! >= 0x30 && buf[i + 3]! <= 0x39) bits |= Trigger.PLUS_DIGIT; // %2B digit
     if (kind === 0) {
       digits = 0;
       dashes = 0;
@@ -387,6 +391,7 @@ function buildNfa(): { nfa: Nfa; start: number[]; digitsRun: number } {
   }
   const text = (t: string, out: number): void => pattern([...t].map((c) => (c === '?' ? ANY_BYTE : exactSet(c.charCodeAt(0)))), out);
   text('@', Trigger.AT);
+  text('%40', Trigger.AT);
   text('::', Trigger.IPV6);
   text('eyJ', Trigger.JWT);
   text('AKIA', Trigger.AKIA);
@@ -397,6 +402,7 @@ function buildNfa(): { nfa: Nfa; start: number[]; digitsRun: number } {
   text('xapp', Trigger.SLACK);
   text('-----', Trigger.PEM);
   pattern([exactSet(0x2b), DIGIT_SET], Trigger.PLUS_DIGIT);
+  pattern([exactSet(0x25), exactSet(0x32), byteSet((b) => b === 0x42 || b === 0x62), DIGIT_SET], Trigger.PLUS_DIGIT); // %2B digit
   pattern([UPPER_SET, UPPER_SET, DIGIT_SET, DIGIT_SET], Trigger.IBAN);
   pattern([DIGIT_SET, exactSet(0x2e), DIGIT_SET], JOINT_OUT);
   // A bounded run of four or more digits: from B, four digits, more digits, then a byte that is not a

@@ -3,9 +3,9 @@
 // fields). What happens to one string or one key comes from the same rule set
 // (../worker/policy-rules.ts); what this file checks, by being compared with the wire rewrite in the
 // differential test, is that every string-bearing place is reached and that drops, masks, stamps and
-// summary attributes land where they should.
+// summary attributes land where they should. The places are listed in docs/redaction-coverage.md.
 import type { Signal } from '../../signals.js';
-import { BLOCKED_KEY, DROP_ATTRIBUTE_KEY, DROP_METRIC_NAME, DROP_SERVICE_NAME, type Counts, type KeyInfo, type RuleSet } from '../worker/policy-rules.js';
+import { BLOCKED_KEY, DROP_ATTRIBUTE_KEY, DROP_METRIC_NAME, DROP_SERVICE_NAME, SCOPE_VERSION_KEY, type Counts, type KeyInfo, type RuleSet } from '../worker/policy-rules.js';
 import { countItems } from './reference.js';
 
 type Obj = Record<string, unknown>;
@@ -50,6 +50,13 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
     return r.value;
   };
 
+  const redactBytes = (value: unknown, key: string | undefined): unknown => {
+    if (!(value instanceof Uint8Array) || value.length === 0) return value;
+    const r = rules!.redactBytes(value, key, out.redactions);
+    itemRedactions += r.count;
+    return r.value;
+  };
+
   /** Applies blocked patterns and redaction to one KeyValue; false: drop it. */
   const keyValue = (kv: Obj, info: KeyInfo): boolean => {
     const value = kv.value as Obj | null | undefined;
@@ -57,6 +64,11 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
       bump(out.redactions, BLOCKED_KEY);
       itemRedactions++;
       if (info.blocked.action.type === 'drop') return false;
+    }
+    // The key's own text, redacted like a string with no key; the value keeps the rules of the
+    // client's key (its sensitivity, a blocked pattern), decided above on the key as sent.
+    if (typeof kv.key === 'string') kv.key = redactString(kv.key, undefined);
+    if (info.blocked !== null) {
       if (value) kv.value = { stringValue: rules!.maskBlocked(info.blocked, hasString(value) ? (value.stringValue as string) : null) };
       return true;
     }
@@ -67,6 +79,7 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
 
   const anyValueUnder = (av: Obj, key: string | undefined): void => {
     if (hasString(av)) av.stringValue = redactString(av.stringValue, key);
+    if (Object.hasOwn(av, 'bytesValue')) av.bytesValue = redactBytes(av.bytesValue, key);
     const array = av.arrayValue as Obj | null | undefined;
     if (array) for (const v of list(array.values)) anyValueUnder(v, key);
     const kvlist = av.kvlistValue as Obj | null | undefined;
@@ -94,6 +107,14 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
       if (keyValue(kv, info)) kept.push(kv);
     }
     return kept;
+  };
+
+  /** Resource.entity_refs: every string field. */
+  const entityRef = (ref: Obj): void => {
+    ref.schemaUrl = redactString(ref.schemaUrl, undefined);
+    ref.type = redactString(ref.type, undefined);
+    if (Array.isArray(ref.idKeys)) ref.idKeys = ref.idKeys.map((k) => redactString(k, undefined));
+    if (Array.isArray(ref.descriptionKeys)) ref.descriptionKeys = ref.descriptionKeys.map((k) => redactString(k, undefined));
   };
 
   const summarize = (attrs: Obj[]): void => {
@@ -127,11 +148,19 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
       const attrs = attributes(resource.attributes, true);
       if (tenantAttribute !== undefined) attrs.push({ key: tenantAttribute, value: { stringValue: tenant } });
       resource.attributes = attrs;
+      if (rules) for (const ref of list(resource.entityRefs)) entityRef(ref);
     }
     if (!rules) continue;
+    entry.schemaUrl = redactString(entry.schemaUrl, undefined);
     for (const sc of list(entry[scopesKey])) {
+      sc.schemaUrl = redactString(sc.schemaUrl, undefined);
       const scope = sc.scope as Obj | null | undefined;
-      if (scope) scope.attributes = attributes(scope.attributes, false);
+      if (scope) {
+        scope.name = redactString(scope.name, undefined);
+        // A version key: a four-part version is no IPv4 address.
+        scope.version = redactString(scope.version, SCOPE_VERSION_KEY);
+        scope.attributes = attributes(scope.attributes, false);
+      }
       if (signal === 'metrics') sc[itemsKey] = metrics(list(sc[itemsKey]));
       else for (const item of list(sc[itemsKey])) (signal === 'traces' ? span : logRecord)(item);
     }
@@ -142,12 +171,16 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
   function span(s: Obj): void {
     itemRedactions = 0;
     s.name = redactString(s.name, undefined);
+    s.traceState = redactString(s.traceState, undefined);
     s.attributes = attributes(s.attributes, false);
     for (const ev of list(s.events)) {
       ev.name = redactString(ev.name, undefined);
       ev.attributes = attributes(ev.attributes, false);
     }
-    for (const link of list(s.links)) link.attributes = attributes(link.attributes, false);
+    for (const link of list(s.links)) {
+      link.traceState = redactString(link.traceState, undefined);
+      link.attributes = attributes(link.attributes, false);
+    }
     const status = s.status as Obj | null | undefined;
     if (status) status.message = redactString(status.message, undefined);
     summarize(s.attributes as Obj[]);
@@ -157,6 +190,8 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
     itemRedactions = 0;
     const body = r.body as Obj | null | undefined;
     if (body) anyValueUnder(body, undefined);
+    r.severityText = redactString(r.severityText, undefined);
+    r.eventName = redactString(r.eventName, undefined);
     r.attributes = attributes(r.attributes, false);
     summarize(r.attributes as Obj[]);
   }
@@ -172,6 +207,10 @@ export function applyPolicy(signal: Signal, request: Obj, options: ReferencePoli
         continue;
       }
       keptMetrics.push(m);
+      // After the allowlist, which judges the name the client sent.
+      m.name = redactString(m.name, undefined);
+      m.description = redactString(m.description, undefined);
+      m.unit = redactString(m.unit, undefined);
       for (const kind of DATA_KINDS) {
         const data = m[kind] as Obj | null | undefined;
         if (!data) continue;

@@ -12,9 +12,10 @@
 // would leave two versions of the PII rules to keep in step. compile.ts is imported for types only.
 import { createHmac } from 'node:crypto';
 import type { Action, CompiledPolicy, EffectivePolicy, KeyRule } from '../../policy/compile.js';
-import { ALL_TRIGGERS, CATEGORY_TRIGGERS, DETECTORS, isSensitiveKey, type Detector, type Finding } from '../../policy/detect/index.js';
+import { ALL_TRIGGERS, CATEGORY_TRIGGERS, DETECTORS, isSensitiveKey, secretTriggers, type Detector, type Finding } from '../../policy/detect/index.js';
 import { globMatcher } from '../../policy/glob.js';
 import type { Signal } from '../../signals.js';
+import { isValidUtf8 } from './utf8.js';
 
 /** Redaction counter key of a blocked attribute key (its value masked or the attribute dropped). */
 export const BLOCKED_KEY = 'blocked_key';
@@ -38,6 +39,11 @@ export interface KeyInfo {
   blocked: KeyRule | null;
   /** Its whole value is one password_by_key finding (the detector is on and the name is sensitive). */
   sensitive: boolean;
+  /**
+   * The key itself holds a finding (the key's text scanned like a string with no key: every enabled
+   * detector and custom pattern): the key is rewritten with its findings replaced, as a value would be.
+   */
+  keySecret: boolean;
 }
 
 /** Counts one call adds to: by category (redactions). */
@@ -98,7 +104,29 @@ export interface RuleSet {
   replacement(i: number, value: string): string;
   /** The replacement text of a value under a blocked key with action mask (null: not a string value). */
   maskBlocked(rule: KeyRule, value: string | null): string;
+  /**
+   * A `bytes_value` under `key` redacted like a string value (read as bytesAsText says): findings
+   * replaced, the result encoded back the same way. The same array comes back (count 0) when nothing is found.
+   */
+  redactBytes(value: Uint8Array, key: string | undefined, counts: Counts): { value: Uint8Array; count: number };
 }
+
+/**
+ * How a `bytes_value` is read for redaction: as UTF-8 when it is valid UTF-8 (text sent as bytes),
+ * otherwise as Latin-1, one character per byte, so that an ASCII secret inside binary data is still
+ * found (every detector's syntax is ASCII). textAsBytes writes the redacted text back the same way.
+ */
+export function bytesAsText(b: Uint8Array, s: number, e: number, utf8: boolean): string {
+  const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return text.toString(utf8 ? 'utf8' : 'latin1', s, e);
+}
+
+export function textAsBytes(text: string, utf8: boolean): Buffer {
+  return Buffer.from(text, utf8 ? 'utf8' : 'latin1');
+}
+
+/** The pseudo-key under which an instrumentation scope's version is scanned (a version key: no IPv4). */
+export const SCOPE_VERSION_KEY = 'scope.version';
 
 /** The compiled rules of one policy version. */
 export interface VersionRules {
@@ -277,7 +305,7 @@ class TenantRules implements RuleSet {
           break;
         }
       }
-      base = { key, allowed: true, blocked, sensitive: this.passwordByKey && isSensitiveKey(key) };
+      base = { key, allowed: true, blocked, sensitive: this.passwordByKey && isSensitiveKey(key), keySecret: this.keyHasSecret(key) };
       this.keys.set(key, base);
     }
     info = { ...base, allowed: this.allow[signal](key) };
@@ -286,6 +314,15 @@ class TenantRules implements RuleSet {
     if (this.keys.size >= 4096) this.keys.clear();
     memo.set(key, info);
     return info;
+  }
+
+  /** Whether the key's own text holds a finding (once per distinct key: keyInfo memoises). */
+  private keyHasSecret(key: string): boolean {
+    if (key.length === 0 || (this.activeTriggers === 0 && !this.hasCustom)) return false;
+    const bytes = Buffer.from(key, 'utf8');
+    const triggers = secretTriggers(bytes, 0, bytes.length);
+    if ((triggers & this.activeTriggers) === 0 && !this.hasCustom) return false;
+    return this.scan(key, undefined, triggers, false) > 0;
   }
 
   scan(value: string, key: string | undefined, triggers: number, sensitive: boolean): number {
@@ -376,6 +413,13 @@ class TenantRules implements RuleSet {
       pos = found.end[i]!;
     }
     return { value: out + value.slice(pos), count: n };
+  }
+
+  redactBytes(value: Uint8Array, key: string | undefined, counts: Counts): { value: Uint8Array; count: number } {
+    if (value.length === 0) return { value, count: 0 };
+    const utf8 = isValidUtf8(value, 0, value.length);
+    const r = this.redact(bytesAsText(value, 0, value.length, utf8), key, counts);
+    return r.count === 0 ? { value, count: 0 } : { value: textAsBytes(r.value, utf8), count: r.count };
   }
 
   maskBlocked(rule: KeyRule, value: string | null): string {

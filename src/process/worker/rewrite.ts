@@ -15,9 +15,16 @@
 //   the signal's allowlist (or keys.mode: allowlist) does not allow is dropped (counted, reason
 //   attribute_key); then a blocked key pattern drops the attribute or masks its value (one redaction,
 //   category blocked_key); otherwise the value is redacted (strings at any depth of arrays and
-//   kvlists, each under its innermost key; kvlist keys obey the blocked patterns too);
-// - span names, event names, status messages and log bodies are redacted with no key; metric
-//   `metadata` like a kvlist;
+//   kvlists, each under its innermost key; kvlist keys obey the blocked patterns too); bytes values
+//   like string values (read as UTF-8 when valid, else Latin-1: policy-rules.ts bytesAsText);
+// - every key (attribute, kvlist, metadata) is itself redacted like a string with no key when the key
+//   rules' memo says it holds a finding (KeyInfo.keySecret); the allowlist, blocked patterns and
+//   sensitivity are decided on the key as sent;
+// - every other client string is redacted with no key: span names and trace states, link trace
+//   states, event names, status messages, log bodies, severity texts and event names, metric names
+//   (after the allowlist), descriptions and units, schema URLs (resource and scope entries), scope
+//   names, entity refs' strings; a scope's version under a version key (no IPv4 finding); metric
+//   `metadata` like a kvlist (docs/redaction-coverage.md has the table of places);
 // - a metric whose name the allowlist refuses, and a resource whose service.name (the last such
 //   attribute's string value, '' when none) it refuses, are dropped with their items (counted);
 // - with a summary attribute, an item (span, log record, data point) with redactions gets that
@@ -29,7 +36,19 @@
 import type { Signal } from '../../signals.js';
 // The byte prefilter is a pure function of policy/detect (see policy-rules.ts on why the worker may use it).
 import { ALL_TRIGGERS, isVersionKey, secretTriggers } from '../../policy/detect/index.js';
-import { BLOCKED_KEY, DROP_ATTRIBUTE_KEY, DROP_METRIC_NAME, DROP_SERVICE_NAME, type Counts, type KeyInfo, type RuleSet } from './policy-rules.js';
+import {
+  BLOCKED_KEY,
+  bytesAsText,
+  DROP_ATTRIBUTE_KEY,
+  DROP_METRIC_NAME,
+  DROP_SERVICE_NAME,
+  SCOPE_VERSION_KEY,
+  textAsBytes,
+  type Counts,
+  type KeyInfo,
+  type RuleSet,
+} from './policy-rules.js';
+import { isValidUtf8 } from './utf8.js';
 import { readLength, readTag, skipVarint, wire } from './wire-reader.js';
 import { FIELD_INFO, FIELD_SLOTS, INFO_CHILD_SHIFT, INFO_ITEM, INFO_KIND_MASK, Kind, MSG } from './wire-schema.js';
 
@@ -676,6 +695,7 @@ function resourceEntry(s: number, e: number): number {
     const mark = ne;
     if (fNum === 1) d += relength(lenPos, cs, pos, resource(cs, pos, tagPos === lastResource), mark);
     else if (fNum === 2) d += relength(lenPos, cs, pos, scope(cs, pos), mark);
+    else if (fNum === 3 && rules) d += stringField(lenPos, cs, pos, undefined, false); // schema_url
   }
   // No resource at all: the stamp needs one.
   if (stampBytes && lastResource < 0) d += insert(e, lenField(1, lenField(1, stampBytes)));
@@ -687,10 +707,27 @@ function resource(s: number, e: number, stamp: boolean): number {
   if (rules || stampBytes) {
     for (let pos = s; pos < e; ) {
       pos = next(pos, e);
-      if (fNum === 1 && fWt === 2) d += attribute(fTag, fLen, fStart, pos, true);
+      if (fWt !== 2) continue;
+      if (fNum === 1) d += attribute(fTag, fLen, fStart, pos, true);
+      else if (fNum === 3 && rules) {
+        const lenPos = fLen;
+        const cs = fStart;
+        const mark = ne;
+        d += relength(lenPos, cs, pos, entityRef(cs, pos), mark);
+      }
     }
   }
   if (stamp && stampBytes) d += insert(e, lenField(1, stampBytes));
+  return d;
+}
+
+/** Resource.entity_refs: schema_url, type, id_keys and description_keys are all client strings. */
+function entityRef(s: number, e: number): number {
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt === 2 && fNum >= 1 && fNum <= 4) d += stringField(fLen, fStart, pos, undefined, false);
+  }
   return d;
 }
 
@@ -706,6 +743,8 @@ function scope(s: number, e: number): number {
     const mark = ne;
     if (fNum === 1) {
       if (rules) d += relength(lenPos, cs, pos, instrumentationScope(cs, pos), mark);
+    } else if (fNum === 3) {
+      if (rules) d += stringField(lenPos, cs, pos, undefined, false); // schema_url
     } else if (fNum === 2 && rules) {
       switch (signal) {
         case 'traces':
@@ -727,7 +766,11 @@ function instrumentationScope(s: number, e: number): number {
   let d = 0;
   for (let pos = s; pos < e; ) {
     pos = next(pos, e);
-    if (fNum === 3 && fWt === 2) d += attribute(fTag, fLen, fStart, pos, false);
+    if (fWt !== 2) continue;
+    if (fNum === 3) d += attribute(fTag, fLen, fStart, pos, false);
+    // name; version, under a version key (a four-part version is no IPv4 address)
+    else if (fNum === 1) d += stringField(fLen, fStart, pos, undefined, false);
+    else if (fNum === 2) d += stringField(fLen, fStart, pos, SCOPE_VERSION_KEY, false);
   }
   return d;
 }
@@ -751,7 +794,8 @@ function span(s: number, e: number): number {
     const cs = fStart;
     const mark = ne;
     switch (fNum) {
-      case 5:
+      case 3: // trace_state
+      case 5: // name
         d += stringField(lenPos, cs, pos, undefined, false);
         break;
       case 9:
@@ -786,7 +830,9 @@ function spanLink(s: number, e: number): number {
   let d = 0;
   for (let pos = s; pos < e; ) {
     pos = next(pos, e);
-    if (fNum === 4 && fWt === 2) d += attribute(fTag, fLen, fStart, pos, false);
+    if (fWt !== 2) continue;
+    if (fNum === 4) d += attribute(fTag, fLen, fStart, pos, false);
+    else if (fNum === 3) d += stringField(fLen, fStart, pos, undefined, false); // trace_state
   }
   return d;
 }
@@ -813,6 +859,7 @@ function logRecord(s: number, e: number): number {
     const mark = ne;
     if (fNum === 5) d += relength(lenPos, cs, pos, anyValue(cs, pos, undefined, false), mark);
     else if (fNum === 6) d += attribute(fTag, lenPos, cs, pos, false);
+    else if (fNum === 3 || fNum === 12) d += stringField(lenPos, cs, pos, undefined, false); // severity_text, event_name
   }
   return d + summarize(e, 6);
 }
@@ -857,6 +904,8 @@ function metric(s: number, e: number): number {
     const kind = DATA_KINDS[fNum];
     if (kind) d += relength(lenPos, cs, pos, dataContainer(cs, pos, kind.attrs, kind.exemplars), mark);
     else if (fNum === 12) d += nestedKeyValue(fTag, lenPos, cs, pos);
+    // name (after the allowlist saw the client's name), description, unit
+    else if (fNum >= 1 && fNum <= 3) d += stringField(lenPos, cs, pos, undefined, false);
   }
   return d;
 }
@@ -905,6 +954,8 @@ function exemplar(s: number, e: number): number {
 /** Where the last key of a KeyValue is: sets kStart/kEnd (-1 when it has none). */
 let kStart = -1;
 let kEnd = -1;
+/** How many key fields the KeyValue has (protobuf keeps the last; the others are bytes on the wire all the same). */
+let kCount = 0;
 /** The KeyValue's value fields: how many, and where the last one's prefix and content are. */
 let vCount = 0;
 let vLenPos = 0;
@@ -919,6 +970,7 @@ function findKey(s: number, e: number): void {
     if (src[s + 1]! < 0x80 && ke + 2 <= e && src[ke] === 0x12 && src[ke + 1]! < 0x80 && ke + 2 + src[ke + 1]! === e) {
       kStart = s + 2;
       kEnd = ke;
+      kCount = 1;
       vCount = 1;
       vLenPos = ke + 1;
       vStart = ke + 2;
@@ -927,11 +979,12 @@ function findKey(s: number, e: number): void {
     }
   }
   kStart = kEnd = -1;
-  vCount = 0;
+  kCount = vCount = 0;
   for (let pos = s; pos < e; ) {
     pos = next(pos, e);
     if (fWt !== 2) continue;
     if (fNum === 1) {
+      kCount++;
       kStart = fStart;
       kEnd = pos;
     } else if (fNum === 2) {
@@ -977,6 +1030,8 @@ function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: Ke
   const r = rules!;
   const mark = ne;
   let d = 0;
+  // A key holding a secret (rare: the key rules' memo says so without a scan), or several key fields.
+  if (info.keySecret || kCount > 1) return keyValueRewritingKeys(tagPos, lenPos, s, e, info);
   if (info.blocked !== null) {
     blockedCount++;
     itemRedactions++;
@@ -995,19 +1050,7 @@ function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: Ke
         v = next(v, ve);
         if ((fNum as number) === 1 && fWt === 2 && needsValue) value = decode(fStart, v);
       }
-      // The value becomes AnyValue{string_value: mask}, written straight into the scratch buffer.
-      const masked = r.maskBlocked(info.blocked, value);
-      const bytes = utf8Length(masked);
-      const any = 1 + varintSize(bytes) + bytes;
-      reserve(any + 10);
-      const off = sat;
-      let at = writeVarint(scratch, sat, any);
-      scratch[at++] = (1 << 3) | 2;
-      at = writeVarint(scratch, at, bytes);
-      at = writeText(at, masked, bytes);
-      pushEdit(vLen, ve, off, at - off);
-      sat = at;
-      d += at - off - (ve - vLen);
+      d += maskedValue(vLen, ve, r.maskBlocked(info.blocked, value));
     }
     return relength(lenPos, s, e, d, mark);
   }
@@ -1040,6 +1083,59 @@ function keyValue(tagPos: number, lenPos: number, s: number, e: number, info: Ke
   return relength(lenPos, s, e, d, mark);
 }
 
+/** Replaces a KeyValue's value field content (prefix at vLen, end ve) with AnyValue{string_value: masked}. */
+function maskedValue(vLen: number, ve: number, masked: string): number {
+  // Written straight into the scratch buffer.
+  const bytes = utf8Length(masked);
+  const any = 1 + varintSize(bytes) + bytes;
+  reserve(any + 10);
+  const off = sat;
+  let at = writeVarint(scratch, sat, any);
+  scratch[at++] = (1 << 3) | 2;
+  at = writeVarint(scratch, at, bytes);
+  at = writeText(at, masked, bytes);
+  pushEdit(vLen, ve, off, at - off);
+  sat = at;
+  return at - off - (ve - vLen);
+}
+
+/**
+ * keyValue when a key field must change: every key field is redacted as a string with no key (the
+ * rule set's keySecret scan), and the values as keyValue would, field by field in wire order.
+ */
+function keyValueRewritingKeys(tagPos: number, lenPos: number, s: number, e: number, info: KeyInfo): number {
+  const r = rules!;
+  const mark = ne;
+  const blocked = info.blocked;
+  if (blocked !== null) {
+    blockedCount++;
+    itemRedactions++;
+    if (blocked.action.type === 'drop') return remove(tagPos, e);
+  }
+  let d = 0;
+  for (let pos = s; pos < e; ) {
+    pos = next(pos, e);
+    if (fWt !== 2) continue;
+    const vLen = fLen;
+    const cs = fStart;
+    if (fNum === 1) d += stringField(vLen, cs, pos, undefined, false);
+    else if (fNum === 2) {
+      if (blocked !== null) {
+        let value: string | null = null;
+        for (let v = cs; v < pos; ) {
+          v = next(v, pos);
+          if ((fNum as number) === 1 && fWt === 2) value = decode(fStart, v);
+        }
+        d += maskedValue(vLen, pos, r.maskBlocked(blocked, value));
+      } else {
+        const m = ne;
+        d += relength(vLen, cs, pos, anyValue(cs, pos, info.key, info.sensitive), m);
+      }
+    }
+  }
+  return relength(lenPos, s, e, d, mark);
+}
+
 function anyValue(s: number, e: number, key: string | undefined, sensitive: boolean): number {
   let d = 0;
   for (let pos = s; pos < e; ) {
@@ -1051,6 +1147,7 @@ function anyValue(s: number, e: number, key: string | undefined, sensitive: bool
     if (fNum === 1) d += stringField(lenPos, cs, pos, key, sensitive);
     else if (fNum === 5) d += relength(lenPos, cs, pos, arrayValue(cs, pos, key, sensitive), mark);
     else if (fNum === 6) d += relength(lenPos, cs, pos, kvList(cs, pos), mark);
+    else if (fNum === 7) d += bytesField(lenPos, cs, pos, key, sensitive);
   }
   return d;
 }
@@ -1210,6 +1307,47 @@ function stringField(lenPos: number, s: number, e: number, key: string | undefin
   reserve(bytes + 10);
   const off = sat;
   sat = writeRedacted(writeVarint(scratch, off, bytes));
+  pushEdit(lenPos, e, off, sat - off);
+  return sat - off - (e - lenPos);
+}
+
+/**
+ * A bytes_value [s, e) after its length prefix at lenPos: read as text (policy-rules.ts bytesAsText:
+ * UTF-8 when valid, else Latin-1) and redacted like a string value under the same key (a sensitive key
+ * makes it one finding). The byte prefilter holds for both readings: its conditions are ASCII bytes,
+ * which both readings turn into the same characters (Latin-1 maps every byte to one character; UTF-8
+ * never puts an ASCII byte inside a multi-byte character), and it treats every other byte as neither
+ * letter nor digit, which can only add triggers. So a large binary value costs one pass of the
+ * automaton unless it meets a detector's condition.
+ */
+function bytesField(lenPos: number, s: number, e: number, key: string | undefined, sensitive: boolean): number {
+  if (s === e) return 0;
+  const r = rules!;
+  let triggers = ALL_TRIGGERS;
+  if (!sensitive) {
+    if (r.activeTriggers === 0 && !r.hasCustom) return 0;
+    triggers = secretTriggers(buf, s, e);
+    if ((triggers & r.activeTriggers) === 0 && !r.hasCustom) return 0;
+  }
+  const utf8 = isValidUtf8(buf, s, e);
+  const value = bytesAsText(buf, s, e, utf8);
+  const n = r.scan(value, key, triggers, sensitive);
+  if (n === 0) return 0;
+  itemRedactions += n;
+  const found = r.found;
+  let out = '';
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    catCounts[found.cat[i]!]!++;
+    out += value.slice(pos, found.start[i]!) + r.replacement(i, value);
+    pos = found.end[i]!;
+  }
+  const bytes = textAsBytes(out + value.slice(pos), utf8);
+  reserve(bytes.length + 10);
+  const off = sat;
+  const at = writeVarint(scratch, off, bytes.length);
+  scratch.set(bytes, at);
+  sat = at + bytes.length;
   pushEdit(lenPos, e, off, sat - off);
   return sat - off - (e - lenPos);
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { findEmails } from '../../../src/policy/detect/email.js';
-import { findSecrets, mayContainSecret } from '../../../src/policy/detect/index.js';
+import { findSecrets, mayContainSecret, secretTriggers, Trigger } from '../../../src/policy/detect/index.js';
 import type { Finding } from '../../../src/policy/detect/index.js';
 
 const texts = (value: string): string[] => {
@@ -49,4 +49,19 @@ t.test('an @ without a mail domain is not an address', async (t) => {
   ]) {
     t.same(texts(value), [], value);
   }
+});
+
+t.test('a percent-encoded at sign (%40) is an at sign: addresses in URLs', async (t) => {
+  const cases: [string, string[]][] = [
+    ['https://shop.example.com/account?user=mallory%40example.com&page=2', ['mallory%40example.com']],
+    ['/users/Alice.B%2Btag%40Mail.Example.ORG/orders', ['Alice.B%2Btag%40Mail.Example.ORG']],
+    ['a%40example.com and b@example.org, c%40example.net', ['a%40example.com', 'b@example.org', 'c%40example.net']],
+  ];
+  for (const [value, expected] of cases) {
+    t.same(texts(value), expected, value);
+    t.ok(passes(value), `prefilter passes ${value}`);
+    const b = Buffer.from(value);
+    t.ok((secretTriggers(b, 0, b.length) & Trigger.AT) !== 0, `the e-mail trigger fires on ${value}`);
+  }
+  for (const value of ['100%40 of them', 'progress=%40', '%40scope/pkg%401.2.3', 'q=50%25%40x']) t.same(texts(value), [], `no address in ${value}`);
 });

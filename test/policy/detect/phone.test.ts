@@ -90,3 +90,20 @@ t.test('the cheap checks in front of the patterns change no finding', async (t) 
   t.ok(found > 100, `${found} strings with phone numbers`);
   t.same(differ.slice(0, 5), []);
 });
+
+t.test('a percent-encoded plus sign (%2B) starts an international number, as in a URL query', async (t) => {
+  for (const [value, expected] of [
+    ['https://crm.example.com/lookup?phone=%2B14155550123&src=web', '%2B14155550123'],
+    ['tel:%2b447700900123', '%2b447700900123'],
+    ['to=%2B1 415 555 0123', '%2B1 415 555 0123'],
+  ] as const) {
+    t.same(texts(value), [expected], value);
+    const b = Buffer.from(value);
+    t.ok(mayContainSecret(b, 0, b.length), `prefilter passes ${value}`);
+    const reference: Finding[] = [];
+    findPhonesReference(value, reference);
+    t.same(reference.map((f) => value.slice(f.start, f.end)), [expected], 'the reference patterns agree');
+  }
+  // The 2 of %2B is not a digit of the number: %2B + 6 digits is 7 digits, too short.
+  for (const value of ['%2B123456', '100%2B2024', 'a%2B14155550123']) t.same(texts(value), [], `not a phone: ${value}`);
+});

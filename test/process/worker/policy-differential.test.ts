@@ -2,8 +2,9 @@
 // (rewrite.ts) against the reference path's object rewrite (reference/apply-policy.ts) under the
 // shipped default policies and custom ones (every action, custom patterns, summary attributes, key
 // allowlists in both modes, metric and service allowlists, per-tenant overrides), with and without
-// tenant stamping, on the shared fixtures (the PII corpus included) and on generated requests whose
-// strings and keys are salted with secrets, negatives and sensitive names. Both must give the same
+// tenant stamping, on the shared fixtures (the PII corpus included), the repository's pii-places fixture
+// (secrets in keys, schema URLs, trace states, bytes values, ...) and on generated requests whose
+// strings (every string field), keys and bytes values are salted with secrets, negatives and sensitive names. Both must give the same
 // decoded output, item counts, trace summaries and policy counts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { requestType } from '../../../src/process/worker/otlp-schema.js';
 import { compileRules } from '../../../src/process/worker/policy-rules.js';
 import { processRequest } from '../../../src/process/worker/process-request.js';
 import type { Signal } from '../../../src/signals.js';
-import { otlpJsonFixtures, piiFixtures } from '../../helpers/fixtures.js';
+import { otlpJsonFixtures, piiFixtures, piiPlacesFixtures } from '../../helpers/fixtures.js';
 import { createRng, generateRequest, type Rng } from '../../helpers/generate-otlp.js';
 import { policyFrom } from './policy-fixtures.js';
 
@@ -114,21 +115,36 @@ const SALT_KEYS = ['db.password', 'service.name', 'service.version', 'tenant.id'
 const METRIC_NAMES = ['http.server.duration', 'checkout', 'rpc.calls', '', 'x'];
 const SERVICES = ['checkout', 'payments-eu', 'inventory', ''];
 
-/** Salts a generated request's strings with secrets and negatives and its keys with meaningful names. */
+/** Every string field of the OTLP data model besides keys and string values (issue 18 finding 6). */
+const STRING_FIELDS = new Set(['name', 'message', 'version', 'schemaUrl', 'traceState', 'severityText', 'eventName', 'description', 'unit', 'type']);
+
+const secretText = (rng: Rng): string => `${rng.pick(['', 'x ', 'Grüße '])}${rng.pick(SECRETS)}${rng.pick(['', ' ORD-12345', ' café'])}`;
+
+/**
+ * Salts a generated request's strings (every string field, keys and entity-ref key lists included)
+ * with secrets and negatives, its keys with meaningful names or secrets, and its bytes values with
+ * secrets as UTF-8 text or inside binary data (the Latin-1 reading).
+ */
 function salt(rng: Rng, o: unknown, parentKey = ''): void {
   if (Array.isArray(o)) {
-    for (const x of o) salt(rng, x, parentKey);
+    for (let i = 0; i < o.length; i++) {
+      // String lists (entity refs' key lists); other lists of strings hold 64-bit integers.
+      if (typeof o[i] === 'string' && (parentKey === 'idKeys' || parentKey === 'descriptionKeys') && rng.chance(0.5)) o[i] = rng.chance(0.6) ? secretText(rng) : rng.pick(NEGATIVES);
+      else salt(rng, o[i], parentKey);
+    }
     return;
   }
   if (o === null || typeof o !== 'object' || o instanceof Uint8Array) return;
   const obj = o as Obj;
   for (const [k, v] of Object.entries(obj)) {
     if (typeof v === 'string') {
-      if (k === 'key' && rng.chance(0.5)) obj[k] = rng.pick(SALT_KEYS);
+      if (k === 'key' && rng.chance(0.5)) obj[k] = rng.chance(0.8) ? rng.pick(SALT_KEYS) : secretText(rng);
       else if (k === 'name' && parentKey === 'metrics' && rng.chance(0.7)) obj[k] = rng.pick(METRIC_NAMES);
-      else if ((k === 'stringValue' || k === 'name' || k === 'message') && rng.chance(0.5)) {
-        obj[k] = rng.chance(0.6) ? `${rng.pick(['', 'x ', 'Grüße '])}${rng.pick(SECRETS)}${rng.pick(['', ' ORD-12345', ' café'])}` : rng.pick(NEGATIVES);
-      }
+      else if ((k === 'stringValue' || STRING_FIELDS.has(k)) && rng.chance(0.5)) obj[k] = rng.chance(0.6) ? secretText(rng) : rng.pick(NEGATIVES);
+    } else if (k === 'bytesValue' && v instanceof Uint8Array && rng.chance(0.6)) {
+      const secret = Buffer.from(secretText(rng), 'utf8');
+      // Binary around it (0xff is never UTF-8), or the text alone.
+      obj[k] = rng.chance(0.5) ? Buffer.concat([Buffer.from([0xff, 0x00, 0x81]), Buffer.from(rng.pick(SECRETS), 'latin1'), Buffer.from([0xc3])]) : secret;
     } else salt(rng, v, k);
   }
   // Resources: sometimes a service.name the allowlists refuse or allow.
@@ -139,7 +155,7 @@ function salt(rng: Rng, o: unknown, parentKey = ''): void {
 
 function fixtureFiles(): { file: string; signal: Signal; bytes: Uint8Array }[] {
   const out: { file: string; signal: Signal; bytes: Uint8Array }[] = [];
-  for (const dir of [otlpJsonFixtures, piiFixtures]) {
+  for (const dir of [otlpJsonFixtures, piiFixtures, piiPlacesFixtures]) {
     for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
       const json = readFileSync(join(dir, name));
       const top = Object.keys(JSON.parse(json.toString('utf8')) as object);

@@ -104,5 +104,7 @@ t.test('generated patterns: whatever the check accepts stays fast on hostile inp
     if (ms > worst.ms) worst = { ms, pattern };
   }
   t.ok(accepted > 1000 && rejected > 100, `both outcomes occur (${accepted} accepted, ${rejected} rejected)`);
-  t.ok(worst.ms < 250, `slowest accepted pattern: ${worst.pattern} in ${worst.ms.toFixed(1)} ms on 25 KB`);
+  // Catastrophic backtracking over 25 KB takes minutes (2^n retries); a linear pattern takes well under a
+  // millisecond. The bound sits far from both, so a busy machine (a GC pause, a preempted core) cannot fail it.
+  t.ok(worst.ms < 5000, `slowest accepted pattern: ${worst.pattern} in ${worst.ms.toFixed(1)} ms on 25 KB`);
 });

@@ -117,7 +117,11 @@ function persistentQueueOf(config: ExporterConfig, deps: ExporterDeps, onWritten
     {
       tornTail(i) {
         metrics.exporterQueueTornBytes.inc({ exporter }, i.bytes);
-        logger.warn({ exporter, file: i.file, offset: i.offset, bytes: i.bytes, reason: i.reason }, 'persistent queue: torn tail cut off (a write the crash interrupted; never acknowledged unless sync is none)');
+        metrics.exporterQueueLostRecords.inc({ exporter }, i.records);
+        logger.warn(
+          { exporter, file: i.file, offset: i.offset, bytes: i.bytes, records: i.records, reason: i.reason },
+          'persistent queue: torn tail cut off (a write a crash interrupted: with sync batch or always it was never acknowledged to its client)',
+        );
       },
       corrupt(i) {
         metrics.exporterQueueCorruptBytes.inc({ exporter }, i.bytes);

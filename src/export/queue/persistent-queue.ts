@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Signal } from '../../signals.js';
-import { QUEUE_MAGIC, encodeRecordHeader, recordBytes, scanStep, type QueueRecord } from './record-format.js';
+import { QUEUE_MAGIC, RECORD_MARK, encodeRecordHeader, recordBytes, scanStep, type QueueRecord } from './record-format.js';
 
 export type SyncMode = 'batch' | 'always' | 'none';
 
@@ -33,7 +33,7 @@ export interface PersistentQueueConfig {
 
 export interface QueueEvents {
   /** A torn or corrupt tail was cut off at start-up. */
-  tornTail?(info: { file: string; offset: number; bytes: number; reason: string }): void;
+  tornTail?(info: { file: string; offset: number; bytes: number; records: number; reason: string }): void;
   /** A damaged stretch was skipped while reading. */
   corrupt?(info: { file: string; offset: number; bytes: number; reason: string }): void;
   /** Records not done were missing from the log (lost with a damaged stretch): `firstSeq`…`lastSeq`. */
@@ -215,10 +215,20 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
       } finally {
         await h.close();
       }
-      events.tornTail?.({ file: seg.path, offset: magicOk ? goodEnd : 0, bytes: torn, reason: magicOk ? describeTail(bytes, goodEnd) : 'bad segment header' });
+      const from = magicOk ? goodEnd : 0;
+      events.tornTail?.({ file: seg.path, offset: from, bytes: torn, records: recordStarts(bytes, from), reason: magicOk ? describeTail(bytes, goodEnd) : 'bad segment header' });
       seg.size = magicOk ? goodEnd : QUEUE_MAGIC.length;
     }
     return { next, tornBytes: torn };
+  }
+
+  /** Records that started in the cut-off bytes (each MARK): what the torn tail held, as far as can be told. */
+  function recordStarts(bytes: Buffer, from: number): number {
+    const mark = Buffer.alloc(4);
+    mark.writeUInt32BE(RECORD_MARK);
+    let n = 0;
+    for (let i = bytes.indexOf(mark, from); i >= 0; i = bytes.indexOf(mark, i + 4)) n++;
+    return n;
   }
 
   function describeTail(bytes: Buffer, at: number): string {

@@ -91,10 +91,11 @@ t.test('a torn tail is cut off, counted and the records before it replayed', asy
   const size = statSync(seg).size;
   truncateSync(seg, size - 37); // mid-record
   const torn: number[] = [];
-  const events: QueueEvents = { tornTail: (i) => torn.push(i.bytes) };
+  const events: QueueEvents = { tornTail: (i) => torn.push(i.bytes, i.records) };
   const q2 = createPersistentQueue(cfg(dir), events);
   const r = await q2.open();
-  t.equal(torn.length, 1, 'one torn tail reported');
+  t.equal(torn.length, 2, 'one torn tail reported');
+  t.equal(torn[1], 1, 'holding one record');
   t.ok(torn[0]! > 0 && torn[0]! < 200, `the partial record's bytes (${torn[0]})`);
   t.equal(r.tornBytes, torn[0]);
   t.equal(r.pendingRecords, 9, 'the nine whole records remain');

@@ -33,7 +33,7 @@ export interface FaultBackend {
   down(): Promise<void>;
   /** Listen again on the same port. */
   up(): Promise<void>;
-  /** Resolves once `predicate()` holds (checked after every accepted request); rejects after `timeoutMs`. */
+  /** Resolves once `predicate()` holds (checked after every answer); rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -97,6 +97,7 @@ export async function startFaultBackend(port = 0): Promise<FaultBackend> {
   let acceptedSpans = 0;
   const count = (k: string): void => {
     answers[k] = (answers[k] ?? 0) + 1;
+    for (const w of [...waiters]) w();
   };
 
   const server = http.createServer((req, res) => {
@@ -134,9 +135,8 @@ export async function startFaultBackend(port = 0): Promise<FaultBackend> {
             acceptedSpans++;
           }
         }
-        count('ok');
         res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-        for (const w of [...waiters]) w();
+        count('ok');
       };
       if (mode === 'slow') setTimeout(answer, backend.delayMs);
       else answer();

@@ -196,6 +196,8 @@ export interface TraceLoadResult {
 export interface TraceLoad {
   /** Stop sending; resolves once every request in flight has its answer (or error). */
   stop(): Promise<TraceLoadResult>;
+  /** Resolves once `maxRequests` were sent and answered (or stop() was called). */
+  finished(): Promise<TraceLoadResult>;
   readonly result: TraceLoadResult;
   /** Resolves once `n` more spans were acknowledged. */
   ackedAtLeast(n: number, timeoutMs: number): Promise<void>;
@@ -261,6 +263,11 @@ export function startTraceLoad(url: string, o: { firstId: number; spansPerReques
     result,
     async stop() {
       stopped = true;
+      await Promise.all(loops);
+      agent.destroy();
+      return result;
+    },
+    async finished() {
       await Promise.all(loops);
       agent.destroy();
       return result;

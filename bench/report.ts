@@ -83,6 +83,8 @@ export interface BenchOptionsRecord {
    * 64 KiB defaults. The raw baseline server always keeps the defaults.
    */
   sinkWindowBytes?: number | null;
+  /** Persistent export queue of the gateway's exporter (--persistent): its sync mode; null/absent = in memory. */
+  persistent?: 'batch' | 'always' | 'none' | null;
 }
 
 export interface BenchReport {

@@ -309,6 +309,12 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
       if (loadedSeq === seq) loadedSeq = seq + 1;
       times.set(seq, timeMs);
     }
+    if (closed || !active) {
+      // Callers ask hasRoomFor first; should one not, the number is not waited for anywhere.
+      writtenSeq = Math.max(writtenSeq, seq + 1);
+      done([seq]);
+      return { seq, durable: Promise.resolve({ ok: false, message: 'the persistent queue is closed' }) };
+    }
     let waiter!: Waiter;
     const durable = new Promise<DurableResult>((resolve) => (waiter = { resolve }));
     pending.push({ seq, buffers: [header, payload], bytes, waiter });
@@ -418,15 +424,16 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
 
   async function rotate(): Promise<void> {
     const old = active!;
-    active = undefined;
-    await old.handle.close().catch(() => {});
     try {
+      // The new segment first: hasRoomFor keeps saying yes while the old one is closed.
       await openSegment(writtenSeq);
     } catch (err) {
       // Without a segment nothing can be written: fail what waits; hasRoomFor refuses from now on.
+      active = undefined;
       closed = true;
       for (const p of takePending()) p.waiter.resolve({ ok: false, message: `cannot open a new queue segment: ${(err as Error).message}` });
     }
+    await old.handle.close().catch(() => {});
   }
 
   // ---- reading back ------------------------------------------------------------------------------

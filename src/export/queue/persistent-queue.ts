@@ -12,6 +12,12 @@
 // read back from disk when they were not kept in memory: those from before a restart (replay, in order,
 // before anything new) and those appended while the exporter's memory queue was full (spill).
 // Delivery is at-least-once: what was sent but not yet recorded as done is sent again after a crash.
+//
+// Why not the forensic tee's writer (src/tee/tee.ts): it is built to never hold a request up (it sheds
+// records when its buffer or disk budget is full, and fsyncs once a second), while this queue exists to
+// hold the acknowledgement until the bytes are durable and to refuse rather than shed. What carries over
+// is its technique: positional writev of [header, payload] without copying, a truncate back to the last
+// good length after a failed write, and the record layout (./record-format.ts).
 import { mkdirSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';

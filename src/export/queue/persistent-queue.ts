@@ -7,7 +7,7 @@
 // - `always`: an fdatasync after every write (still grouped: what arrived during one write goes in the next);
 // - `none`: no fsync; a request is acknowledged once written to the page cache (survives a process crash,
 //   not a power loss).
-// The durable read offset (`ack.json`: every record below `next` and those listed in `done` reached the
+// The durable read offset (`ack.state`: every record below `next` and those listed in `done` reached the
 // backend or were dropped and counted) moves only when the exporter says a record is done. Records are
 // read back from disk when they were not kept in memory: those from before a restart (replay, in order,
 // before anything new) and those appended while the exporter's memory queue was full (spill).
@@ -19,7 +19,8 @@
 // is its technique: positional writev of [header, payload] without copying, a truncate back to the last
 // good length after a failed write, and the record layout (./record-format.ts).
 import { mkdirSync } from 'node:fs';
-import { open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import type { Signal } from '../../signals.js';
 import { QUEUE_MAGIC, RECORD_MARK, encodeRecordHeader, recordBytes, scanStep, type QueueRecord } from './record-format.js';
@@ -102,7 +103,10 @@ interface PendingWrite {
 }
 
 const READ_CHUNK = 4 * 1024 * 1024;
-const ACK_STATE = 'ack.json';
+/** The durable read offset: two slots of `length:u32be crc:u32be generation:u32be json`, written in turn. */
+const ACK_STATE = 'ack.state';
+const ACK_SLOT_BYTES = 64 * 1024;
+const ACK_SLOT_HEAD = 12;
 /**
  * How often the read offset is saved (when it moved): what a crash can forget is at most this long of
  * acknowledgements (sent again: duplicates) and of hand-overs to the sender (not counted as possible
@@ -113,7 +117,7 @@ const SEQ_DIGITS = 16;
 
 const segmentName = (firstSeq: number): string => `${String(firstSeq).padStart(SEQ_DIGITS, '0')}.q`;
 
-/** Sorted sequence numbers as [first, last] ranges (ack.json stays small). */
+/** Sorted sequence numbers as [first, last] ranges (the ack state stays small). */
 function toRanges(seqs: Iterable<number>): [number, number][] {
   const sorted = [...seqs].sort((a, b) => a - b);
   const out: [number, number][] = [];
@@ -169,29 +173,48 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
   let ackDirty = false;
   let ackTimer: NodeJS.Timeout | undefined;
   let ackWriting: Promise<void> = Promise.resolve();
+  let ackHandle: FileHandle | undefined;
+  let ackGeneration = 0;
   let diskBytes = 0;
 
   // ---- start-up ----------------------------------------------------------------------------------
 
   async function readAckState(): Promise<{ next: number; done: number[]; loaded: number } | undefined> {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(join(dir, ACK_STATE), 'utf8');
+      bytes = await readFile(join(dir, ACK_STATE));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       events.ackStateLost?.(`cannot read ${ACK_STATE}: ${(err as Error).message}`);
       return undefined;
     }
-    try {
-      const v = JSON.parse(text) as { next?: unknown; done?: unknown; loaded?: unknown };
-      const done = fromRanges(v.done ?? []);
-      if (!Number.isSafeInteger(v.next) || (v.next as number) < 0 || !done) throw new Error('unexpected content');
-      const loaded = Number.isSafeInteger(v.loaded) ? (v.loaded as number) : (v.next as number);
-      return { next: v.next as number, done, loaded };
-    } catch (err) {
-      events.ackStateLost?.(`${ACK_STATE} is damaged (${(err as Error).message}); replaying everything on disk`);
+    // Two slots written in turn: the newest one that checks out (a torn slot leaves the other).
+    let best: { generation: number; state: { next: number; done: number[]; loaded: number } } | undefined;
+    for (let slot = 0; slot < 2; slot++) {
+      const at = slot * ACK_SLOT_BYTES;
+      if (bytes.length < at + ACK_SLOT_HEAD) continue;
+      const length = bytes.readUInt32BE(at);
+      if (length > ACK_SLOT_BYTES - ACK_SLOT_HEAD || bytes.length < at + ACK_SLOT_HEAD + length) continue;
+      const body = bytes.subarray(at + ACK_SLOT_HEAD, at + ACK_SLOT_HEAD + length);
+      if (crc32(body, bytes.readUInt32BE(at + 8)) !== bytes.readUInt32BE(at + 4)) continue;
+      const generation = bytes.readUInt32BE(at + 8);
+      try {
+        const v = JSON.parse(body.toString('utf8')) as { next?: unknown; done?: unknown; loaded?: unknown };
+        const done = fromRanges(v.done ?? []);
+        if (!Number.isSafeInteger(v.next) || (v.next as number) < 0 || !done) continue;
+        const loaded = Number.isSafeInteger(v.loaded) ? (v.loaded as number) : (v.next as number);
+        // Serial-number order (RFC 1982): the generation wraps after 2^32 writes.
+        if (!best || ((generation - best.generation) >>> 0) < 2 ** 31) best = { generation, state: { next: v.next as number, done, loaded } };
+      } catch {
+        // not this slot
+      }
+    }
+    if (!best) {
+      events.ackStateLost?.(`${ACK_STATE} is damaged (no slot checks out); replaying everything on disk`);
       return undefined;
     }
+    ackGeneration = best.generation;
+    return best.state;
   }
 
   /** Scans the last segment: cuts a torn or corrupt tail; returns the sequence number after its last good record. */
@@ -558,17 +581,21 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
     ackWriting = ackWriting.then(async () => {
       if (!ackDirty && !sync) return;
       ackDirty = false;
-      const state = JSON.stringify({ next: ackedSeq, done: toRanges(doneAbove), loaded: loadedSeq });
-      const tmp = join(dir, `${ACK_STATE}.tmp`);
       try {
-        // No fsync: after a process crash the page cache has it; after a power loss an older offset only
-        // means more duplicates (at-least-once), never a loss.
-        await writeFile(tmp, state);
-        if (sync) {
-          const h = await open(tmp, 'r');
-          await h.sync().finally(() => h.close());
-        }
-        await rename(tmp, join(dir, ACK_STATE));
+        ackHandle ??= await open(join(dir, ACK_STATE), 'r+').catch(() => open(join(dir, ACK_STATE), 'w+'));
+        let body = Buffer.from(JSON.stringify({ next: ackedSeq, done: toRanges(doneAbove), loaded: loadedSeq }));
+        // Too many gaps to list: without them only more is replayed (duplicates), never less.
+        if (body.length > ACK_SLOT_BYTES - ACK_SLOT_HEAD) body = Buffer.from(JSON.stringify({ next: ackedSeq, loaded: loadedSeq }));
+        const generation = ++ackGeneration >>> 0;
+        const head = Buffer.alloc(ACK_SLOT_HEAD);
+        head.writeUInt32BE(body.length, 0);
+        head.writeUInt32BE(crc32(body, generation), 4);
+        head.writeUInt32BE(generation, 8);
+        // One positional write into the slot not holding the newest state; no fsync (except at close):
+        // after a process crash the page cache has it; after a power loss an older offset only means
+        // more duplicates (at-least-once), never a loss.
+        await ackHandle.writev([head, body], (generation % 2) * ACK_SLOT_BYTES);
+        if (sync) await ackHandle.datasync();
         await deleteAcknowledgedSegments();
       } catch {
         ackDirty = true;
@@ -608,6 +635,8 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
       clearTimeout(ackTimer);
       ackTimer = undefined;
       await persistAck(true);
+      await ackHandle?.close().catch(() => {});
+      ackHandle = undefined;
       if (active) {
         await active.handle.close().catch(() => {});
         active = undefined;

@@ -140,6 +140,32 @@ t.test('a corrupt record in the middle is skipped and counted; the queue goes on
   await q2.close();
 });
 
+t.test('a torn newest slot of the ack state falls back to the older one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pq-'));
+  const q = createPersistentQueue(cfg(dir));
+  await q.open();
+  const a = [0, 1, 2, 3].map((i) => q.append(item(i), i, true));
+  await Promise.all(a.map((x) => x.durable));
+  q.done([0]);
+  await q.close(); // writes a slot (next 1)
+  const q1 = createPersistentQueue(cfg(dir));
+  await q1.open();
+  q1.done([1]);
+  await q1.close(); // writes the other slot (next 2)
+  const before = readFileSync(join(dir, 'ack.state'));
+  const q2 = createPersistentQueue(cfg(dir));
+  t.equal((await q2.open()).pendingRecords, 2, 'the newest slot: records 2 and 3 left');
+  await q2.close(); // rewrites a slot with the same state
+  // Tear the slot holding the newest generation: the other (older) one is used, which only replays more.
+  const gen = (at: number) => before.readUInt32BE(at + 8);
+  const newest = gen(0) > gen(64 * 1024) ? 0 : 64 * 1024;
+  before[newest + 14] ^= 0xff;
+  writeFileSync(join(dir, 'ack.state'), before);
+  const q3 = createPersistentQueue(cfg(dir));
+  t.equal((await q3.open()).pendingRecords, 3, 'the older slot: records 1, 2 and 3');
+  await q3.close();
+});
+
 t.test('a damaged ack state replays everything (duplicates, never a loss)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pq-'));
   const q = createPersistentQueue(cfg(dir));
@@ -148,7 +174,10 @@ t.test('a damaged ack state replays everything (duplicates, never a loss)', asyn
   await Promise.all(a.map((x) => x.durable));
   q.done([0, 1]);
   await q.close();
-  writeFileSync(join(dir, 'ack.json'), '{"next": "x"');
+  // Both slots damaged (one flipped byte each).
+  const state = readFileSync(join(dir, 'ack.state'));
+  for (const at of [20, 64 * 1024 + 20]) if (state.length > at) state[at] ^= 0xff;
+  writeFileSync(join(dir, 'ack.state'), state);
   const reasons: string[] = [];
   const q2 = createPersistentQueue(cfg(dir), { ackStateLost: (r) => reasons.push(r) });
   t.equal((await q2.open()).pendingRecords, 3);

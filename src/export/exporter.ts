@@ -110,7 +110,10 @@ function persistentQueueOf(config: ExporterConfig, deps: ExporterDeps, onWritten
       sync: config.queue.sync,
       syncIntervalMs: config.queue.syncIntervalMs,
       maxDiskBytes: config.queue.maxDiskBytes,
-      maxBufferBytes: config.queueMaxBytes,
+      // The write buffer holds what arrives during one write + fsync. Each request in it still holds its
+      // admission (admit.maxInflightBytes) until durable, which bounds it already; this is a safety net,
+      // not the memory queue's bound (requests kept in memory are the same bytes as in the memory queue).
+      maxBufferBytes: Math.max(config.queueMaxBytes, 64 * 1024 * 1024),
       // Small enough that acknowledged segments are deleted soon, large enough that rotation is rare.
       segmentBytes: Math.max(1024 * 1024, Math.min(64 * 1024 * 1024, Math.floor(config.queue.maxDiskBytes / 16))),
     },

@@ -3,7 +3,7 @@
 // every span: acknowledged = delivered + counted drops.
 import t from 'tap';
 import { startFaultBackend } from '../helpers/fault-backend.js';
-import { createGatewayChild, missingAtBackend, spanIdHex, startTraceLoad } from '../helpers/gateway-child.js';
+import { createGatewayChild, duplicatesAtBackend, missingAtBackend, spanIdHex, startTraceLoad } from '../helpers/gateway-child.js';
 import { faultExporter } from './exporter-config.js';
 
 t.test('backend down, then back: everything acknowledged is delivered', async (t) => {
@@ -24,6 +24,7 @@ t.test('backend down, then back: everything acknowledged is delivered', async (t
   const m = await gw.metrics();
   t.equal(m.get('exporter_dropped_items_total') ?? 0, 0, 'no drops');
   t.equal(acked.length, 2000, 'acknowledged = delivered (2000 spans), no drops');
+  t.equal(duplicatesAtBackend(backend.spans), 0, 'no duplicates without a crash');
   await gw.stop();
 });
 
@@ -48,6 +49,7 @@ t.test('503 with Retry-After, then connection resets mid-request, then slow: all
   t.equal(m.get('exporter_dropped_items_total') ?? 0, 0, 'a retryable answer never became a drop');
   t.ok((m.get('exporter_retries_total') ?? 0) >= 2, `retried (${m.get('exporter_retries_total')})`);
   t.equal(missingAtBackend(acked, backend.spans).length, 0, `acknowledged ${acked.length} = delivered`);
+  t.equal(duplicatesAtBackend(backend.spans), 0, 'no duplicates without a crash (a reset request was never recorded)');
   await gw.stop();
 });
 
@@ -106,6 +108,7 @@ t.test('disk budget full: retryable refusals with Retry-After, nothing acknowled
   await backend.waitFor(() => missingAtBackend(acked, backend.spans).length === 0, 20_000, 'every acknowledged span delivered');
   const m = await gw.metrics();
   t.equal(m.get('exporter_dropped_items_total') ?? 0, 0, 'nothing dropped');
+  t.equal(duplicatesAtBackend(backend.spans), 0, 'no duplicates: spilled requests are read back once');
   t.comment(`acknowledged ${acked.length} spans, all delivered; ${answers['503']} requests refused (retryable)`);
   await gw.stop();
 });

@@ -520,6 +520,13 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
             at = step.end;
             cursor.offset = at;
             if (r.seq < cursor.expected) continue;
+            if (r.seq < loadedSeq) {
+              // Kept in memory when appended (no backlog then): the reader only walks past it. Each
+              // record is walked past at most once: the cursor only moves forward.
+              skipTo(r.seq, seg.path);
+              cursor.expected = r.seq + 1;
+              continue;
+            }
             skipTo(r.seq, seg.path);
             cursor.expected = r.seq + 1;
             loadedSeq = r.seq + 1;

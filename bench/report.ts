@@ -85,6 +85,8 @@ export interface BenchOptionsRecord {
   sinkWindowBytes?: number | null;
   /** The gateway exports to the null sink over TLS (otlp-grpcs:// / https://, the dev CA as tls.caFile). */
   sinkTls?: boolean;
+  /** Persistent export queue of the gateway's exporter (--persistent): its sync mode; null/absent = in memory. */
+  persistent?: 'batch' | 'always' | 'none' | null;
 }
 
 export interface BenchReport {

@@ -24,6 +24,8 @@ export interface BenchOptions extends BenchOptionsRecord {
   quiet: boolean;
   /** Gateway runs with the forensic tee on (forensic.mode: always). */
   tee: boolean;
+  /** The gateway's exporter keeps a persistent queue with this sync mode (null: in memory). */
+  persistent?: 'batch' | 'always' | 'none' | null;
   /** Generate traces with dense personal data (generate.ts densePii: ~4–5 redacted strings per span). */
   densePii?: boolean;
   /** Gateway OTLP listeners with mTLS (a development PKI from certs init); the load keeps its connections. */
@@ -46,6 +48,9 @@ const USAGE = `usage: npm run bench -- [flags]
   --config FILE            gateway config file (--config of stella telemetry serve)
   --tee                    gateway with the forensic tee on (forensic.mode: always; not with --config;
                            node dist/bench/tee-compare.js alternates tee off and on)
+  --persistent SYNC        the gateway's exporter keeps a persistent queue (queue.persistent: true) with
+                           queue.sync SYNC: batch, always or none (not with --config/--tee;
+                           node dist/bench/queue-compare.js alternates in-memory and persistent)
   --dense-pii              traces with ~4–5 strings per span the default policies redact
                            (node dist/bench/policy-compare.js alternates no policy and the defaults)
   --tls                    mTLS on the gateway's OTLP listeners (development PKI in a temp dir), long-lived
@@ -107,6 +112,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         export: { type: 'string' },
         config: { type: 'string' },
         tee: { type: 'boolean' },
+        persistent: { type: 'string' },
         'dense-pii': { type: 'boolean' },
         tls: { type: 'boolean' },
         connections: { type: 'string' },
@@ -132,6 +138,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   const exp = v.export ?? protocol;
   if (exp !== 'grpc' && exp !== 'http' && exp !== 'none') throw new UsageError(`--export: expected grpc, http or none (got "${exp}")`);
   if (v.tee && v.config !== undefined) throw new UsageError('--tee and --config exclude each other (put forensic.mode: always in the file)');
+  const persistent = v.persistent ?? null;
+  if (persistent !== null && persistent !== 'batch' && persistent !== 'always' && persistent !== 'none') {
+    throw new UsageError(`--persistent: expected batch, always or none (got "${persistent}")`);
+  }
+  if (persistent !== null && (v.config !== undefined || v.tee)) throw new UsageError('--persistent excludes --config and --tee (put exporterDefaults.queue in the file)');
+  if (persistent !== null && exp === 'none') throw new UsageError('--persistent needs a network exporter (--export grpc or http)');
   if (v.baseline && v['only-baseline']) throw new UsageError('--baseline and --only-baseline exclude each other');
   if (v.tls && (v.baseline || v['only-baseline'])) throw new UsageError('--tls is for the gateway only (the raw baseline server has no TLS)');
   if (v['sink-tls'] && (exp === 'none' || v.config !== undefined || v.tee)) {
@@ -160,6 +172,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     export: exp,
     config: v.config ?? null,
     tee: v.tee === true,
+    persistent,
     densePii: v['dense-pii'] === true,
     tls: v.tls === true,
     connections: positiveInt('--connections', v.connections ?? '1'),
@@ -167,7 +180,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     sinkWindowBytes: sinkWindow(v['sink-window']),
     sinkTls: v['sink-tls'] === true,
     seed: positiveInt('--seed', v.seed ?? '1', 0),
-    name: v.name ?? (mode === 'baseline' ? `baseline-${defaultName}` : v.tls ? `${defaultName}-tls` : defaultName),
+    name: v.name ?? (mode === 'baseline' ? `baseline-${defaultName}` : v.tls ? `${defaultName}-tls` : persistent ? `${defaultName}-persistent-${persistent}` : defaultName),
     resultsDir: v['results-dir'] ?? join(packageRoot, 'bench', 'results'),
     poolSize: v.pool === undefined ? defaultPoolSize(spansPerRequest) : positiveInt('--pool', v.pool),
     quiet: v.quiet === true,
@@ -315,6 +328,13 @@ async function settleExports(gw: GatewayProcess, ms: number): Promise<Map<string
   return m;
 }
 
+/** A config file that gives every exporter a persistent queue with this sync mode (under the run's data dir). */
+function persistentConfigFile(sync: string): string {
+  const file = join(tmpdir(), `stella-bench-queue-${sync}-${process.pid}.yaml`);
+  writeFileSync(file, `exporterDefaults:\n  queue:\n    persistent: true\n    sync: ${sync}\n`);
+  return file;
+}
+
 /** A config file that turns the forensic tee on for every tenant (archive under the run's data dir). */
 /** The dev PKI's server certificate for the TLS null sink and its CA for the exporter (made once). */
 async function sinkTlsFiles(): Promise<{ server: string; serverKey: string; ca: string }> {
@@ -353,7 +373,7 @@ async function gatewayRun(ctx: RunContext, run: number): Promise<RunRecord | und
       ...(tls ? { extraArgs: tls.args } : {}),
       ...(exportUrl ? { exportUrl } : {}),
       ...(o.workers !== null ? { workers: o.workers } : {}),
-      ...(sinkTlsConfig ? { configFile: sinkTlsConfig } : o.config ? { configFile: o.config } : o.tee ? { configFile: teeConfigFile() } : {}),
+      ...(sinkTlsConfig ? { configFile: sinkTlsConfig } : o.config ? { configFile: o.config } : o.tee ? { configFile: teeConfigFile() } : o.persistent ? { configFile: persistentConfigFile(o.persistent) } : {}),
     });
     ctx.gatewayCommand ??= gw.argv;
     try {

@@ -101,6 +101,18 @@ export const ERRORS = {
     http: 503,
     retryable: true,
   },
+  QUEUE_FULL: {
+    message: 'the persistent export queue has reached its disk budget (queue.maxDiskBytes); retry after the given delay',
+    grpc: GrpcCode.UNAVAILABLE,
+    http: 503,
+    retryable: true,
+  },
+  QUEUE_WRITE_FAILED: {
+    message: 'the request could not be made durable in the persistent export queue (write or fsync failed); retry',
+    grpc: GrpcCode.UNAVAILABLE,
+    http: 503,
+    retryable: true,
+  },
   PROCESSING_TIMEOUT: {
     message: 'processing the request took longer than the configured limit',
     grpc: GrpcCode.UNAVAILABLE,

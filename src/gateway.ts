@@ -74,6 +74,8 @@ export async function startGateway(
     // Isolation to the backend: every export request names its tenant; some tenants have their own backend.
     transportOptions: { tenantHeader: config.tenancy.exportHeader },
     tenantEndpoints: config.tenancy.exportOverrides,
+    // Exporters with queue.persistent keep their on-disk logs here (docs/persistent-queue.md).
+    queueDir: join(config.dataDir, 'queue'),
   });
   try {
     await router.start();
@@ -205,6 +207,11 @@ export async function startGateway(
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
         if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);
+        // Persistent queues: acknowledged only once the bytes are durable in each of them (DESIGN.md, decision 7).
+        if (offered.durable) {
+          const durable = await offered.durable;
+          if (durable.status !== 'ok') return refuse(signal, tenant, ctx, durable);
+        }
       }
     }
     metrics.receiverAcceptedItems.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol }, result.items);

@@ -5,7 +5,8 @@
 // Built-in profiles (small on purpose; later features add to them):
 // - `default`: no change.
 // - `forensic`: lose less when a backend is slow or down: every exporter (unless its own entry says
-//   otherwise) queues up to 512MiB and keeps retrying a batch for up to 1h; shutdown waits up to 60s
+//   otherwise) queues up to 512MiB in memory, keeps its queue on disk (`queue.persistent`: a request is
+//   acknowledged once on disk, replayed after a crash) and keeps retrying a batch for up to 1h; shutdown waits up to 60s
 //   for the queues to drain; the forensic tee archives every tenant all the time (`forensic.mode: always`).
 // - `airgap`: no network egress: exporters must be `file://` (the default file exporter qualifies).
 //   A site that does want one network exporter in airgap says so explicitly, in the file:
@@ -22,7 +23,7 @@ export type RawConfig = Record<string, unknown>;
 export const BUILTIN_PROFILES: Readonly<Record<ProfileName, RawConfig>> = {
   default: {},
   forensic: {
-    exporterDefaults: { queue: { maxBytes: '512MiB' }, retry: { maxElapsed: '1h' } },
+    exporterDefaults: { queue: { maxBytes: '512MiB', persistent: true }, retry: { maxElapsed: '1h' } },
     shutdownTimeout: '60s',
     forensic: { mode: 'always' },
   },

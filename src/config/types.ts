@@ -137,6 +137,21 @@ export interface ExporterTlsConfig {
   insecureSkipVerify: boolean;
 }
 
+/** How the persistent export queue syncs its log (src/export/queue/persistent-queue.ts). */
+export type QueueSyncMode = 'batch' | 'always' | 'none';
+export const QUEUE_SYNC_MODES: readonly QueueSyncMode[] = ['batch', 'always', 'none'];
+
+/** The on-disk export queue under `<data-dir>/queue/<exporter>/` (docs/persistent-queue.md). */
+export interface PersistentQueueConfig {
+  /** Acknowledge a request only once it is on disk; replay after a restart (default: off; on in the forensic profile). */
+  persistent: boolean;
+  /** `batch`: group commit, one fsync at most every syncIntervalMs; `always`: fsync every write; `none`: no fsync (not crash-safe). */
+  sync: QueueSyncMode;
+  syncIntervalMs: number;
+  /** Bytes on disk (not yet acknowledged by the backend) before new data is refused with a retryable status. */
+  maxDiskBytes: number;
+}
+
 export interface ExporterConfig {
   name: string;
   kind: ExporterKind;
@@ -153,6 +168,8 @@ export interface ExporterConfig {
   batch: BatchConfig;
   /** Bytes queued (batched, not yet acknowledged by the backend) before new data is refused. */
   queueMaxBytes: number;
+  /** The persistent queue (off unless `queue.persistent: true`). */
+  queue: PersistentQueueConfig;
   retry: RetryConfig;
   file: FileExporterOptions;
   /** TLS to the backend; absent = plaintext (http://, otlp-grpc:// without `tls:`). */
@@ -192,6 +209,7 @@ const MiB = 1024 * 1024;
 
 export const DEFAULT_BATCH: BatchConfig = { maxBytes: 4 * MiB, maxItems: 8192, flushIntervalMs: 200, passThroughBytes: 256 * 1024 };
 export const DEFAULT_RETRY: RetryConfig = { initialBackoffMs: 250, maxBackoffMs: 30_000, maxElapsedMs: 300_000, whenExhausted: 'keep' };
+export const DEFAULT_PERSISTENT_QUEUE: PersistentQueueConfig = { persistent: false, sync: 'batch', syncIntervalMs: 10, maxDiskBytes: 1024 * MiB };
 export const DEFAULT_FILE: FileExporterOptions = { maxSegmentBytes: 64 * MiB, maxSegmentAgeMs: 3_600_000 };
 
 export const DEFAULT_CONFIG: GatewayConfig = {
@@ -226,6 +244,7 @@ export function exporterDefaults(kind: ExporterKind): Omit<ExporterConfig, 'name
     concurrency: kind === 'file' ? 1 : 4,
     batch: { ...DEFAULT_BATCH },
     queueMaxBytes: 128 * MiB,
+    queue: { ...DEFAULT_PERSISTENT_QUEUE },
     retry: { ...DEFAULT_RETRY },
     file: { ...DEFAULT_FILE },
   };

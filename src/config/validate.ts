@@ -29,6 +29,7 @@ import {
   DEFAULT_CONFIG,
   METRICS_AUTH,
   PROFILES,
+  QUEUE_SYNC_MODES,
   TLS_MIN_VERSIONS,
   defaultFileExporter,
   exporterDefaults,
@@ -622,7 +623,7 @@ function httpBaseUrl(endpoint: string): Target {
 function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: ExporterKind): Omit<ExporterConfig, 'name' | 'kind' | 'endpoint'> {
   const d = exporterDefaults(kind);
   const batch = r.section(at(path, 'batch'), e.batch, ['maxBytes', 'maxItems', 'flushInterval', 'passThroughBytes']);
-  const queue = r.section(at(path, 'queue'), e.queue, ['maxBytes']);
+  const queue = r.section(at(path, 'queue'), e.queue, ['maxBytes', 'persistent', 'sync', 'syncInterval', 'maxDiskBytes']);
   const retry = r.section(at(path, 'retry'), e.retry, ['initialBackoff', 'maxBackoff', 'maxElapsed', 'whenExhausted']);
   const file = r.section(at(path, 'file'), e.file, ['maxSegmentBytes', 'maxSegmentAge']);
   const settings = {
@@ -638,6 +639,12 @@ function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: Expor
       passThroughBytes: r.size(`${path}.batch.passThroughBytes`, batch.passThroughBytes, d.batch.passThroughBytes),
     },
     queueMaxBytes: r.size(`${path}.queue.maxBytes`, queue.maxBytes, d.queueMaxBytes),
+    queue: {
+      persistent: r.bool(`${path}.queue.persistent`, queue.persistent, d.queue.persistent),
+      sync: r.oneOf(`${path}.queue.sync`, queue.sync, d.queue.sync, QUEUE_SYNC_MODES),
+      syncIntervalMs: r.duration(`${path}.queue.syncInterval`, queue.syncInterval, d.queue.syncIntervalMs),
+      maxDiskBytes: r.size(`${path}.queue.maxDiskBytes`, queue.maxDiskBytes, d.queue.maxDiskBytes),
+    },
     retry: {
       initialBackoffMs: r.duration(`${path}.retry.initialBackoff`, retry.initialBackoff, d.retry.initialBackoffMs),
       maxBackoffMs: r.duration(`${path}.retry.maxBackoff`, retry.maxBackoff, d.retry.maxBackoffMs),
@@ -655,6 +662,19 @@ function readExporterSettings(r: Reader, path: string, e: RawConfig, kind: Expor
       `${path}.queue.maxBytes`,
       `must be at least batch.maxBytes (${formatSize(settings.batch.maxBytes)}) (got ${formatSize(settings.queueMaxBytes)})`,
     );
+  }
+  // The disk budget must hold at least one whole batch, or a request of that size could never be taken.
+  if (settings.queue.persistent && settings.queue.maxDiskBytes < settings.batch.maxBytes) {
+    r.fail(
+      `${path}.queue.maxDiskBytes`,
+      `must be at least batch.maxBytes (${formatSize(settings.batch.maxBytes)}) (got ${formatSize(settings.queue.maxDiskBytes)})`,
+    );
+  }
+  if (settings.queue.syncIntervalMs > 1000) {
+    r.fail(`${path}.queue.syncInterval`, `must be at most 1s: every request waits for it before it is acknowledged (got ${settings.queue.syncIntervalMs}ms)`);
+  }
+  if (queue.syncInterval !== undefined && queue.syncInterval !== null && settings.queue.sync !== 'batch') {
+    r.fail(`${path}.queue.syncInterval`, `only applies to sync: batch (got sync: ${settings.queue.sync})`);
   }
   if (settings.retry.maxBackoffMs < settings.retry.initialBackoffMs) {
     r.fail(`${path}.retry.maxBackoff`, `must be at least retry.initialBackoff (${settings.retry.initialBackoffMs}ms) (got ${settings.retry.maxBackoffMs}ms)`);

@@ -43,6 +43,7 @@ interface Pending {
   bytes: number;
   items: number;
   timer: unknown;
+  seqs: number[] | undefined;
 }
 
 export function createBatcher(
@@ -61,7 +62,7 @@ export function createBatcher(
     pendingBytes -= p.bytes;
     pendingBatches--;
     const body = p.parts.length === 1 ? p.parts[0]! : Buffer.concat(p.parts, p.bytes);
-    onBatch({ signal: p.signal, tenant: p.tenant, body, items: p.items });
+    onBatch(p.seqs ? { signal: p.signal, tenant: p.tenant, body, items: p.items, seqs: p.seqs } : { signal: p.signal, tenant: p.tenant, body, items: p.items });
   }
 
   function add(item: ExportItem): void {
@@ -74,7 +75,8 @@ export function createBatcher(
       // is, which spares a copy of its bytes. Items are never split, since that would need decoding.
       // Whatever was pending for the tenant goes first, keeping arrival order.
       if (p) emit(p);
-      onBatch({ signal: item.signal, tenant: item.tenant, body: item.body, items: item.items });
+      const batch = { signal: item.signal, tenant: item.tenant, body: item.body, items: item.items };
+      onBatch(item.seq === undefined ? batch : { ...batch, seqs: [item.seq] });
       return;
     }
     // Flush first when this item would push the batch over a limit, keeping arrival order.
@@ -83,7 +85,7 @@ export function createBatcher(
       p = undefined;
     }
     if (!p) {
-      const fresh: Pending = { signal: item.signal, tenant: item.tenant, parts: [], bytes: 0, items: 0, timer: undefined };
+      const fresh: Pending = { signal: item.signal, tenant: item.tenant, parts: [], bytes: 0, items: 0, timer: undefined, seqs: undefined };
       fresh.timer = timers.setTimeout(() => {
         fresh.timer = undefined;
         if (bySignal!.get(fresh.tenant) === fresh) emit(fresh);
@@ -95,6 +97,7 @@ export function createBatcher(
     p.parts.push(item.body);
     p.bytes += bytes;
     p.items += item.items;
+    if (item.seq !== undefined) (p.seqs ??= []).push(item.seq);
     pendingBytes += bytes;
     if (p.bytes >= config.maxBytes || p.items >= config.maxItems) emit(p);
   }

@@ -7,7 +7,7 @@ import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { createExporter, type ExporterDeps } from './exporter.js';
 import type { Transport } from './transport.js';
-import type { Exporter, ExportItem, ExportRouter } from './types.js';
+import type { Exporter, ExportItem, ExportRouter, OfferOutcome } from './types.js';
 
 export interface ExportRouterDeps extends Omit<ExporterDeps, 'transport'> {
   /** Transports by exporter name, overriding the kind's own (tests). */
@@ -66,7 +66,7 @@ export function createExportRouterFor(
 ): ExportRouter {
   const shared = routing?.shared ?? exporters;
   const byTenant = routing?.byTenant;
-  function offer(item: ExportItem): Outcome {
+  function offer(item: ExportItem): OfferOutcome {
     const candidates = byTenant?.get(item.tenant) ?? shared;
     const targets = candidates.filter((e) => e.signals.includes(item.signal));
     if (targets.length === 0) {
@@ -74,7 +74,7 @@ export function createExportRouterFor(
       deps.metrics.exporterDroppedItems.inc({ exporter: '_none', signal: item.signal, reason: 'no_exporter' }, item.items);
       return { status: 'ok' };
     }
-    const full = targets.filter((e) => !e.hasRoomFor(item.body.length));
+    const full = targets.filter((e) => !e.hasRoomFor(item.body.length, item.tenant));
     if (full.length > 0) {
       // Let each full exporter refuse (and count the refusal) itself; the others take nothing.
       let refusal: Outcome | undefined;
@@ -89,16 +89,21 @@ export function createExportRouterFor(
     return offerAll(targets, item);
   }
 
-  function offerAll(targets: readonly Exporter[], item: ExportItem): Outcome {
+  function offerAll(targets: readonly Exporter[], item: ExportItem): OfferOutcome {
     let first: Outcome | undefined;
+    let durable: Promise<Outcome>[] | undefined;
     for (const e of targets) {
       const o = e.offer(item);
       if (o.status !== 'ok') {
         deps.logger.error({ exporter: e.name, code: o.code }, 'exporter refused an item after reporting room');
         first ??= o;
-      }
+      } else if (o.durable) (durable ??= []).push(o.durable);
     }
-    return first ?? { status: 'ok' };
+    if (first) return first;
+    // Durable only once durable in every persistent queue it went to (the in-memory path has no promise).
+    if (!durable) return { status: 'ok' };
+    if (durable.length === 1) return { status: 'ok', durable: durable[0]! };
+    return { status: 'ok', durable: Promise.all(durable).then((all) => all.find((o) => o.status !== 'ok') ?? { status: 'ok' }) };
   }
 
   return {

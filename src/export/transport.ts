@@ -13,6 +13,8 @@ export interface ExportBatch {
   body: Uint8Array;
   /** Spans, data points or log records in body. */
   items: number;
+  /** Persistent queue sequence numbers of the items in the batch (marked done once the backend answers). */
+  seqs?: number[];
 }
 
 /**

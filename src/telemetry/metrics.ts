@@ -31,9 +31,7 @@ export interface GatewayMetrics {
   exporterQueueBytes: Gauge<'exporter'>;
   exporterQueueBatches: Gauge<'exporter'>;
   exporterRefusedItems: Counter<'exporter' | 'signal'>;
-  /** An exporter's queue bound (queue.maxBytes). */
-  exporterQueueCapacityBytes: Gauge<'exporter'>;
-  /** Age of the oldest batch an exporter holds (read at scrape time from exporterOldestAge). */
+  /** Age of the oldest entry an exporter holds, in memory or on disk (read at scrape time from exporterOldestAge). */
   exporterQueueOldestAge: Gauge<'exporter'>;
   /** Per exporter: the age (ms) of its oldest queued or in-flight batch, 0 when empty. */
   exporterOldestAge: Map<string, () => number>;
@@ -41,6 +39,15 @@ export interface GatewayMetrics {
   exporterLatency: Histogram<'exporter' | 'outcome'>;
   /** Batches still failing after their retry budget (retry.maxElapsed) and kept, retrying (whenExhausted: keep). */
   exporterRetriesPastBudget: Counter<'exporter' | 'signal'>;
+  /** Persistent export queue (src/export/queue). */
+  exporterQueueDiskBytes: Gauge<'exporter'>;
+  exporterQueueCapacityBytes: Gauge<'exporter' | 'medium'>;
+  exporterQueueReplayedRecords: Counter<'exporter'>;
+  exporterQueuePossibleDuplicates: Counter<'exporter'>;
+  exporterQueueTornBytes: Counter<'exporter'>;
+  exporterQueueCorruptBytes: Counter<'exporter'>;
+  exporterQueueLostRecords: Counter<'exporter'>;
+  exporterQueueSyncLatency: Histogram<'exporter'>;
 
   admitInflightBytes: Gauge;
 
@@ -224,15 +231,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       labelNames: ['exporter', 'signal'],
       registers,
     }),
+    exporterQueueDiskBytes: new Gauge({
+      name: 'exporter_queue_disk_bytes',
+      help: 'Bytes of the persistent queue on disk (not yet acknowledged by the backend, and write buffer)',
+      labelNames: ['exporter'],
+      registers,
+    }),
     exporterQueueCapacityBytes: new Gauge({
       name: 'exporter_queue_capacity_bytes',
-      help: 'The bound of an exporter queue (queue.maxBytes)',
-      labelNames: ['exporter'],
+      help: 'Queue bound in bytes: medium="memory" (queue.maxBytes) or "disk" (queue.maxDiskBytes, persistent queues)',
+      labelNames: ['exporter', 'medium'],
       registers,
     }),
     exporterQueueOldestAge: new Gauge({
       name: 'exporter_queue_oldest_age_seconds',
-      help: 'Age of the oldest batch an exporter holds, queued or in flight (0 when empty)',
+      help: 'Age of the oldest entry an exporter holds: queued or in flight in memory, or on disk not yet acknowledged (0 when empty)',
       labelNames: ['exporter'],
       registers,
       collect() {
@@ -251,6 +264,43 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'exporter_retries_past_budget_total',
       help: 'Batches still failing after retry.maxElapsed and kept in the queue, retrying (retry.whenExhausted: keep)',
       labelNames: ['exporter', 'signal'],
+      registers,
+    }),
+    exporterQueueReplayedRecords: new Counter({
+      name: 'exporter_queue_replayed_records_total',
+      help: 'Requests found on disk at start-up that the backend had not acknowledged, replayed before new data',
+      labelNames: ['exporter'],
+      registers,
+    }),
+    exporterQueuePossibleDuplicates: new Counter({
+      name: 'exporter_queue_possible_duplicates_total',
+      help: 'Replayed requests that had been handed to the sender before the restart (the backend may see them twice)',
+      labelNames: ['exporter'],
+      registers,
+    }),
+    exporterQueueTornBytes: new Counter({
+      name: 'exporter_queue_torn_bytes_total',
+      help: 'Bytes of a torn or corrupt tail cut off the persistent queue at start-up',
+      labelNames: ['exporter'],
+      registers,
+    }),
+    exporterQueueCorruptBytes: new Counter({
+      name: 'exporter_queue_corrupt_bytes_total',
+      help: 'Bytes of damaged records skipped while reading the persistent queue',
+      labelNames: ['exporter'],
+      registers,
+    }),
+    exporterQueueLostRecords: new Counter({
+      name: 'exporter_queue_lost_records_total',
+      help: 'Requests missing from the persistent queue (lost with a damaged stretch) before the backend acknowledged them',
+      labelNames: ['exporter'],
+      registers,
+    }),
+    exporterQueueSyncLatency: new Histogram({
+      name: 'exporter_queue_durable_seconds',
+      help: 'Time from append to durable (written and fsynced as queue.sync says) per request',
+      labelNames: ['exporter'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
     admitInflightBytes: new Gauge({

@@ -175,6 +175,11 @@ t.test('flags: defaults, --quick preset, explicit flags win, errors name the fla
   t.equal(parseBenchArgs(['--rate', '100000'])!.rate, 100_000);
   t.throws(() => parseBenchArgs(['--rate', 'fast']), /--rate: expected an integer/);
   t.equal(parseBenchArgs(['--help']), undefined);
+  t.match(parseBenchArgs(['--persistent', 'batch'])!, { persistent: 'batch', name: 'grpc-c8-s500-persistent-batch' });
+  t.equal(parseBenchArgs([])!.persistent, null, 'in memory unless asked');
+  t.throws(() => parseBenchArgs(['--persistent', 'fsync']), /--persistent: expected batch, always or none/);
+  t.throws(() => parseBenchArgs(['--persistent', 'none', '--tee']), /--persistent excludes --config and --tee/);
+  t.throws(() => parseBenchArgs(['--persistent', 'always', '--export', 'none']), /--persistent needs a network exporter/);
   t.equal(parseDuration('--duration', '250ms'), 250);
   t.equal(parseDuration('--duration', '1.5s'), 1500);
   t.equal(parseDuration('--duration', '2m'), 120_000);

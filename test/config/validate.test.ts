@@ -200,6 +200,7 @@ t.test('exporter settings and exporterDefaults (the entry wins)', async (t) => {
     concurrency: 8,
     batch: { maxBytes: MiB, maxItems: 100, flushIntervalMs: 1000, passThroughBytes: 256 * 1024 },
     queueMaxBytes: 256 * MiB,
+    queue: { persistent: false, sync: 'batch', syncIntervalMs: 10, maxDiskBytes: 1024 * MiB },
     retry: { initialBackoffMs: 100, maxBackoffMs: 2000, maxElapsedMs: 600_000, whenExhausted: 'keep' },
     file: { maxSegmentBytes: 8 * MiB, maxSegmentAgeMs: 600_000 },
   });
@@ -219,6 +220,10 @@ t.test('profiles', async (t) => {
     t.equal(c.exporters[0]!.retry.maxElapsedMs, 3_600_000);
     t.equal(c.exporters[1]!.retry.maxElapsedMs, 300_000, "an exporter's own setting wins over the profile");
     t.equal(c.exporters[1]!.queueMaxBytes, 512 * MiB);
+    t.ok(c.exporters.every((e) => e.queue.persistent), 'the persistent queue is on');
+    t.equal(c.exporters[0]!.queue.sync, 'batch');
+    t.equal(valid({ profile: 'forensic', exporters: [{ endpoint: 'otlp-grpc://a:1', queue: { persistent: false } }] }).exporters[0]!.queue.persistent, false, 'unless an exporter says otherwise');
+    t.equal(valid({}).exporters[0]!.queue.persistent, false, 'off in the default profile');
   });
 
   t.test('built-in default changes nothing', async (t) => {

@@ -76,7 +76,7 @@ t.test('an exporter against a refusing backend reports down, then ok, with its b
   t.equal(logger.lines.filter((l) => l.level === 'warn').length, 1, 'one warning for the whole spell');
   t.equal(logger.lines.filter((l) => /recovered/.test(l.msg ?? '')).length, 1, 'one recovery line');
   const text = await metrics.registry.metrics();
-  t.match(text, /exporter_queue_capacity_bytes\{exporter="loki"\} \d+/);
+  t.match(text, /exporter_queue_capacity_bytes\{exporter="loki",medium="memory"\} \d+/);
   t.match(text, /exporter_queue_oldest_age_seconds\{exporter="loki"\} 0/);
   t.match(text, /exporter_export_duration_seconds_count\{exporter="loki",outcome="retryable"\} 4/);
   t.match(text, /exporter_export_duration_seconds_count\{exporter="loki",outcome="ok"\} 1/);

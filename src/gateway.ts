@@ -74,7 +74,7 @@ export async function startGateway(
     // Isolation to the backend: every export request names its tenant; some tenants have their own backend.
     transportOptions: { tenantHeader: config.tenancy.exportHeader },
     tenantEndpoints: config.tenancy.exportOverrides,
-    // Exporters with queue.persistent keep their on-disk logs here (docs/persistent-queue.md).
+    // Exporters with queue.persistent keep their on-disk logs here (docs/guides/persistent-queue.md).
     queueDir: join(config.dataDir, 'queue'),
   });
   try {

@@ -141,7 +141,7 @@ export interface ExporterTlsConfig {
 export type QueueSyncMode = 'batch' | 'always' | 'none';
 export const QUEUE_SYNC_MODES: readonly QueueSyncMode[] = ['batch', 'always', 'none'];
 
-/** The on-disk export queue under `<data-dir>/queue/<exporter>/` (docs/persistent-queue.md). */
+/** The on-disk export queue under `<data-dir>/queue/<exporter>/` (docs/guides/persistent-queue.md). */
 export interface PersistentQueueConfig {
   /** Acknowledge a request only once it is on disk; replay after a restart (default: off; on in the forensic profile). */
   persistent: boolean;
@@ -182,7 +182,7 @@ export interface GatewayConfig {
   profile: ProfileName;
   dataDir: string;
   policiesDir: string;
-  /** Bounds on the policy files (src/config/sections/policy.ts, docs/policy-safety.md). */
+  /** Bounds on the policy files (src/config/sections/policy.ts, docs/guides/policy-safety.md). */
   policy: PolicyConfig;
   receivers: { grpc: GrpcReceiverConfig; http: HttpReceiverConfig };
   admin: AdminConfig;

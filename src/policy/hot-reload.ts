@@ -5,7 +5,7 @@
 // A bad edit is rejected: the last good version keeps serving, the errors are logged and the failure
 // counter counts it. The version gauge has exactly one series, the active version, at 1.
 //
-// Fail closed (docs/policy-safety.md): the loaders refuse empty, truncated (no final `version: 1`),
+// Fail closed (docs/guides/policy-safety.md): the loaders refuse empty, truncated (no final `version: 1`),
 // oversized and — once a version is active — missing files, so a half-written file, a deleted file or
 // a directory renamed away never replaces the last good version. Each refusal is counted per file and
 // reason (policy_file_rejections_total) and logged at warn with `audit: true` (there is no general

@@ -4,7 +4,7 @@
 //   policies/redaction.yaml:14:7 detectors.email.action: expected one of mask, hash, drop, truncate (got "erase")
 // Fail closed: every file ends with `version: 1` (an empty, truncated or half-written file is refused),
 // files and custom patterns are bounded (policy.* config), and a missing file is the shipped default at
-// start-up but refused on a reload (the last good version stays active): see docs/policy-safety.md.
+// start-up but refused on a reload (the last good version stays active): see docs/guides/policy-safety.md.
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';

@@ -8,7 +8,7 @@
 // Start-up loads synchronously (nothing is served yet); a reload validates and compiles in a worker
 // thread (compile-in-worker.ts), so the gateway keeps serving while thousands of patterns compile.
 //
-// Fail closed (docs/policy-safety.md): at start-up a missing file is the shipped default (the log says
+// Fail closed (docs/guides/policy-safety.md): at start-up a missing file is the shipped default (the log says
 // which); after that, a missing, empty, truncated or oversized file is refused and the last good
 // version stays active. A directory created later is not watched (fs.watch needs it to exist): send
 // SIGHUP after creating it.

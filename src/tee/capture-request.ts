@@ -3,7 +3,7 @@
 // message on refusal, so the CLI can never accept what the API refuses (issue 18, finding 7: the CLI
 // once took `--tenant ../../x` and wrote a hold outside the data dir).
 //
-// The rules (docs/captures.md):
+// The rules (docs/guides/captures.md):
 //   tenant   a tenant id (TENANT_RE: no "/", no leading "."), never the fleet "_all"
 //   from/to  ISO 8601 or epoch milliseconds; to defaults to now, from to one hour before to
 //   to       at most forensic.captures.maxFutureSkew (5m) past now

@@ -1,9 +1,9 @@
 // The docs as a new user meets them: the README's walkthroughs run as written (in a scratch directory
 // that looks like a clone: ./stella and policies/), and the CLI reference names every command.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import { packageRoot } from '../../src/paths.js';
 
@@ -72,4 +72,23 @@ t.test('the CLI reference names every command of `stella telemetry --help`', asy
   t.ok(commands.length >= 10, `commands found: ${commands.join(', ')}`);
   const cli = readFileSync(join(packageRoot, 'docs', 'reference', 'cli.md'), 'utf8');
   for (const c of commands) t.match(cli, `stella telemetry ${c}`, `${c} is in docs/reference/cli.md`);
+});
+
+t.test('every relative link in the docs leads to a file that exists', async (t) => {
+  const docs = readdirSync(join(packageRoot, 'docs'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f));
+  const files = [...docs, 'README.md', 'bench/README.md', 'policies/README.md'];
+  let links = 0;
+  for (const file of files) {
+    const text = readFileSync(join(packageRoot, file), 'utf8');
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1]!;
+      if (/^[a-z]+:/.test(target) || target.startsWith('#')) continue;
+      links++;
+      const path = join(packageRoot, dirname(file), target.split('#')[0]!);
+      t.ok(existsSync(path), `${file}: ${target}`);
+    }
+  }
+  t.ok(links > 30, `${links} links checked`);
 });

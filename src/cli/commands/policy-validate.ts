@@ -22,7 +22,7 @@ custom patterns (rejected when they could backtrack catastrophically). Prints th
 gateway would activate and a summary, and exits 0; or prints every error of every file with file,
 line, column and path, and exits 1.
 
-Fail closed (docs/policy-safety.md): every file must end with "version: 1" (an empty or truncated
+Fail closed (docs/guides/policy-safety.md): every file must end with "version: 1" (an empty or truncated
 file is an error), files and custom patterns must stay within the policy.* limits (the defaults, or
 those of --config). A missing file (or DIR) is a warning: at start-up the gateway uses the shipped
 default of that file, and on a reload it refuses the change and keeps the last good version.

@@ -11,7 +11,7 @@
 //     incidentTier: forensic   # tier of segments written while the tenant (or fleet) is in incident
 //     retention: { default: 7d, forensic: 90d, airgap: 365d }
 //     pruneInterval: 10m
-//     captures:                # bundles written by POST /admin/v1/captures and limits of every capture (docs/captures.md)
+//     captures:                # bundles written by POST /admin/v1/captures and limits of every capture (docs/guides/captures.md)
 //       maxWindow: 7d          # longest window one capture may cover (after clamping to the archive's first record)
 //       maxFutureSkew: 5m      # how far past now `to` may lie (clock skew between operator and gateway)
 //       retention: 7d          # bundles in ${dataDir}/captures older than this are deleted

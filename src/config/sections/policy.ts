@@ -1,6 +1,6 @@
 // The `policy` section of the config file: bounds on the hot-reloaded policy files (policies/*.yaml),
 // checked before a file is parsed or its patterns are compiled, by the gateway's loader and by
-// `stella telemetry policy validate` alike (docs/policy-safety.md).
+// `stella telemetry policy validate` alike (docs/guides/policy-safety.md).
 //
 //   policy:
 //     maxFileBytes: 2MiB          # a policy file larger than this is refused before parsing

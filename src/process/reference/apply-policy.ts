@@ -3,7 +3,7 @@
 // fields). What happens to one string or one key comes from the same rule set
 // (../worker/policy-rules.ts); what this file checks, by being compared with the wire rewrite in the
 // differential test, is that every string-bearing place is reached and that drops, masks, stamps and
-// summary attributes land where they should. The places are listed in docs/redaction-coverage.md.
+// summary attributes land where they should. The places are listed in docs/reference/redaction-coverage.md.
 import type { Signal } from '../../signals.js';
 import { BLOCKED_KEY, DROP_ATTRIBUTE_KEY, DROP_METRIC_NAME, DROP_SERVICE_NAME, SCOPE_VERSION_KEY, type Counts, type KeyInfo, type RuleSet } from '../worker/policy-rules.js';
 import { countItems } from './reference.js';

@@ -24,7 +24,7 @@
 //   states, event names, status messages, log bodies, severity texts and event names, metric names
 //   (after the allowlist), descriptions and units, schema URLs (resource and scope entries), scope
 //   names, entity refs' strings; a scope's version under a version key (no IPv4 finding); metric
-//   `metadata` like a kvlist (docs/redaction-coverage.md has the table of places);
+//   `metadata` like a kvlist (docs/reference/redaction-coverage.md has the table of places);
 // - a metric whose name the allowlist refuses, and a resource whose service.name (the last such
 //   attribute's string value, '' when none) it refuses, are dropped with their items (counted);
 // - with a summary attribute, an item (span, log record, data point) with redactions gets that

@@ -146,6 +146,23 @@ function metadataHeaders(metadata: grpc.Metadata): Record<string, string | undef
   return headers;
 }
 
+/**
+ * The call's deadline (grpc-js computes it from `grpc-timeout` when the headers arrive) and a signal
+ * aborted when the call ends without our answer: the client reset the stream, the connection closed,
+ * or the deadline passed (grpc-js then answers DEADLINE_EXCEEDED itself and cancels the call).
+ */
+function clientWait(call: grpc.ServerUnaryCall<Buffer, Buffer>): Pick<RequestContext, 'deadlineAt' | 'signal'> {
+  const wait: Pick<RequestContext, 'deadlineAt' | 'signal'> = {};
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (Number.isFinite(at)) wait.deadlineAt = at;
+  const gone = new AbortController();
+  if (call.cancelled) gone.abort();
+  else call.once('cancelled', () => gone.abort());
+  wait.signal = gone.signal;
+  return wait;
+}
+
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -191,6 +208,7 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
         // Set only for a certificate the handshake verified against the client CA (grpc-js returns
         // nothing for an unauthorized peer).
         peerCertificate: call.getAuthContext().sslPeerCertificate,
+        ...clientWait(call),
       };
       outcome = await deps.ingest(signal, 'protobuf', body, ctx);
     } catch (err) {

@@ -214,7 +214,7 @@ export function createHttpReceiver(
       countReceiverRefusal(signal, outcome.code);
     } else {
       try {
-        outcome = await deps.ingest(signal, media.encoding, body, requestContext(req));
+        outcome = await deps.ingest(signal, media.encoding, body, requestContext(req, reply));
       } catch (err) {
         // Never crash on a request: a throwing stage is a bug, answered as INTERNAL and logged.
         logger.error({ err, signal, protocol }, 'ingest failed');
@@ -252,12 +252,15 @@ export function createHttpReceiver(
     return refuseHere(req, reply, outcome);
   });
 
-  function requestContext(req: FastifyRequest): RequestContext {
+  function requestContext(req: FastifyRequest, reply: FastifyReply): RequestContext {
     const socket = req.raw.socket as TLSSocket;
     const ctx: RequestContext = {
       protocol,
       remoteAddress: socket.remoteAddress,
       headers: requestHeaders(req.headers),
+      // OTLP/HTTP carries no deadline; a client that gives up closes the connection (or, HTTP/2, the
+      // stream), which closes the response before it was sent.
+      signal: closedBeforeAnswer(reply),
     };
     // For the tenancy stage: only a certificate the handshake verified against the client CA (as
     // grpc-js does); without requireClientCert an unverified certificate gets through the handshake.
@@ -266,6 +269,15 @@ export function createHttpReceiver(
       if (cert && cert.raw) ctx.peerCertificate = cert;
     }
     return ctx;
+  }
+
+  /** Aborted when the response closes unsent: the client gave up (closed the connection or the stream). */
+  function closedBeforeAnswer(reply: FastifyReply): AbortSignal {
+    const gone = new AbortController();
+    const res = reply.raw;
+    if (res.destroyed || !res.socket || res.socket.destroyed) gone.abort();
+    else res.once('close', () => res.writableFinished || gone.abort());
+    return gone.signal;
   }
 
   let address: { host: string; port: number } | undefined;

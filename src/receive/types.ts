@@ -17,6 +17,10 @@ export interface RequestContext {
   headers: Record<string, string | undefined>;
   /** Peer certificate when the connection is TLS (tenancy stage). */
   peerCertificate?: unknown;
+  /** Epoch ms after which the client no longer waits for the answer (gRPC `grpc-timeout`; none for HTTP). */
+  deadlineAt?: number;
+  /** Aborted when the client has gone (stream reset, connection closed) before it got its answer. */
+  signal?: AbortSignal;
 }
 
 export type IngestOutcome = Outcome & { tenant?: string; items?: number };

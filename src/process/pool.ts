@@ -197,12 +197,13 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
 
   function dispatch(task: ProcessTask, resolve: (r: ProcessResult | Refusal) => void): void {
     running++;
-    void runInWorker(task)
-      .then(resolve)
-      .finally(() => {
-        running--;
-        pump();
-      });
+    // runInWorker never rejects. The worker is free again before the caller hears the result, so a
+    // caller that submits its next task at once finds it free.
+    void runInWorker(task).then((result) => {
+      running--;
+      pump();
+      resolve(result);
+    });
   }
 
   function leaveQueue(w: Waiting): void {

@@ -167,7 +167,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     http: { enabled: true, endpoint: { host: '127.0.0.1', port: 4318 }, maxBodyBytes: 16 * MiB },
   },
   admin: { endpoint: { host: '127.0.0.1', port: 8888 } },
-  process: { workers: 0, maxQueue: 512, taskTimeoutMs: 10_000, maxQueueWaitMs: 2_000 },
+  process: { workers: 0, maxQueue: 512, taskTimeoutMs: 10_000, maxQueueWaitMs: 5_000 },
   admit: { maxInflightBytes: 256 * MiB },
   exporters: [],
   defaultTenant: 'default',

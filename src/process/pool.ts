@@ -166,6 +166,9 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error('timeout')), config.taskTimeoutMs);
     const started = performance.now();
+    // A task that carried a policy to its worker paid a one-off cost (the clone and compile, on a new
+    // worker its start-up too): it says nothing about how long the next tasks will take.
+    let warmUp = false;
     try {
       // The policy itself is cloned into a worker only when that worker asks for its version; the
       // worker hands the (transferred) body back with the question, so the resend costs no copy.
@@ -175,6 +178,7 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
           count(task, 'INTERNAL');
           return rejected('INTERNAL', `no compiled policy ${result.policyVersion} to send to the worker`);
         }
+        warmUp = true;
         result = await send(task, transferableView(result.body), controller.signal, task.policy);
         if (result.status === 'need-policy') {
           count(task, 'INTERNAL');
@@ -190,8 +194,10 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
       return refusal;
     } finally {
       clearTimeout(timer);
-      const ms = performance.now() - started;
-      serviceMs = serviceMs === 0 ? ms : serviceMs + 0.2 * (ms - serviceMs);
+      if (!warmUp) {
+        const ms = performance.now() - started;
+        serviceMs = serviceMs === 0 ? ms : serviceMs + 0.2 * (ms - serviceMs);
+      }
     }
   }
 

@@ -230,6 +230,10 @@ export async function startGateway(
     return { ...outcome, tenant };
   }
 
+  // Before a body is read (gRPC: on the call's metadata): refused at once when the worker pool could not
+  // take it in time, so an overloaded gateway spends nothing on receiving what it would refuse anyway.
+  const shedEarly: NonNullable<IngestDeps['shedEarly']> = (deadlineAt) => (state === 'ready' ? pool.pressure(deadlineAt) : undefined);
+
   const receivers: Receiver[] = [];
   const addresses: Partial<RunningGateway['addresses']> = {};
   // [admin] /admin/v1 routes (incidents, captures, status) are registered through extraRoutes.
@@ -270,7 +274,7 @@ export async function startGateway(
   try {
     addresses.admin = await admin.start();
     if (config.receivers.grpc.enabled) {
-      const grpc = createGrpcReceiver(config.receivers.grpc, { ingest, metrics, logger });
+      const grpc = createGrpcReceiver(config.receivers.grpc, { ingest, shedEarly, metrics, logger });
       receivers.push(grpc);
       addresses.grpc = await grpc.start();
     }

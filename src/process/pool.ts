@@ -41,6 +41,11 @@ export interface ProcessPool {
    * is processed under exactly that version: workers receive the policy only when they lack it.
    */
   run(task: ProcessTask, client?: ClientWait): Promise<ProcessResult | Refusal>;
+  /**
+   * The refusal a task arriving now would get for the pool's load alone (queue full, expected wait over
+   * maxQueueWait or past `deadlineAt`), without submitting one: receivers ask before they read a body.
+   */
+  pressure(deadlineAt?: number): Refusal | undefined;
   /** Refuses new tasks (SHUTTING_DOWN), lets accepted ones finish, then stops the workers. */
   close(): Promise<void>;
   stats(): ProcessPoolStats;
@@ -262,6 +267,23 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
     });
   }
 
+  /** Why a task arriving now would be refused for the load alone (with all workers busy), if it would. */
+  function load(deadlineAt: number | undefined, now: number): { refusal: Refusal; reason?: 'queue_wait' | 'deadline' } | undefined {
+    if (running < workers && queue.size === 0) return undefined;
+    if (queue.size >= config.maxQueue) {
+      return { refusal: retryable('OVERLOADED', DEFAULT_RETRY_AFTER_MS, `the worker pool queue is full (${config.maxQueue} waiting)`) };
+    }
+    // Expected wait: the tasks ahead share the workers, each holding one for about serviceMs.
+    const expectedMs = ((queue.size + 1) / workers) * serviceMs;
+    if (expectedMs > maxQueueWaitMs) {
+      return { reason: 'queue_wait', refusal: queueWaitRefusal(expectedMs, `expected wait ${Math.round(expectedMs)} ms exceeds ${maxQueueWaitMs} ms`) };
+    }
+    if (deadlineAt !== undefined && now + expectedMs + serviceMs > deadlineAt) {
+      return { reason: 'deadline', refusal: queueWaitRefusal(expectedMs, `expected wait ${Math.round(expectedMs)} ms leaves no time before the client's deadline`) };
+    }
+    return undefined;
+  }
+
   function admit(task: ProcessTask, client: ClientWait | undefined): Promise<ProcessResult | Refusal> {
     const now = Date.now();
     const reason = gone(client, now);
@@ -269,19 +291,11 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
     if (running < workers && queue.size === 0) {
       return new Promise((resolve) => dispatch(task, resolve));
     }
-    if (queue.size >= config.maxQueue) {
-      count(task, 'OVERLOADED');
-      return Promise.resolve(retryable('OVERLOADED', DEFAULT_RETRY_AFTER_MS, `the worker pool queue is full (${config.maxQueue} waiting)`));
-    }
-    // Expected wait: the tasks ahead share the workers, each holding one for about serviceMs.
-    const expectedMs = ((queue.size + 1) / workers) * serviceMs;
-    if (expectedMs > maxQueueWaitMs) {
-      return Promise.resolve(drop(task, 'queue_wait', 'arrival', queueWaitRefusal(expectedMs, `expected wait ${Math.round(expectedMs)} ms exceeds ${maxQueueWaitMs} ms`)));
-    }
-    if (client?.deadlineAt !== undefined && now + expectedMs + serviceMs > client.deadlineAt) {
-      return Promise.resolve(
-        drop(task, 'deadline', 'arrival', queueWaitRefusal(expectedMs, `expected wait ${Math.round(expectedMs)} ms leaves no time before the client's deadline`)),
-      );
+    const busy = load(client?.deadlineAt, now);
+    if (busy) {
+      if (busy.reason === undefined) count(task, 'OVERLOADED');
+      else drop(task, busy.reason, 'arrival', busy.refusal);
+      return Promise.resolve(busy.refusal);
     }
     return enqueue(task, client, now);
   }
@@ -296,6 +310,10 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
       settled.add(p);
       void p.finally(() => settled.delete(p));
       return p;
+    },
+
+    pressure(deadlineAt) {
+      return closing ? undefined : load(deadlineAt, Date.now())?.refusal;
     },
 
     close() {

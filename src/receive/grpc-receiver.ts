@@ -130,6 +130,37 @@ function observeTransportRefusals(onRefusal: (signal: Signal, code: ErrorCode) =
   };
 }
 
+/**
+ * Overload shedding before the message is read: on the call's metadata (its deadline known), a
+ * refusal from `shed` is answered at once (UNAVAILABLE + RetryInfo), so the client stops sending the
+ * body and the gateway neither reads nor buffers it. Under overload the backlog otherwise builds up in
+ * the connection (HEADERS are not flow-controlled, DATA is) where nothing can drop it, and requests
+ * reach the handler with their deadline spent.
+ */
+function shedBeforeMessage(shed: (deadlineAt?: number) => Refusal | undefined, onRefusal: (signal: Signal, code: ErrorCode) => void): grpc.ServerInterceptor {
+  return (method, call) => {
+    const signal = SIGNAL_BY_PATH.get(method.path);
+    const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, nextMetadata) {
+            const deadline = call.getDeadline();
+            const at = deadline instanceof Date ? deadline.getTime() : deadline;
+            const refusal = signal === undefined ? undefined : shed(Number.isFinite(at) ? at : undefined);
+            if (refusal === undefined) return nextMetadata(metadata);
+            onRefusal(signal!, refusal.code);
+            const answer = refusalAnswer(refusal);
+            const trailer = new grpc.Metadata();
+            trailer.set('grpc-status-details-bin', encodeRpcStatus(rpcStatusOf(answer)));
+            intercepting.sendStatus({ code: answer.grpc, details: answer.message, metadata: trailer });
+          },
+        });
+      },
+    });
+    return intercepting;
+  };
+}
+
 /** grpc-js reports the peer as "host:port" ("::1:4711" for IPv6); keep the address. */
 function peerAddress(peer: string): string | undefined {
   if (!peer || peer === 'unknown') return undefined;
@@ -180,6 +211,10 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
         metrics.receiverRequests.inc({ signal, protocol, outcome: code });
         metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
       }),
+      ...(deps.shedEarly ? [shedBeforeMessage(deps.shedEarly, (signal, code) => {
+        metrics.receiverRequests.inc({ signal, protocol, outcome: code });
+        metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
+      })] : []),
     ],
   });
 

@@ -151,3 +151,23 @@ t.test('a full time-bounded queue refuses with 503 + Retry-After (HTTP) and UNAV
   g.open();
   t.equal((await blocker).status, 200);
 });
+
+t.test('gRPC: while the pool could not take a request in time, it is refused on its metadata, before its body is read', async (t) => {
+  const { gw, client } = await gateway(t, (c) => {
+    c.process.maxQueueWaitMs = 100;
+  });
+  t.equal(await grpcExport(client, traces('warm-up')), null, 'the first task carries the policy (not counted in the estimate)');
+  t.equal(await grpcExport(client, traces('sleep=300; slow')), null, 'a task that holds its worker for 300 ms: the expected wait is now over 100 ms');
+  const g = gate();
+  const blocker = httpExport(gw, traces(g.name));
+  await g.entered();
+  const tasksBefore = (await gw.metrics.poolTasks.get()).values.reduce((a, v) => a + v.value, 0);
+  const err = await grpcExport(client, traces('shed'));
+  t.equal(err?.code, grpc.status.UNAVAILABLE);
+  t.ok(err?.metadata.get('grpc-status-details-bin').length, 'google.rpc.Status with RetryInfo');
+  t.equal((await gw.metrics.poolTasks.get()).values.reduce((a, v) => a + v.value, 0), tasksBefore, 'the pool never saw it');
+  t.equal(await value(gw.metrics.receiverRefusedRequests as unknown as GatewayMetrics['poolTasks'], { protocol: 'grpc', reason: 'OVERLOADED', tenant: 'unknown' }), 1, 'counted by the receiver');
+  g.open();
+  t.equal((await blocker).status, 200);
+  t.equal(await grpcExport(client, traces('after')), null, 'served again once the pool has room');
+});

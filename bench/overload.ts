@@ -271,7 +271,8 @@ async function main(argv: string[]): Promise<number> {
     out.push(`offered: ${factor}× = ${Math.round(rate * spans)} spans/s for ${overloadMs / 1000} s (${offered} requests, ${skipped} skipped at ${maxOutstanding} outstanding)`);
     out.push(`goodput per 5 s (spans/s): ${fives.map((g) => Math.round(g)).join(', ')}`);
     const pct = (x: number): string => `${((100 * x) / reference).toFixed(1)}%`;
-    out.push(`goodput mean ${Math.round(meanGoodput)} spans/s = ${pct(meanGoodput)} of saturation; worst 5 s ${Math.round(Math.min(...fives))} = ${pct(Math.min(...fives))}; worst 1 s ${Math.round(Math.min(...goodputs))} = ${pct(Math.min(...goodputs))}`);
+    const vs = (x: number): string => `${((100 * x) / saturated).toFixed(1)}% of before, ${((100 * x) / after).toFixed(1)}% of after`;
+    out.push(`goodput mean ${Math.round(meanGoodput)} spans/s = ${pct(meanGoodput)} of saturation (${vs(meanGoodput)}); worst 5 s ${Math.round(Math.min(...fives))} = ${pct(Math.min(...fives))}; worst 1 s ${Math.round(Math.min(...goodputs))} = ${pct(Math.min(...goodputs))}`);
     out.push(`refused in the overload phase: ${JSON.stringify(codes)}; slowest ok answer ${(latestOk / 1000).toFixed(2)} s; ok answers after the deadline (client-side) ${okAfterDeadline}`);
     out.push(`gateway: tasks ${JSON.stringify(tasks)}; dropped by reason ${JSON.stringify(droppedReason)}, by stage ${JSON.stringify(droppedStage)}`);
     out.push(

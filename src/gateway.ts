@@ -230,7 +230,7 @@ export async function startGateway(
     return { ...outcome, tenant };
   }
 
-  // Before a body is read (gRPC: on the call's metadata): refused at once when the worker pool could not
+  // Before a body is read (gRPC: on the call's metadata; HTTP: on the request line and headers): refused at once when the worker pool could not
   // take it in time, so an overloaded gateway spends nothing on receiving what it would refuse anyway.
   const shedEarly: NonNullable<IngestDeps['shedEarly']> = (deadlineAt) => (state === 'ready' ? pool.pressure(deadlineAt) : undefined);
 
@@ -279,7 +279,7 @@ export async function startGateway(
       addresses.grpc = await grpc.start();
     }
     if (config.receivers.http.enabled) {
-      const http = createHttpReceiver(config.receivers.http, { ingest, metrics, logger });
+      const http = createHttpReceiver(config.receivers.http, { ingest, shedEarly, metrics, logger });
       receivers.push(http);
       addresses.http = await http.start();
     }

@@ -176,16 +176,16 @@ export function createHttpReceiver(
     metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
   }
 
-  function sendRefusal(reply: FastifyReply, outcome: Refusal, media: MediaType): FastifyReply {
+  function sendRefusal(reply: FastifyReply, outcome: Refusal, media: MediaType, beforeBody = false): FastifyReply {
     const answer = refusalAnswer(outcome);
     reply.code(answer.http).header('content-type', media.essence);
     if (answer.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(answer.retryAfterMs));
-    if (stopping || CLOSE_AFTER.has(answer.code)) reply.header('connection', 'close');
+    if (stopping || beforeBody || CLOSE_AFTER.has(answer.code)) reply.header('connection', 'close');
     return reply.send(asBuffer(errorBody(answer, media.encoding)));
   }
 
   /** Answer a refusal the receiver decided itself (not the pipeline): counted here, tenant unknown. */
-  function refuseHere(req: FastifyRequest, reply: FastifyReply, outcome: Refusal, started?: number): FastifyReply {
+  function refuseHere(req: FastifyRequest, reply: FastifyReply, outcome: Refusal, started?: number, beforeBody = false): FastifyReply {
     const signal = signalOfUrl(req.url);
     metrics.receiverRequests.inc({ signal: signal ?? 'unknown', protocol, outcome: outcome.code });
     countReceiverRefusal(signal ?? 'unknown', outcome.code);
@@ -193,7 +193,16 @@ export function createHttpReceiver(
       metrics.receiverLatency.observe({ signal, protocol }, (performance.now() - started) / 1000);
     }
     logger.debug({ signal, protocol, code: outcome.code, reason: outcome.message }, 'request refused by the receiver');
-    return sendRefusal(reply, outcome, answerMediaType(req));
+    return sendRefusal(reply, outcome, answerMediaType(req), beforeBody);
+  }
+
+  /**
+   * Overload shedding before the body is read (onRequest): a request the worker pool could not take in
+   * time (deps.shedEarly) is refused with 503 + Retry-After and the connection closed, unread.
+   */
+  async function shedBeforeBody(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const refusal = stopping ? undefined : deps.shedEarly?.();
+    return refusal ? refuseHere(req, reply, refusal, undefined, true) : undefined;
   }
 
   async function handleExport(signal: Signal, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -231,7 +240,7 @@ export function createHttpReceiver(
 
   for (const signal of SIGNALS) {
     const url = SIGNAL_WIRE[signal].httpPath;
-    app.post(url, (req, reply) => handleExport(signal, req, reply));
+    app.post(url, { onRequest: shedBeforeBody }, (req, reply) => handleExport(signal, req, reply));
     // Other methods on an OTLP path: 405 from onRequest, before any body is parsed.
     app.route({
       method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],

@@ -152,7 +152,7 @@ t.test('a full time-bounded queue refuses with 503 + Retry-After (HTTP) and UNAV
   t.equal((await blocker).status, 200);
 });
 
-t.test('gRPC: while the pool could not take a request in time, it is refused on its metadata, before its body is read', async (t) => {
+t.test('while the pool could not take a request in time, it is refused before its body is read (gRPC metadata, HTTP headers)', async (t) => {
   const { gw, client } = await gateway(t, (c) => {
     c.process.maxQueueWaitMs = 100;
   });
@@ -165,9 +165,16 @@ t.test('gRPC: while the pool could not take a request in time, it is refused on 
   const err = await grpcExport(client, traces('shed'));
   t.equal(err?.code, grpc.status.UNAVAILABLE);
   t.ok(err?.metadata.get('grpc-status-details-bin').length, 'google.rpc.Status with RetryInfo');
-  t.equal((await gw.metrics.poolTasks.get()).values.reduce((a, v) => a + v.value, 0), tasksBefore, 'the pool never saw it');
-  t.equal(await value(gw.metrics.receiverRefusedRequests as unknown as GatewayMetrics['poolTasks'], { protocol: 'grpc', reason: 'OVERLOADED', tenant: 'unknown' }), 1, 'counted by the receiver');
+  // HTTP: refused on the request's headers (onRequest), the connection closed with the body unread.
+  const res = await httpExport(gw, traces('shed-http'));
+  t.equal(res.status, 503);
+  t.ok(Number(res.headers.get('retry-after')) >= 1, 'with Retry-After');
+  t.equal(res.headers.get('connection'), 'close', 'the unread body is not drained: the connection closes');
+  t.equal((await gw.metrics.poolTasks.get()).values.reduce((a, v) => a + v.value, 0), tasksBefore, 'the pool never saw them');
+  t.equal(await value(gw.metrics.receiverRefusedRequests as unknown as GatewayMetrics['poolTasks'], { protocol: 'grpc', reason: 'OVERLOADED', tenant: 'unknown' }), 1, 'counted by the gRPC receiver');
+  t.equal(await value(gw.metrics.receiverRefusedRequests as unknown as GatewayMetrics['poolTasks'], { protocol: 'http', reason: 'OVERLOADED', tenant: 'unknown' }), 1, 'counted by the HTTP receiver');
   g.open();
   t.equal((await blocker).status, 200);
   t.equal(await grpcExport(client, traces('after')), null, 'served again once the pool has room');
+  t.equal((await httpExport(gw, traces('after-http'))).status, 200);
 });

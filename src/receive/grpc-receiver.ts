@@ -12,7 +12,7 @@ import type { ServerHttp2Session } from 'node:http2';
 import { otlpExportService } from './otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
 import type { GrpcReceiverConfig } from '../config/types.js';
-import { rejected, type ErrorCode, type Refusal } from '../errors.js';
+import { DEFAULT_RETRY_AFTER_MS, rejected, retryable, type ErrorCode, type Refusal } from '../errors.js';
 import { encodeRpcStatus } from '../rpc-status.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
 import { encodeExportResponse, refusalAnswer, rpcStatusOf } from './responses.js';
@@ -138,21 +138,40 @@ function observeTransportRefusals(onRefusal: (signal: Signal, code: ErrorCode) =
  * reach the handler with their deadline spent.
  */
 function shedBeforeMessage(shed: (deadlineAt?: number) => Refusal | undefined, onRefusal: (signal: Signal, code: ErrorCode) => void): grpc.ServerInterceptor {
+  // How late the bodies come: the last admitted call's time from metadata to message, less the time
+  // since (a backlog drains in real time; nothing shed can keep the estimate up). A call whose body is
+  // expected after its deadline is refused now instead of being read in vain.
+  let lastLagMs = 0;
+  let lastLagAt = 0;
   return (method, call) => {
     const signal = SIGNAL_BY_PATH.get(method.path);
+    let metadataAt = 0;
     const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
       start(next) {
         next({
           onReceiveMetadata(metadata, nextMetadata) {
+            metadataAt = Date.now();
+            if (signal === undefined) return nextMetadata(metadata);
             const deadline = call.getDeadline();
             const at = deadline instanceof Date ? deadline.getTime() : deadline;
-            const refusal = signal === undefined ? undefined : shed(Number.isFinite(at) ? at : undefined);
+            const backlogMs = Math.max(0, lastLagMs - (metadataAt - lastLagAt));
+            let refusal: Refusal | undefined;
+            if (Number.isFinite(at) && metadataAt + backlogMs >= at) {
+              refusal = retryable('OVERLOADED', DEFAULT_RETRY_AFTER_MS, `the gateway is receiving request bodies ${Math.round(backlogMs)} ms late; this one would arrive after its deadline`);
+            } else {
+              refusal = shed(Number.isFinite(at) ? at - backlogMs : undefined);
+            }
             if (refusal === undefined) return nextMetadata(metadata);
-            onRefusal(signal!, refusal.code);
+            onRefusal(signal, refusal.code);
             const answer = refusalAnswer(refusal);
             const trailer = new grpc.Metadata();
             trailer.set('grpc-status-details-bin', encodeRpcStatus(rpcStatusOf(answer)));
             intercepting.sendStatus({ code: answer.grpc, details: answer.message, metadata: trailer });
+          },
+          onReceiveMessage(message, nextMessage) {
+            lastLagAt = Date.now();
+            lastLagMs = lastLagAt - metadataAt;
+            nextMessage(message);
           },
         });
       },

@@ -230,8 +230,9 @@ export async function startGateway(
     return { ...outcome, tenant };
   }
 
-  // Before a body is read (gRPC: on the call's metadata; HTTP: on the request line and headers): refused at once when the worker pool could not
-  // take it in time, so an overloaded gateway spends nothing on receiving what it would refuse anyway.
+  // Before a body is read (gRPC: on the call's metadata; HTTP: on the request's headers): refused at once
+  // when the worker pool could not take it in time, so an overloaded gateway spends nothing on receiving
+  // what it would refuse anyway.
   const shedEarly: NonNullable<IngestDeps['shedEarly']> = (deadlineAt) => (state === 'ready' ? pool.pressure(deadlineAt) : undefined);
 
   const receivers: Receiver[] = [];

@@ -12,7 +12,7 @@ import type { ServerHttp2Session } from 'node:http2';
 import { otlpExportService } from './otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
 import type { GrpcReceiverConfig } from '../config/types.js';
-import { DEFAULT_RETRY_AFTER_MS, rejected, retryable, type ErrorCode, type Refusal } from '../errors.js';
+import { rejected, type ErrorCode, type Refusal } from '../errors.js';
 import { encodeRpcStatus } from '../rpc-status.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
 import { encodeExportResponse, refusalAnswer, rpcStatusOf } from './responses.js';
@@ -137,10 +137,10 @@ function observeTransportRefusals(onRefusal: (signal: Signal, code: ErrorCode) =
  * the connection (HEADERS are not flow-controlled, DATA is) where nothing can drop it, and requests
  * reach the handler with their deadline spent.
  */
-function shedBeforeMessage(shed: (deadlineAt?: number) => Refusal | undefined, onRefusal: (signal: Signal, code: ErrorCode) => void): grpc.ServerInterceptor {
+function shedBeforeMessage(shed: (deadlineAt?: number, bodyLagMs?: number) => Refusal | undefined, onRefusal: (signal: Signal, code: ErrorCode) => void): grpc.ServerInterceptor {
   // How late the bodies come: the last admitted call's time from metadata to message, less the time
-  // since (a backlog drains in real time; nothing shed can keep the estimate up). A call whose body is
-  // expected after its deadline is refused now instead of being read in vain.
+  // since (a backlog drains in real time; nothing shed can keep the estimate up). It counts in the
+  // expected wait: a call whose body would arrive too late is refused now instead of being read in vain.
   let lastLagMs = 0;
   let lastLagAt = 0;
   return (method, call) => {
@@ -155,12 +155,7 @@ function shedBeforeMessage(shed: (deadlineAt?: number) => Refusal | undefined, o
             const deadline = call.getDeadline();
             const at = deadline instanceof Date ? deadline.getTime() : deadline;
             const backlogMs = Math.max(0, lastLagMs - (metadataAt - lastLagAt));
-            let refusal: Refusal | undefined;
-            if (Number.isFinite(at) && metadataAt + backlogMs >= at) {
-              refusal = retryable('OVERLOADED', DEFAULT_RETRY_AFTER_MS, `the gateway is receiving request bodies ${Math.round(backlogMs)} ms late; this one would arrive after its deadline`);
-            } else {
-              refusal = shed(Number.isFinite(at) ? at - backlogMs : undefined);
-            }
+            const refusal = shed(Number.isFinite(at) ? at : undefined, backlogMs);
             if (refusal === undefined) return nextMetadata(metadata);
             onRefusal(signal, refusal.code);
             const answer = refusalAnswer(refusal);

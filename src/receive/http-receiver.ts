@@ -201,12 +201,29 @@ export function createHttpReceiver(
    * time (deps.shedEarly) is refused with 503 + Retry-After and the connection closed, unread.
    */
   async function shedBeforeBody(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const refusal = stopping ? undefined : deps.shedEarly?.();
+    const now = performance.now();
+    headersAt.set(req.raw, now);
+    const lagMs = Math.max(0, lastBodyLagMs - (now - lastBodyLagAt));
+    const refusal = stopping ? undefined : deps.shedEarly?.(undefined, lagMs);
     return refusal ? refuseHere(req, reply, refusal, undefined, true) : undefined;
+  }
+
+  // How late the bodies come: the last admitted request's time from headers to handler, less the time
+  // since (a backlog drains in real time; nothing shed can keep the estimate up). Counted in the
+  // expected wait of the next request, so a gateway that reads bodies late refuses before reading more.
+  const headersAt = new WeakMap<object, number>();
+  let lastBodyLagMs = 0;
+  let lastBodyLagAt = 0;
+  function bodyArrived(req: FastifyRequest): void {
+    const at = headersAt.get(req.raw);
+    if (at === undefined) return;
+    lastBodyLagAt = performance.now();
+    lastBodyLagMs = lastBodyLagAt - at;
   }
 
   async function handleExport(signal: Signal, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const started = performance.now();
+    bodyArrived(req);
     const media = mediaTypeOf(req.headers['content-type']);
     // A POST without Content-Type and without a body reaches here unparsed.
     if (!media) return refuseHere(req, reply, unsupportedMediaType(req), started);

@@ -233,7 +233,8 @@ export async function startGateway(
   // Before a body is read (gRPC: on the call's metadata; HTTP: on the request's headers): refused at once
   // when the worker pool could not take it in time, so an overloaded gateway spends nothing on receiving
   // what it would refuse anyway.
-  const shedEarly: NonNullable<IngestDeps['shedEarly']> = (deadlineAt, bodyLagMs) => (state === 'ready' ? pool.pressure(deadlineAt, bodyLagMs) : undefined);
+  const shedEarly: NonNullable<IngestDeps['shedEarly']> = (deadlineAt, bodyLagMs, bodiesAhead) =>
+    state === 'ready' ? pool.pressure(deadlineAt, bodyLagMs, bodiesAhead) : undefined;
 
   const receivers: Receiver[] = [];
   const addresses: Partial<RunningGateway['addresses']> = {};

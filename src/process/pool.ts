@@ -44,9 +44,10 @@ export interface ProcessPool {
   /**
    * The refusal a task arriving now would get for the pool's load alone (queue full, expected wait over
    * maxQueueWait or past `deadlineAt`), without submitting one: receivers ask before they read a body,
-   * adding `aheadMs`, how long they expect the body to take to arrive.
+   * adding `aheadMs`, how long they expect the body to take to arrive, and `bodiesAhead`, the bodies
+   * they are receiving (each a task ahead of this one).
    */
-  pressure(deadlineAt?: number, aheadMs?: number): Refusal | undefined;
+  pressure(deadlineAt?: number, aheadMs?: number, bodiesAhead?: number): Refusal | undefined;
   /** Refuses new tasks (SHUTTING_DOWN), lets accepted ones finish, then stops the workers. */
   close(): Promise<void>;
   stats(): ProcessPoolStats;
@@ -272,14 +273,16 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
    * Why a task arriving now (its body still `aheadMs` away) would be refused for the load alone, if it
    * would: the queue full, or its expected wait for a worker over maxQueueWait or past its deadline.
    */
-  function load(deadlineAt: number | undefined, now: number, aheadMs = 0): { refusal: Refusal; reason?: 'queue_wait' | 'deadline' } | undefined {
+  function load(deadlineAt: number | undefined, now: number, aheadMs = 0, bodiesAhead = 0): { refusal: Refusal; reason?: 'queue_wait' | 'deadline' } | undefined {
     const idle = running < workers && queue.size === 0;
-    if (idle && aheadMs === 0 && deadlineAt === undefined) return undefined;
+    if (idle && aheadMs === 0 && bodiesAhead === 0 && deadlineAt === undefined) return undefined;
     if (!idle && queue.size >= config.maxQueue) {
       return { refusal: retryable('OVERLOADED', DEFAULT_RETRY_AFTER_MS, `the worker pool queue is full (${config.maxQueue} waiting)`) };
     }
-    // Expected wait: the tasks ahead share the workers, each holding one for about serviceMs.
-    const expectedMs = aheadMs + (idle ? 0 : ((queue.size + 1) / workers) * serviceMs);
+    // Expected wait: the tasks ahead (running, queued, and bodies being received that will be tasks
+    // first) share the workers, each holding one for about serviceMs.
+    const ahead = running + queue.size + bodiesAhead;
+    const expectedMs = aheadMs + (Math.max(0, ahead + 1 - workers) / workers) * serviceMs;
     if (expectedMs > maxQueueWaitMs) {
       return { reason: 'queue_wait', refusal: queueWaitRefusal(expectedMs, `expected wait ${Math.round(expectedMs)} ms exceeds ${maxQueueWaitMs} ms`) };
     }
@@ -317,8 +320,8 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
       return p;
     },
 
-    pressure(deadlineAt, aheadMs) {
-      return closing ? undefined : load(deadlineAt, Date.now(), aheadMs)?.refusal;
+    pressure(deadlineAt, aheadMs, bodiesAhead) {
+      return closing ? undefined : load(deadlineAt, Date.now(), aheadMs, bodiesAhead)?.refusal;
     },
 
     close() {

@@ -137,15 +137,24 @@ function observeTransportRefusals(onRefusal: (signal: Signal, code: ErrorCode) =
  * the connection (HEADERS are not flow-controlled, DATA is) where nothing can drop it, and requests
  * reach the handler with their deadline spent.
  */
-function shedBeforeMessage(shed: (deadlineAt?: number, bodyLagMs?: number) => Refusal | undefined, onRefusal: (signal: Signal, code: ErrorCode) => void): grpc.ServerInterceptor {
+function shedBeforeMessage(shed: (deadlineAt?: number, bodyLagMs?: number, bodiesAhead?: number) => Refusal | undefined, onRefusal: (signal: Signal, code: ErrorCode) => void): grpc.ServerInterceptor {
   // How late the bodies come: the last admitted call's time from metadata to message, less the time
   // since (a backlog drains in real time; nothing shed can keep the estimate up). It counts in the
   // expected wait: a call whose body would arrive too late is refused now instead of being read in vain.
   let lastLagMs = 0;
   let lastLagAt = 0;
+  /** Calls admitted on their metadata whose message has not arrived yet. */
+  let receiving = 0;
   return (method, call) => {
     const signal = SIGNAL_BY_PATH.get(method.path);
     let metadataAt = 0;
+    let counted = false;
+    const arrived = (): void => {
+      if (counted) {
+        counted = false;
+        receiving--;
+      }
+    };
     const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
       start(next) {
         next({
@@ -155,8 +164,12 @@ function shedBeforeMessage(shed: (deadlineAt?: number, bodyLagMs?: number) => Re
             const deadline = call.getDeadline();
             const at = deadline instanceof Date ? deadline.getTime() : deadline;
             const backlogMs = Math.max(0, lastLagMs - (metadataAt - lastLagAt));
-            const refusal = shed(Number.isFinite(at) ? at : undefined, backlogMs);
-            if (refusal === undefined) return nextMetadata(metadata);
+            const refusal = shed(Number.isFinite(at) ? at : undefined, backlogMs, receiving);
+            if (refusal === undefined) {
+              counted = true;
+              receiving++;
+              return nextMetadata(metadata);
+            }
             onRefusal(signal, refusal.code);
             const answer = refusalAnswer(refusal);
             const trailer = new grpc.Metadata();
@@ -164,10 +177,12 @@ function shedBeforeMessage(shed: (deadlineAt?: number, bodyLagMs?: number) => Re
             intercepting.sendStatus({ code: answer.grpc, details: answer.message, metadata: trailer });
           },
           onReceiveMessage(message, nextMessage) {
+            arrived();
             lastLagAt = Date.now();
             lastLagMs = lastLagAt - metadataAt;
             nextMessage(message);
           },
+          onCancel: arrived,
         });
       },
     });

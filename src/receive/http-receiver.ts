@@ -202,21 +202,25 @@ export function createHttpReceiver(
    */
   async function shedBeforeBody(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const now = performance.now();
-    headersAt.set(req.raw, now);
     const lagMs = Math.max(0, lastBodyLagMs - (now - lastBodyLagAt));
-    const refusal = stopping ? undefined : deps.shedEarly?.(undefined, lagMs);
-    return refusal ? refuseHere(req, reply, refusal, undefined, true) : undefined;
+    const refusal = stopping ? undefined : deps.shedEarly?.(undefined, lagMs, headersAt.size);
+    if (refusal) return refuseHere(req, reply, refusal, undefined, true);
+    // Received from now until the handler runs, or the response closes without it (client gone, 413).
+    headersAt.set(req.raw, now);
+    reply.raw.once('close', () => headersAt.delete(req.raw));
+    return undefined;
   }
 
   // How late the bodies come: the last admitted request's time from headers to handler, less the time
   // since (a backlog drains in real time; nothing shed can keep the estimate up). Counted in the
   // expected wait of the next request, so a gateway that reads bodies late refuses before reading more.
-  const headersAt = new WeakMap<object, number>();
+  const headersAt = new Map<object, number>();
   let lastBodyLagMs = 0;
   let lastBodyLagAt = 0;
   function bodyArrived(req: FastifyRequest): void {
     const at = headersAt.get(req.raw);
     if (at === undefined) return;
+    headersAt.delete(req.raw);
     lastBodyLagAt = performance.now();
     lastBodyLagMs = lastBodyLagAt - at;
   }

@@ -31,10 +31,11 @@ export interface IngestDeps {
   /**
    * Asked before a request's body is read: the retryable refusal the pipeline would give now for its
    * load alone (the worker pool's queue full, or its expected wait over process.maxQueueWait or past
-   * `deadlineAt`), counting `bodyLagMs`, how long the receiver expects the body to take to arrive. A
-   * receiver that can answer before reading the body sheds the load there.
+   * `deadlineAt`), counting `bodyLagMs`, how long the receiver expects the body to take to arrive, and
+   * `bodiesAhead`, the bodies it is receiving. A receiver that can answer before reading the body sheds
+   * the load there.
    */
-  shedEarly?(deadlineAt?: number, bodyLagMs?: number): Refusal | undefined;
+  shedEarly?(deadlineAt?: number, bodyLagMs?: number, bodiesAhead?: number): Refusal | undefined;
 }
 
 /** A listener (OTLP/gRPC or OTLP/HTTP) in front of `ingest`. */

@@ -140,3 +140,16 @@ t.test('a newcomer whose expected wait exceeds maxQueueWait or its deadline is r
   t.match(await blocker2, { status: 'ok' });
   t.equal(tight.stats().completed, 2, 'only the two tasks that were let in ran');
 });
+
+t.test('pressure: what a receiver asks before reading a body (bodies being received and their lag count)', async (t) => {
+  // Only bounds that hold on any machine: a task takes at least 300 ms here, and far less than 60 s.
+  const { pool: p } = pool(t, { maxQueueWaitMs: 60_000 });
+  t.equal(p.pressure(), undefined, 'idle, nothing known: no refusal');
+  t.match(await p.run(task('sleep:300')), { status: 'ok' });
+  t.equal(p.pressure(), undefined, 'idle: no wait');
+  t.equal(p.pressure(undefined, 0, 2), undefined, 'two bodies ahead on one worker: well under the limit');
+  t.match(p.pressure(undefined, 0, 250), { status: 'retryable', code: 'OVERLOADED' }, '250 bodies ahead: at least 75 s, over it');
+  t.match(p.pressure(undefined, 61_000), { status: 'retryable', code: 'OVERLOADED' }, 'bodies arriving 61 s late: over it');
+  t.match(p.pressure(Date.now() + 100), { status: 'retryable', code: 'OVERLOADED' }, 'a task takes at least 300 ms: a deadline in 100 ms cannot be met');
+  t.equal(p.stats().completed, 1, 'asking submits nothing');
+});

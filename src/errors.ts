@@ -119,6 +119,21 @@ export const ERRORS = {
     http: 503,
     retryable: true,
   },
+  // The two below answer requests whose client no longer waits: the work is dropped (before a worker
+  // when it is still queued) and its output never exported, so the client's retry is not a duplicate.
+  DEADLINE_EXCEEDED: {
+    message: "the client's deadline passed before the request was processed; nothing was kept",
+    grpc: GrpcCode.DEADLINE_EXCEEDED,
+    http: 504,
+    retryable: true,
+  },
+  CLIENT_GONE: {
+    message: 'the client cancelled the request or closed the connection before its answer; nothing was kept',
+    grpc: GrpcCode.CANCELLED,
+    // No client reads it; 503 (not nginx's 499) keeps it retryable under the OTLP/HTTP rules.
+    http: 503,
+    retryable: true,
+  },
   SHUTTING_DOWN: {
     message: 'the gateway is shutting down',
     grpc: GrpcCode.UNAVAILABLE,

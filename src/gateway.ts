@@ -58,7 +58,7 @@ export function effectiveExporters(config: GatewayConfig): ExporterConfig[] {
 
 export async function startGateway(
   config: GatewayConfig,
-  deps: { logger: Logger; metrics?: GatewayMetrics },
+  deps: { logger: Logger; metrics?: GatewayMetrics; /** Tests substitute the pool's worker module. */ workerFile?: string | URL },
 ): Promise<RunningGateway> {
   const { logger } = deps;
   const metrics = deps.metrics ?? createMetrics();
@@ -85,7 +85,7 @@ export async function startGateway(
   }
   // Tenant metric labels are capped (the first N tenants seen keep theirs, the rest share `_other`).
   const tenantLabel = createTenantLabeler(config.tenancy.maxTenantLabels).label;
-  const pool = createProcessPool(config.process, { metrics, tenantLabel });
+  const pool = createProcessPool(config.process, { metrics, tenantLabel, ...(deps.workerFile ? { workerFile: deps.workerFile } : {}) });
   // identify ─▶ admit: who may send as which tenant (tenants.yaml, hot-reloaded) and each tenant's quota.
   const tenants = createTenantStore(config.tenancy.tenantsFile ?? resolve(config.policiesDir, 'tenants.yaml'), {
     logger,
@@ -186,9 +186,21 @@ export async function startGateway(
     // [process] the task carries the tenant to stamp and the policy version (issues 3 and 4).
     // One policy version per request: the one active now, whatever reloads happen while it runs.
     const policy = policies.current();
-    const result = await pool.run({ signal, encoding, body, tenant, tenantAttribute: config.tenancy.attributeKey, policyVersion: policy.version, policy, splitTraces: sampling !== undefined && signal === 'traces', omitTraceSummaries: sampling === undefined });
+    // The client's deadline and cancellation go with the task: work nobody waits for is dropped before
+    // it reaches a worker (process/pool.ts).
+    const client = ctx.deadlineAt !== undefined || ctx.signal !== undefined ? { deadlineAt: ctx.deadlineAt, signal: ctx.signal } : undefined;
+    const result = await pool.run({ signal, encoding, body, tenant, tenantAttribute: config.tenancy.attributeKey, policyVersion: policy.version, policy, splitTraces: sampling !== undefined && signal === 'traces', omitTraceSummaries: sampling === undefined }, client);
     if (result.status === 'rejected') return refuse(signal, tenant, ctx, rejected(result.code, result.message));
     if (result.status !== 'ok') return refuse(signal, tenant, ctx, result);
+    // Never acknowledge after the client stopped waiting: it would retry, and what was exported here
+    // would arrive twice. So the output of such a request is discarded before anything keeps it (tee,
+    // sampler, exporters), and the answer is a retryable refusal that nobody reads. From here to the
+    // answer nothing waits, so a request that passes this check is answered before its deadline.
+    const late = clientGone(ctx);
+    if (late) {
+      metrics.poolDropped.inc({ signal, reason: late, stage: 'result' });
+      return refuse(signal, tenant, ctx, retryable(late === 'deadline' ? 'DEADLINE_EXCEEDED' : 'CLIENT_GONE'));
+    }
     // Items are known only now: charged after the fact (the next requests wait while in debt).
     admitter.chargeItems(tenant, result.items);
     if (result.tenantOverwrites) metrics.tenantAttributeOverwrites.inc({ tenant: tenantLabel(tenant) }, result.tenantOverwrites);
@@ -219,10 +231,21 @@ export async function startGateway(
     return { status: 'ok', ...partialSuccessOf(signal, result), tenant, items: result.items };
   }
 
+  function clientGone(ctx: RequestContext): 'deadline' | 'client_gone' | undefined {
+    if (ctx.deadlineAt !== undefined && Date.now() >= ctx.deadlineAt) return 'deadline';
+    return ctx.signal?.aborted ? 'client_gone' : undefined;
+  }
+
   function refuse(signal: Signal, tenant: string, ctx: RequestContext, outcome: Refusal): IngestOutcome {
     metrics.receiverRefusedRequests.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol, reason: outcome.code });
     return { ...outcome, tenant };
   }
+
+  // Before a body is read (gRPC: on the call's metadata; HTTP: on the request's headers): refused at once
+  // when the worker pool could not take it in time, so an overloaded gateway spends nothing on receiving
+  // what it would refuse anyway.
+  const shedEarly: NonNullable<IngestDeps['shedEarly']> = (deadlineAt, bodyLagMs, bodiesAhead) =>
+    state === 'ready' ? pool.pressure(deadlineAt, bodyLagMs, bodiesAhead) : undefined;
 
   const receivers: Receiver[] = [];
   const addresses: Partial<RunningGateway['addresses']> = {};
@@ -297,12 +320,12 @@ export async function startGateway(
   try {
     addresses.admin = await admin.start();
     if (config.receivers.grpc.enabled) {
-      const grpc = createGrpcReceiver(config.receivers.grpc, { ingest, metrics, logger });
+      const grpc = createGrpcReceiver(config.receivers.grpc, { ingest, shedEarly, metrics, logger });
       receivers.push(grpc);
       addresses.grpc = await grpc.start();
     }
     if (config.receivers.http.enabled) {
-      const http = createHttpReceiver(config.receivers.http, { ingest, metrics, logger });
+      const http = createHttpReceiver(config.receivers.http, { ingest, shedEarly, metrics, logger });
       receivers.push(http);
       addresses.http = await http.start();
     }

@@ -76,8 +76,13 @@ export interface ProcessConfig {
   workers: number;
   /** Tasks waiting for a worker before requests are refused with OVERLOADED. */
   maxQueue: number;
-  /** A task running longer than this is refused with PROCESSING_TIMEOUT. */
+  /** A task running longer than this in a worker (queue time excluded) is refused with PROCESSING_TIMEOUT. */
   taskTimeoutMs: number;
+  /**
+   * The longest a task may wait for a worker. A request whose expected wait is longer is refused at
+   * once with OVERLOADED (retryable); a queued task still waiting at this limit is dropped with it.
+   */
+  maxQueueWaitMs: number;
 }
 
 export interface AdmitConfig {
@@ -222,7 +227,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     http: { enabled: true, endpoint: { host: '127.0.0.1', port: 4318 }, maxBodyBytes: 16 * MiB },
   },
   admin: { endpoint: { host: '127.0.0.1', port: 8888 } },
-  process: { workers: 0, maxQueue: 512, taskTimeoutMs: 10_000 },
+  process: { workers: 0, maxQueue: 512, taskTimeoutMs: 10_000, maxQueueWaitMs: 5_000 },
   admit: { maxInflightBytes: 256 * MiB },
   exporters: [],
   defaultTenant: 'default',

@@ -304,7 +304,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
   const grpc = r.section('receivers.grpc', receivers.grpc, ['enabled', 'endpoint', 'maxMessageBytes', 'tls']);
   const http = r.section('receivers.http', receivers.http, ['enabled', 'endpoint', 'maxBodyBytes', 'tls']);
   const admin = r.section('admin', top.admin, ['endpoint', 'tls', 'metricsAuth']);
-  const proc = r.section('process', top.process, ['workers', 'maxQueue', 'taskTimeout']);
+  const proc = r.section('process', top.process, ['workers', 'maxQueue', 'taskTimeout', 'maxQueueWait']);
   const admit = r.section('admit', top.admit, ['maxInflightBytes']);
   const log = r.section('log', top.log, ['level']);
 
@@ -337,6 +337,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
       workers: r.int('process.workers', proc.workers, D.process.workers, 0, 1024),
       maxQueue: r.int('process.maxQueue', proc.maxQueue, D.process.maxQueue, 0, 1_000_000),
       taskTimeoutMs: r.duration('process.taskTimeout', proc.taskTimeout, D.process.taskTimeoutMs),
+      maxQueueWaitMs: r.duration('process.maxQueueWait', proc.maxQueueWait, D.process.maxQueueWaitMs),
     },
     admit: { maxInflightBytes: r.size('admit.maxInflightBytes', admit.maxInflightBytes, D.admit.maxInflightBytes) },
     exporters: [],

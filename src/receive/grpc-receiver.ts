@@ -130,6 +130,66 @@ function observeTransportRefusals(onRefusal: (signal: Signal, code: ErrorCode) =
   };
 }
 
+/**
+ * Overload shedding before the message is read: on the call's metadata (its deadline known), a
+ * refusal from `shed` is answered at once (UNAVAILABLE + RetryInfo), so the client stops sending the
+ * body and the gateway neither reads nor buffers it. Under overload the backlog otherwise builds up in
+ * the connection (HEADERS are not flow-controlled, DATA is) where nothing can drop it, and requests
+ * reach the handler with their deadline spent.
+ */
+function shedBeforeMessage(shed: (deadlineAt?: number, bodyLagMs?: number, bodiesAhead?: number) => Refusal | undefined, onRefusal: (signal: Signal, code: ErrorCode) => void): grpc.ServerInterceptor {
+  // How late the bodies come: the last admitted call's time from metadata to message, less the time
+  // since (a backlog drains in real time; nothing shed can keep the estimate up). It counts in the
+  // expected wait: a call whose body would arrive too late is refused now instead of being read in vain.
+  let lastLagMs = 0;
+  let lastLagAt = 0;
+  /** Calls admitted on their metadata whose message has not arrived yet. */
+  let receiving = 0;
+  return (method, call) => {
+    const signal = SIGNAL_BY_PATH.get(method.path);
+    let metadataAt = 0;
+    let counted = false;
+    const arrived = (): void => {
+      if (counted) {
+        counted = false;
+        receiving--;
+      }
+    };
+    const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, nextMetadata) {
+            metadataAt = Date.now();
+            if (signal === undefined) return nextMetadata(metadata);
+            const deadline = call.getDeadline();
+            const at = deadline instanceof Date ? deadline.getTime() : deadline;
+            const backlogMs = Math.max(0, lastLagMs - (metadataAt - lastLagAt));
+            const refusal = shed(Number.isFinite(at) ? at : undefined, backlogMs, receiving);
+            if (refusal === undefined) {
+              counted = true;
+              receiving++;
+              return nextMetadata(metadata);
+            }
+            onRefusal(signal, refusal.code);
+            const answer = refusalAnswer(refusal);
+            const trailer = new grpc.Metadata();
+            trailer.set('grpc-status-details-bin', encodeRpcStatus(rpcStatusOf(answer)));
+            intercepting.sendStatus({ code: answer.grpc, details: answer.message, metadata: trailer });
+          },
+          onReceiveMessage(message, nextMessage) {
+            arrived();
+            lastLagAt = Date.now();
+            lastLagMs = lastLagAt - metadataAt;
+            nextMessage(message);
+          },
+          onCancel: arrived,
+        });
+      },
+    });
+    return intercepting;
+  };
+}
+
 /** grpc-js reports the peer as "host:port" ("::1:4711" for IPv6); keep the address. */
 function peerAddress(peer: string): string | undefined {
   if (!peer || peer === 'unknown') return undefined;
@@ -144,6 +204,23 @@ function metadataHeaders(metadata: grpc.Metadata): Record<string, string | undef
     if (typeof value === 'string') headers[key.toLowerCase()] = value;
   }
   return headers;
+}
+
+/**
+ * The call's deadline (grpc-js computes it from `grpc-timeout` when the headers arrive) and a signal
+ * aborted when the call ends without our answer: the client reset the stream, the connection closed,
+ * or the deadline passed (grpc-js then answers DEADLINE_EXCEEDED itself and cancels the call).
+ */
+function clientWait(call: grpc.ServerUnaryCall<Buffer, Buffer>): Pick<RequestContext, 'deadlineAt' | 'signal'> {
+  const wait: Pick<RequestContext, 'deadlineAt' | 'signal'> = {};
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (Number.isFinite(at)) wait.deadlineAt = at;
+  const gone = new AbortController();
+  if (call.cancelled) gone.abort();
+  else call.once('cancelled', () => gone.abort());
+  wait.signal = gone.signal;
+  return wait;
 }
 
 function hostPort(host: string, port: number): string {
@@ -163,6 +240,10 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
         metrics.receiverRequests.inc({ signal, protocol, outcome: code });
         metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
       }),
+      ...(deps.shedEarly ? [shedBeforeMessage(deps.shedEarly, (signal, code) => {
+        metrics.receiverRequests.inc({ signal, protocol, outcome: code });
+        metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
+      })] : []),
     ],
   });
 
@@ -191,6 +272,7 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
         // Set only for a certificate the handshake verified against the client CA (grpc-js returns
         // nothing for an unauthorized peer).
         peerCertificate: call.getAuthContext().sslPeerCertificate,
+        ...clientWait(call),
       };
       outcome = await deps.ingest(signal, 'protobuf', body, ctx);
     } catch (err) {

@@ -176,16 +176,16 @@ export function createHttpReceiver(
     metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
   }
 
-  function sendRefusal(reply: FastifyReply, outcome: Refusal, media: MediaType): FastifyReply {
+  function sendRefusal(reply: FastifyReply, outcome: Refusal, media: MediaType, beforeBody = false): FastifyReply {
     const answer = refusalAnswer(outcome);
     reply.code(answer.http).header('content-type', media.essence);
     if (answer.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(answer.retryAfterMs));
-    if (stopping || CLOSE_AFTER.has(answer.code)) reply.header('connection', 'close');
+    if (stopping || beforeBody || CLOSE_AFTER.has(answer.code)) reply.header('connection', 'close');
     return reply.send(asBuffer(errorBody(answer, media.encoding)));
   }
 
   /** Answer a refusal the receiver decided itself (not the pipeline): counted here, tenant unknown. */
-  function refuseHere(req: FastifyRequest, reply: FastifyReply, outcome: Refusal, started?: number): FastifyReply {
+  function refuseHere(req: FastifyRequest, reply: FastifyReply, outcome: Refusal, started?: number, beforeBody = false): FastifyReply {
     const signal = signalOfUrl(req.url);
     metrics.receiverRequests.inc({ signal: signal ?? 'unknown', protocol, outcome: outcome.code });
     countReceiverRefusal(signal ?? 'unknown', outcome.code);
@@ -193,11 +193,41 @@ export function createHttpReceiver(
       metrics.receiverLatency.observe({ signal, protocol }, (performance.now() - started) / 1000);
     }
     logger.debug({ signal, protocol, code: outcome.code, reason: outcome.message }, 'request refused by the receiver');
-    return sendRefusal(reply, outcome, answerMediaType(req));
+    return sendRefusal(reply, outcome, answerMediaType(req), beforeBody);
+  }
+
+  /**
+   * Overload shedding before the body is read (onRequest): a request the worker pool could not take in
+   * time (deps.shedEarly) is refused with 503 + Retry-After and the connection closed, unread.
+   */
+  async function shedBeforeBody(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const now = performance.now();
+    const lagMs = Math.max(0, lastBodyLagMs - (now - lastBodyLagAt));
+    const refusal = stopping ? undefined : deps.shedEarly?.(undefined, lagMs, headersAt.size);
+    if (refusal) return refuseHere(req, reply, refusal, undefined, true);
+    // Received from now until the handler runs, or the response closes without it (client gone, 413).
+    headersAt.set(req.raw, now);
+    reply.raw.once('close', () => headersAt.delete(req.raw));
+    return undefined;
+  }
+
+  // How late the bodies come: the last admitted request's time from headers to handler, less the time
+  // since (a backlog drains in real time; nothing shed can keep the estimate up). Counted in the
+  // expected wait of the next request, so a gateway that reads bodies late refuses before reading more.
+  const headersAt = new Map<object, number>();
+  let lastBodyLagMs = 0;
+  let lastBodyLagAt = 0;
+  function bodyArrived(req: FastifyRequest): void {
+    const at = headersAt.get(req.raw);
+    if (at === undefined) return;
+    headersAt.delete(req.raw);
+    lastBodyLagAt = performance.now();
+    lastBodyLagMs = lastBodyLagAt - at;
   }
 
   async function handleExport(signal: Signal, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const started = performance.now();
+    bodyArrived(req);
     const media = mediaTypeOf(req.headers['content-type']);
     // A POST without Content-Type and without a body reaches here unparsed.
     if (!media) return refuseHere(req, reply, unsupportedMediaType(req), started);
@@ -214,7 +244,7 @@ export function createHttpReceiver(
       countReceiverRefusal(signal, outcome.code);
     } else {
       try {
-        outcome = await deps.ingest(signal, media.encoding, body, requestContext(req));
+        outcome = await deps.ingest(signal, media.encoding, body, requestContext(req, reply));
       } catch (err) {
         // Never crash on a request: a throwing stage is a bug, answered as INTERNAL and logged.
         logger.error({ err, signal, protocol }, 'ingest failed');
@@ -231,7 +261,7 @@ export function createHttpReceiver(
 
   for (const signal of SIGNALS) {
     const url = SIGNAL_WIRE[signal].httpPath;
-    app.post(url, (req, reply) => handleExport(signal, req, reply));
+    app.post(url, { onRequest: shedBeforeBody }, (req, reply) => handleExport(signal, req, reply));
     // Other methods on an OTLP path: 405 from onRequest, before any body is parsed.
     app.route({
       method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
@@ -252,12 +282,15 @@ export function createHttpReceiver(
     return refuseHere(req, reply, outcome);
   });
 
-  function requestContext(req: FastifyRequest): RequestContext {
+  function requestContext(req: FastifyRequest, reply: FastifyReply): RequestContext {
     const socket = req.raw.socket as TLSSocket;
     const ctx: RequestContext = {
       protocol,
       remoteAddress: socket.remoteAddress,
       headers: requestHeaders(req.headers),
+      // OTLP/HTTP carries no deadline; a client that gives up closes the connection (or, HTTP/2, the
+      // stream), which closes the response before it was sent.
+      signal: closedBeforeAnswer(reply),
     };
     // For the tenancy stage: only a certificate the handshake verified against the client CA (as
     // grpc-js does); without requireClientCert an unverified certificate gets through the handshake.
@@ -266,6 +299,15 @@ export function createHttpReceiver(
       if (cert && cert.raw) ctx.peerCertificate = cert;
     }
     return ctx;
+  }
+
+  /** Aborted when the response closes unsent: the client gave up (closed the connection or the stream). */
+  function closedBeforeAnswer(reply: FastifyReply): AbortSignal {
+    const gone = new AbortController();
+    const res = reply.raw;
+    if (res.destroyed || !res.socket || res.socket.destroyed) gone.abort();
+    else res.once('close', () => res.writableFinished || gone.abort());
+    return gone.signal;
   }
 
   let address: { host: string; port: number } | undefined;

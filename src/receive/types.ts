@@ -1,7 +1,7 @@
 // The seam between receivers and the rest of the pipeline. A receiver decodes the transport
 // (gRPC frame or HTTP body, decompression, limits), then hands the bytes to `ingest`, and maps the
 // outcome onto its protocol with the one table in errors.ts.
-import type { Outcome } from '../errors.js';
+import type { Outcome, Refusal } from '../errors.js';
 import type { PayloadEncoding } from '../process/protocol.js';
 import type { Signal } from '../signals.js';
 import type { Logger } from '../telemetry/logger-types.js';
@@ -17,6 +17,10 @@ export interface RequestContext {
   headers: Record<string, string | undefined>;
   /** Peer certificate when the connection is TLS (tenancy stage). */
   peerCertificate?: unknown;
+  /** Epoch ms after which the client no longer waits for the answer (gRPC `grpc-timeout`; none for HTTP). */
+  deadlineAt?: number;
+  /** Aborted when the client has gone (stream reset, connection closed) before it got its answer. */
+  signal?: AbortSignal;
 }
 
 export type IngestOutcome = Outcome & { tenant?: string; items?: number };
@@ -24,6 +28,14 @@ export type IngestOutcome = Outcome & { tenant?: string; items?: number };
 export interface IngestDeps {
   /** Runs identify → admit → process → export for one request body (already decompressed). */
   ingest(signal: Signal, encoding: PayloadEncoding, body: Buffer, ctx: RequestContext): Promise<IngestOutcome>;
+  /**
+   * Asked before a request's body is read: the retryable refusal the pipeline would give now for its
+   * load alone (the worker pool's queue full, or its expected wait over process.maxQueueWait or past
+   * `deadlineAt`), counting `bodyLagMs`, how long the receiver expects the body to take to arrive, and
+   * `bodiesAhead`, the bodies it is receiving. A receiver that can answer before reading the body sheds
+   * the load there.
+   */
+  shedEarly?(deadlineAt?: number, bodyLagMs?: number, bodiesAhead?: number): Refusal | undefined;
 }
 
 /** A listener (OTLP/gRPC or OTLP/HTTP) in front of `ingest`. */

@@ -21,6 +21,12 @@ export interface GatewayMetrics {
   /** Read at scrape time (not per task: piscina's utilisation summarises histograms, which is costly). */
   poolStats?: () => { queued: number; utilization: number };
   poolTasks: Counter<'signal' | 'outcome'>;
+  /**
+   * Tasks nobody waits for any more, not run or not kept: reason client_gone | deadline | queue_wait,
+   * stage arrival (refused at once) | queue (dropped before a worker took it) | result (processed,
+   * then discarded unexported because the answer could no longer be ok).
+   */
+  poolDropped: Counter<'signal' | 'reason' | 'stage'>;
 
   exporterSentItems: Counter<'exporter' | 'signal'>;
   exporterSentBatches: Counter<'exporter' | 'signal'>;
@@ -181,6 +187,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'worker_pool_tasks_total',
       help: 'Tasks run by the worker pool, by outcome',
       labelNames: ['signal', 'outcome'],
+      registers,
+    }),
+    poolDropped: new Counter({
+      name: 'worker_pool_dropped_tasks_total',
+      help: 'Tasks not run or not kept because their client no longer waits, by reason (client_gone, deadline, queue_wait) and stage (arrival, queue, result)',
+      labelNames: ['signal', 'reason', 'stage'],
       registers,
     }),
     exporterSentItems: new Counter({

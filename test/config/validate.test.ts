@@ -114,8 +114,10 @@ t.test('durations', async (t) => {
     [false, undefined],
   ];
   for (const [input, ms] of durations) t.equal(parseDuration(input), ms, `duration ${JSON.stringify(input)}`);
-  const c = valid({ process: { taskTimeout: '2s' }, shutdownTimeout: 0, exporters: [{ endpoint: 'otlp-grpc://a:1', timeout: '1m', batch: { flushInterval: 50 } }] });
+  const c = valid({ process: { taskTimeout: '2s', maxQueueWait: '750ms' }, shutdownTimeout: 0, exporters: [{ endpoint: 'otlp-grpc://a:1', timeout: '1m', batch: { flushInterval: 50 } }] });
   t.equal(c.process.taskTimeoutMs, 2000);
+  t.equal(c.process.maxQueueWaitMs, 750);
+  t.equal(valid({}).process.maxQueueWaitMs, 5000, 'process.maxQueueWait defaults to 5s');
   t.equal(c.shutdownTimeoutMs, 0, 'a zero shutdown deadline is allowed');
   t.equal(c.exporters[0]!.timeoutMs, 60_000);
   t.equal(c.exporters[0]!.batch.flushIntervalMs, 50);

@@ -13,7 +13,7 @@ const testWorker = new URL('./fixtures/test-worker.js', import.meta.url);
 
 function pool(t: Test, config: Partial<ProcessConfig>, options: { testWorker?: boolean } = {}): { pool: ProcessPool; metrics: GatewayMetrics } {
   const metrics = createMetrics({ defaultMetrics: false });
-  const p = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000, ...config }, { metrics, ...(options.testWorker ? { workerFile: testWorker } : {}) });
+  const p = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000, ...config }, { metrics, ...(options.testWorker ? { workerFile: testWorker } : {}) });
   t.teardown(() => p.close());
   return { pool: p, metrics };
 }
@@ -121,7 +121,7 @@ t.test('a full queue answers OVERLOADED (retryable) at once', async (t) => {
 });
 
 t.test('a task over the time limit answers PROCESSING_TIMEOUT; the worker is replaced', async (t) => {
-  // The limit counts from submission, so it must leave a replacement worker time to start.
+  // The limit counts from dispatch to a worker; the replacement worker may take a while to start.
   const { pool: p, metrics } = pool(t, { workers: 1, taskTimeoutMs: 2000 }, { testWorker: true });
   const started = Date.now();
   const r = await p.run(task(ownBuffer(tracesRequest(span({ traceId: T1 }))), 'sleep:20000'));

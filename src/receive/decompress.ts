@@ -1,18 +1,20 @@
-// Request-body decompression for OTLP/HTTP (OTLP/gRPC bodies are decompressed by grpc-js itself).
+// Request-body decompression for both receivers (HTTP Content-Encoding, gRPC grpc-encoding).
 // OTLP requires servers to accept `none` and `gzip` and to limit the body size *after* decompression
-// (https://opentelemetry.io/docs/specs/otlp/#otlphttp-request). zlib's `maxOutputLength` stops
-// inflating as soon as the output passes the limit, so a gzip bomb never allocates more than the
-// limit (plus one zlib chunk) no matter how far it would expand.
-import { constants as bufferConstants } from 'node:buffer';
-import { gunzip, inflate, inflateRaw, type InputType, type ZlibOptions } from 'node:zlib';
+// (https://opentelemetry.io/docs/specs/otlp/#otlphttp-request). Inflation is streamed chunk by chunk
+// (zlib's 16 KiB output chunks, on libuv's thread pool): each chunk is checked against the size limit
+// and admitted against the in-flight budget (`admit`) before it is kept, so a gzip bomb never holds
+// more than the limit (plus one chunk), and 150 of them at once never more than the budget.
+import type { Transform } from 'node:stream';
+import { createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import { rejected, type Refusal } from '../errors.js';
 
 /** A refusal (a subset of Outcome) when the body cannot be used. */
 export type DecompressResult = { ok: true; body: Buffer } | Refusal;
 
-const MAX_LENGTH = bufferConstants.MAX_LENGTH;
+/** Admits `bytes` more output before it is kept; a refusal stops inflating (see src/receive/types.ts). */
+export type AdmitBytes = (bytes: number) => Refusal | undefined;
 
-type Inflater = (buf: InputType, options: ZlibOptions, cb: (err: Error | null, result: Buffer) => void) => void;
+type Inflater = () => Transform;
 
 /**
  * Decompress `body` according to the Content-Encoding header (gzip, x-gzip, deflate, identity, none;
@@ -24,6 +26,7 @@ export async function decompressBody(
   body: Buffer,
   contentEncoding: string | undefined,
   maxBytes: number,
+  admit?: AdmitBytes,
 ): Promise<DecompressResult> {
   const codings = parseCodings(contentEncoding);
   for (const coding of codings) {
@@ -35,7 +38,7 @@ export async function decompressBody(
   for (let i = codings.length - 1; i >= 0; i--) {
     const coding = codings[i]!;
     if (coding === 'identity' || coding === 'none') continue;
-    const result = await inflateWith(coding === 'deflate' ? deflateInflater(current) : gunzip, current, maxBytes, coding);
+    const result = await inflateWith(coding === 'deflate' ? deflateInflater(current) : createGunzip, current, maxBytes, coding, admit);
     if (!('ok' in result)) return result;
     current = result.body;
   }
@@ -51,7 +54,7 @@ function parseCodings(header: string | undefined): string[] {
     .filter((c) => c !== '');
 }
 
-function isKnownCoding(coding: string): boolean {
+export function isKnownCoding(coding: string): boolean {
   return coding === 'gzip' || coding === 'x-gzip' || coding === 'deflate' || coding === 'identity' || coding === 'none';
 }
 
@@ -61,24 +64,34 @@ function isKnownCoding(coding: string): boolean {
  * which raw deflate data almost never satisfies, so two bytes decide which inflater to use.
  */
 function deflateInflater(buf: Buffer): Inflater {
-  if (buf.length >= 2 && (buf[0]! & 0x0f) === 8 && (buf[0]! * 256 + buf[1]!) % 31 === 0) return inflate;
-  return inflateRaw;
+  if (buf.length >= 2 && (buf[0]! & 0x0f) === 8 && (buf[0]! * 256 + buf[1]!) % 31 === 0) return createInflate;
+  return createInflateRaw;
 }
 
-function inflateWith(fn: Inflater, input: Buffer, maxBytes: number, coding: string): Promise<DecompressResult> {
+function inflateWith(create: Inflater, input: Buffer, maxBytes: number, coding: string, admit?: AdmitBytes): Promise<DecompressResult> {
   return new Promise((resolve) => {
-    // maxOutputLength must lie in [1, buffer.constants.MAX_LENGTH]; a larger limit could not be honoured anyway.
-    const maxOutputLength = Math.min(Math.max(1, maxBytes), MAX_LENGTH);
-    fn(input, { maxOutputLength }, (err, result) => {
-      if (!err) {
-        resolve({ ok: true, body: result });
-        return;
-      }
-      const code = (err as NodeJS.ErrnoException).code;
-      // Node reports the maxOutputLength cut-off as ERR_BUFFER_TOO_LARGE (a RangeError).
-      if (code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) resolve(tooLarge(maxBytes));
-      else resolve(rejected('MALFORMED_PAYLOAD', `cannot decompress the ${coding} body: ${err.message}`));
+    const zlib = create();
+    let chunks: Buffer[] = [];
+    let total = 0;
+    let settled = false;
+    const settle = (result: DecompressResult): void => {
+      if (settled) return;
+      settled = true;
+      if (!('ok' in result)) chunks = [];
+      zlib.destroy();
+      resolve(result);
+    };
+    zlib.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      total += chunk.length;
+      if (total > maxBytes) return settle(tooLarge(maxBytes));
+      const refused = admit?.(chunk.length);
+      if (refused) return settle(refused);
+      chunks.push(chunk);
     });
+    zlib.on('error', (err: Error) => settle(rejected('MALFORMED_PAYLOAD', `cannot decompress the ${coding} body: ${err.message}`)));
+    zlib.on('end', () => settle({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) }));
+    zlib.end(input);
   });
 }
 

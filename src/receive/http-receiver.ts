@@ -6,21 +6,53 @@
 // response Content-Type is the request's (OTLP/HTTP response rules), JSON when the request's type is
 // not one OTLP knows.
 //
-// Size limits: fastify reads the raw (possibly compressed) body up to maxBodyBytes, then
-// decompressBody inflates it up to maxBodyBytes. Compression never makes a real OTLP payload larger,
-// so one number bounds both; a body whose compressed form alone exceeds the limit gets 413 without
-// being read to the end.
+// Bounded before work (src/receive/types.ts): the body parser runs before a byte of the body is read.
+// It identifies the caller (`open`: client certificate, bearer token) and refuses an unknown one
+// without reading its body; it admits the body against the in-flight budget before buffering it (the
+// whole Content-Length up front, else chunk by chunk), refuses a body whose Content-Length (or whose
+// bytes so far) exceed maxBodyBytes with 413, and inflates it chunk by chunk, each chunk admitted and
+// checked against maxBodyBytes (compression never makes a real OTLP payload larger, so one number
+// bounds both). A refusal before the body was read to the end closes the connection.
+//
+// Drain (stop): the listener stops accepting; requests in flight are answered; a request that
+// arrives on a kept-alive connection is answered SHUTTING_DOWN with `Connection: close` (the client
+// closes it, no reset); connections still idle after a short grace are closed, the rest at the
+// deadline.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { HttpReceiverConfig } from '../config/types.js';
+import { DEFAULT_HTTP_MAX_CONNECTIONS, type HttpReceiverConfig } from '../config/types.js';
 import { rejected, retryable, type ErrorCode, type Refusal } from '../errors.js';
 import type { PayloadEncoding } from '../process/protocol.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
+import { createConnectionLimiter } from './connection-limits.js';
 import { decompressBody } from './decompress.js';
 import { errorBody, refusalAnswer, retryAfterSeconds, successBody } from './responses.js';
 import { createTlsReloader, followReloads } from './tls.js';
-import type { IngestOutcome, Receiver, ReceiverDeps, RequestContext } from './types.js';
+import type { IngestOutcome, OpenRequest, Receiver, ReceiverDeps, RequestContext } from './types.js';
+
+/** A refusal decided while parsing the body (before it was read to the end): the connection closes. */
+class BodyRefusal extends Error {
+  constructor(
+    readonly refusal: Refusal,
+    /** Already counted by the pipeline (identity, budget); else the receiver counts it. */
+    readonly counted: boolean,
+  ) {
+    super(refusal.message);
+  }
+}
+
+/** What the body parser leaves on the request for the handler. */
+interface OtlpState {
+  aborter: AbortController;
+  open?: OpenRequest;
+}
+const OTLP = Symbol('otlp');
+type WithOtlp = { [OTLP]?: OtlpState };
+
+/** Idle keep-alive connections get this long after stop() to send one more request (answered SHUTTING_DOWN + close). */
+const DRAIN_IDLE_GRACE_MS = 1000;
 
 /** Server timeouts; every one bounds how long a slow or idle client can hold a connection. */
 export interface HttpServerTimeouts {
@@ -161,16 +193,75 @@ export function createHttpReceiver(
     http: serverOptions,
     // fastify's own 503 while closing is not a google.rpc.Status; the handler answers SHUTTING_DOWN.
     return503OnClosing: false,
+    // The drain closes idle connections itself, after a grace (see stop()).
+    forceCloseConnections: false,
     exposeHeadRoutes: false,
   });
+  createConnectionLimiter(app.server, {
+    protocol,
+    maxConnections: config.maxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS,
+    metrics,
+    logger,
+  });
 
-  // Only OTLP's media types are parsed, and only into a raw Buffer (decoding is the pipeline's job).
+  // Only OTLP's media types are parsed, and only into a raw Buffer (decoding is the pipeline's job):
+  // identify, admit, read, inflate, in that order (see the file comment).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    Object.keys(MEDIA_TYPES),
-    { parseAs: 'buffer', bodyLimit: config.maxBodyBytes },
-    (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body),
-  );
+  app.addContentTypeParser(Object.keys(MEDIA_TYPES), (req: FastifyRequest, payload: Readable, done: (err: Error | null, body?: Buffer) => void) => {
+    void readBody(req, payload).then(
+      (body) => done(null, body),
+      (err: Error) => done(err),
+    );
+  });
+
+  async function readBody(req: FastifyRequest, payload: Readable): Promise<Buffer> {
+    const signal = signalOfUrl(req.url);
+    const state = (req as unknown as WithOtlp)[OTLP];
+    if (signal === undefined || state === undefined) throw new BodyRefusal(rejected('NOT_FOUND'), false);
+    if (stopping) throw new BodyRefusal(retryable('SHUTTING_DOWN'), false);
+    const opened = deps.open(signal, requestContext(req, state.aborter.signal));
+    if (opened.status !== 'ok') throw new BodyRefusal(opened, true);
+    const request = opened.request;
+    state.open = request;
+    const max = config.maxBodyBytes;
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (declared !== undefined && declared > max) {
+      throw new BodyRefusal(rejected('PAYLOAD_TOO_LARGE', `the request body exceeds ${max} bytes`), false);
+    }
+    if (declared !== undefined) {
+      const refused = request.grow(declared);
+      if (refused) throw new BodyRefusal(refused, true);
+    }
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      const fail = (err: Error): void => {
+        payload.off('data', onData);
+        payload.pause();
+        reject(err);
+      };
+      const onData = (chunk: Buffer): void => {
+        total += chunk.length;
+        if (total > max || (declared !== undefined && total > declared)) {
+          return fail(new BodyRefusal(rejected('PAYLOAD_TOO_LARGE', `the request body exceeds ${max} bytes`), false));
+        }
+        if (declared === undefined) {
+          const refused = request.grow(chunk.length);
+          if (refused) return fail(new BodyRefusal(refused, true));
+        }
+        chunks.push(chunk);
+      };
+      payload.on('data', onData);
+      payload.once('error', reject);
+      payload.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
+    });
+    // Chunked bodies were admitted as they came; a declared length shorter than announced gives back the rest.
+    if (declared !== undefined && raw.length < declared) request.shrink(declared - raw.length);
+    const inflated = await decompressBody(raw, req.headers['content-encoding'], max, (n) => request.grow(n));
+    if (!('ok' in inflated)) throw new BodyRefusal(inflated, inflated.code === 'OVERLOADED');
+    if (inflated.body !== raw) request.shrink(raw.length);
+    return inflated.body;
+  }
 
   function countReceiverRefusal(signal: Signal | 'unknown', code: ErrorCode): void {
     metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
@@ -201,20 +292,18 @@ export function createHttpReceiver(
     const media = mediaTypeOf(req.headers['content-type']);
     // A POST without Content-Type and without a body reaches here unparsed.
     if (!media) return refuseHere(req, reply, unsupportedMediaType(req), started);
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const decompressed = await decompressBody(raw, req.headers['content-encoding'], config.maxBodyBytes);
-    if (!('ok' in decompressed)) return refuseHere(req, reply, decompressed, started);
-    const body = decompressed.body;
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     metrics.receiverRequestBytes.inc({ signal, protocol }, body.length);
+    const open = (req as unknown as WithOtlp)[OTLP]?.open;
 
     let outcome: IngestOutcome;
-    if (stopping) {
+    if (stopping || open === undefined) {
       // A request on a kept-alive connection while the listener drains.
       outcome = retryable('SHUTTING_DOWN');
       countReceiverRefusal(signal, outcome.code);
     } else {
       try {
-        outcome = await deps.ingest(signal, media.encoding, body, requestContext(req));
+        outcome = await open.ingest(media.encoding, body);
       } catch (err) {
         // Never crash on a request: a throwing stage is a bug, answered as INTERNAL and logged.
         logger.error({ err, signal, protocol }, 'ingest failed');
@@ -231,7 +320,20 @@ export function createHttpReceiver(
 
   for (const signal of SIGNALS) {
     const url = SIGNAL_WIRE[signal].httpPath;
-    app.post(url, (req, reply) => handleExport(signal, req, reply));
+    app.post(url, {
+      // Before the body parser: the client-gone signal, and the release of the reservation however
+      // the request ends (answered, refused, connection dropped).
+      onRequest: (req, reply, next) => {
+        const state: OtlpState = { aborter: new AbortController() };
+        (req as unknown as WithOtlp)[OTLP] = state;
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) state.aborter.abort();
+          state.open?.close();
+        });
+        next();
+      },
+      handler: (req, reply) => handleExport(signal, req, reply),
+    });
     // Other methods on an OTLP path: 405 from onRequest, before any body is parsed.
     app.route({
       method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
@@ -247,17 +349,26 @@ export function createHttpReceiver(
   app.setNotFoundHandler((req, reply) => refuseHere(req, reply, rejected('NOT_FOUND')));
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
+    if (error instanceof BodyRefusal) {
+      // Decided before the body was read to the end: the connection closes (never drained).
+      reply.header('connection', 'close');
+      if (!error.counted) return refuseHere(req, reply, error.refusal);
+      const signal = signalOfUrl(req.url);
+      metrics.receiverRequests.inc({ signal: signal ?? 'unknown', protocol, outcome: error.refusal.code });
+      return sendRefusal(reply, error.refusal, answerMediaType(req));
+    }
     const outcome = frameworkRefusal(error, req, config.maxBodyBytes);
     if (outcome.code === 'INTERNAL') logger.error({ err: error, url: req.url }, 'OTLP/HTTP request failed');
     return refuseHere(req, reply, outcome);
   });
 
-  function requestContext(req: FastifyRequest): RequestContext {
+  function requestContext(req: FastifyRequest, signal: AbortSignal): RequestContext {
     const socket = req.raw.socket as TLSSocket;
     const ctx: RequestContext = {
       protocol,
       remoteAddress: socket.remoteAddress,
       headers: requestHeaders(req.headers),
+      signal,
     };
     // For the tenancy stage: only a certificate the handshake verified against the client CA (as
     // grpc-js does); without requireClientCert an unverified certificate gets through the handshake.
@@ -287,12 +398,19 @@ export function createHttpReceiver(
       stopped ??= (async () => {
         stopping = true;
         reloader?.close();
-        // close() stops listening, closes idle keep-alive connections and waits for requests in
-        // flight; past the deadline the remaining connections are cut.
-        const timer = setTimeout(() => app.server.closeAllConnections(), Math.max(0, deadlineMs));
+        // node's server.close() (which app.close() calls) destroys idle keep-alive connections at once,
+        // racing with a request the client is sending on one: the client sees ECONNRESET. Instead they
+        // get a grace in which such a request is answered SHUTTING_DOWN + Connection: close; then the
+        // ones still idle are closed, and at the deadline whatever remains.
+        const server = app.server;
+        const closeIdle = server.closeIdleConnections.bind(server);
+        server.closeIdleConnections = () => undefined;
+        const grace = setTimeout(closeIdle, Math.min(DRAIN_IDLE_GRACE_MS, Math.max(0, deadlineMs)));
+        const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadlineMs));
         try {
           await app.close();
         } finally {
+          clearTimeout(grace);
           clearTimeout(timer);
         }
       })();

@@ -432,6 +432,10 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
           maxHeaderListSize: limits.maxHeaderListBytes,
         },
         maxHeaderListPairs: 1024,
+        // node refuses new streams (ENHANCE_YOUR_CALM) once a session holds more than this in its own
+        // buffers (default 10 MB, easily reached by a few large calls in flight); what a session can
+        // hold unread is bounded by the connection window anyway, and the message bytes by admission.
+        maxSessionMemory: 64,
       };
       const s = reloader
         ? http2.createSecureServer({ ...options, ...reloader.serverOptions(), ALPNProtocols: ['h2'], allowHTTP1: false, handshakeTimeout: limits.handshakeTimeoutMs })

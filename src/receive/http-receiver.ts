@@ -236,8 +236,11 @@ export function createHttpReceiver(
       const chunks: Buffer[] = [];
       let total = 0;
       const fail = (err: Error): void => {
+        // Nothing more is kept: the rest is discarded as it arrives (a retryable refusal keeps the
+        // connection, whose next request starts after this body) or the connection closes (see the
+        // error handler).
         payload.off('data', onData);
-        payload.pause();
+        payload.resume();
         reject(err);
       };
       const onData = (chunk: Buffer): void => {
@@ -350,8 +353,12 @@ export function createHttpReceiver(
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
     if (error instanceof BodyRefusal) {
-      // Decided before the body was read to the end: the connection closes (never drained).
-      reply.header('connection', 'close');
+      // Decided before the body was read to the end. A retryable refusal (OVERLOADED) comes from a
+      // client worth keeping: the rest of its body is discarded unbuffered and it reads a clean 503
+      // (closing under a body still being sent makes its TCP stack reset the connection before it
+      // reads the answer). Any other refusal closes the connection: an unknown caller's or an
+      // oversized body is not read on.
+      if (error.refusal.status !== 'retryable') reply.header('connection', 'close');
       if (!error.counted) return refuseHere(req, reply, error.refusal);
       const signal = signalOfUrl(req.url);
       metrics.receiverRequests.inc({ signal: signal ?? 'unknown', protocol, outcome: error.refusal.code });

@@ -11,10 +11,16 @@ import { rejected, type Refusal } from '../errors.js';
 /** A refusal (a subset of Outcome) when the body cannot be used. */
 export type DecompressResult = { ok: true; body: Buffer } | Refusal;
 
-/** Admits `bytes` more output before it is kept; a refusal stops inflating (see src/receive/types.ts). */
-export type AdmitBytes = (bytes: number) => Refusal | undefined;
+/** The in-flight budget of the request (an OpenRequest, src/receive/types.ts): output is admitted before it is kept. */
+export interface ByteBudget {
+  grow(bytes: number): Refusal | undefined;
+  shrink(bytes: number): void;
+}
 
-type Inflater = () => Transform;
+type Inflater = (options: { chunkSize: number }) => Transform;
+
+/** zlib's output chunk without a size hint: larger than its 16 KiB default, so fewer, larger allocations. */
+const DEFAULT_OUTPUT_CHUNK = 256 * 1024;
 
 /**
  * Decompress `body` according to the Content-Encoding header (gzip, x-gzip, deflate, identity, none;
@@ -26,7 +32,7 @@ export async function decompressBody(
   body: Buffer,
   contentEncoding: string | undefined,
   maxBytes: number,
-  admit?: AdmitBytes,
+  budget?: ByteBudget,
 ): Promise<DecompressResult> {
   const codings = parseCodings(contentEncoding);
   for (const coding of codings) {
@@ -38,7 +44,7 @@ export async function decompressBody(
   for (let i = codings.length - 1; i >= 0; i--) {
     const coding = codings[i]!;
     if (coding === 'identity' || coding === 'none') continue;
-    const result = await inflateWith(coding === 'deflate' ? deflateInflater(current) : createGunzip, current, maxBytes, coding, admit);
+    const result = await inflateWith(coding === 'deflate' ? deflateInflater(current) : createGunzip, current, maxBytes, coding, budget);
     if (!('ok' in result)) return result;
     current = result.body;
   }
@@ -68,29 +74,108 @@ function deflateInflater(buf: Buffer): Inflater {
   return createInflateRaw;
 }
 
-function inflateWith(create: Inflater, input: Buffer, maxBytes: number, coding: string, admit?: AdmitBytes): Promise<DecompressResult> {
+/**
+ * Collects a body chunk by chunk without holding it twice: with a size hint the chunks are copied
+ * into one buffer of that size as they come (pages are touched only as they fill), else kept and
+ * joined at the end, unless they are consecutive views of one buffer (zlib's output buffer), which is
+ * then used as it is.
+ */
+export class ByteCollector {
+  private buf: Buffer | undefined;
+  private fill = 0;
+  private chunks: Buffer[] = [];
+  private total = 0;
+
+  constructor(hint?: number) {
+    if (hint !== undefined && hint > 0) this.buf = Buffer.allocUnsafe(hint);
+  }
+
+  get length(): number {
+    return this.total;
+  }
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    if (this.buf && this.chunks.length === 0 && this.fill + chunk.length <= this.buf.length) {
+      chunk.copy(this.buf, this.fill);
+      this.fill += chunk.length;
+    } else {
+      this.chunks.push(chunk);
+    }
+  }
+
+  /** The whole body (a buffer of its own when possible, so the worker pool can take it without a copy). */
+  result(): Buffer {
+    const { buf, fill, chunks } = this;
+    if (chunks.length === 0) {
+      if (buf === undefined) return Buffer.alloc(0);
+      // Shorter than announced: a copy of the filled part.
+      return fill === buf.length ? buf : Buffer.from(buf.subarray(0, fill));
+    }
+    if (buf === undefined) {
+      if (chunks.length === 1) return chunks[0]!;
+      const first = chunks[0]!;
+      let end = first.byteOffset;
+      const contiguous = chunks.every((c) => {
+        const ok = c.buffer === first.buffer && c.byteOffset === end;
+        end += c.length;
+        return ok;
+      });
+      if (contiguous) return Buffer.from(first.buffer, first.byteOffset, this.total);
+    }
+    return Buffer.concat(buf ? [buf.subarray(0, fill), ...chunks] : chunks, this.total);
+  }
+}
+
+/**
+ * gzip states the inflated size (mod 2^32) of its last member in its last 4 bytes: a hint within the
+ * limit (a truncated or lying body is still bounded chunk by chunk), nothing otherwise.
+ */
+function gzipSizeHint(input: Buffer, create: Inflater, maxBytes: number): number | undefined {
+  if (create !== createGunzip || input.length < 18 || input[0] !== 0x1f || input[1] !== 0x8b) return undefined;
+  const isize = input.readUInt32LE(input.length - 4);
+  return isize > 0 && isize <= maxBytes ? isize : undefined;
+}
+
+function inflateWith(create: Inflater, input: Buffer, maxBytes: number, coding: string, budget?: ByteBudget): Promise<DecompressResult> {
+  const hint = gzipSizeHint(input, create, maxBytes);
+  // The stated size is admitted before any work: a refused bomb costs no inflating at all.
+  let admitted = 0;
+  if (hint !== undefined && budget) {
+    const refused = budget.grow(hint);
+    if (refused) return Promise.resolve(refused);
+    admitted = hint;
+  }
   return new Promise((resolve) => {
-    const zlib = create();
-    let chunks: Buffer[] = [];
-    let total = 0;
+    // With the stated size as zlib's output chunk, zlib writes the body into one buffer of that size
+    // and hands out views of it: no per-chunk allocations, no second copy (ByteCollector.result).
+    const zlib = create({ chunkSize: hint ?? DEFAULT_OUTPUT_CHUNK });
+    let out: ByteCollector | undefined = new ByteCollector();
     let settled = false;
     const settle = (result: DecompressResult): void => {
       if (settled) return;
       settled = true;
-      if (!('ok' in result)) chunks = [];
+      const kept = 'ok' in result ? result.body.length : 0;
+      if (budget && admitted > kept) budget.shrink(admitted - kept);
+      out = undefined;
       zlib.destroy();
       resolve(result);
     };
     zlib.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      total += chunk.length;
+      if (settled || !out) return;
+      const total = out.length + chunk.length;
       if (total > maxBytes) return settle(tooLarge(maxBytes));
-      const refused = admit?.(chunk.length);
-      if (refused) return settle(refused);
-      chunks.push(chunk);
+      if (budget && total > admitted) {
+        const refused = budget.grow(total - admitted);
+        if (refused) return settle(refused);
+        admitted = total;
+      }
+      out.push(chunk);
     });
     zlib.on('error', (err: Error) => settle(rejected('MALFORMED_PAYLOAD', `cannot decompress the ${coding} body: ${err.message}`)));
-    zlib.on('end', () => settle({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) }));
+    zlib.on('end', () => {
+      if (out) settle({ ok: true, body: out.result() });
+    });
     zlib.end(input);
   });
 }

@@ -378,7 +378,7 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
     async function finish(raw: Buffer): Promise<void> {
       let body = raw;
       if (compressed) {
-        const inflated = await decompressBody(raw, encoding, config.maxMessageBytes, (n) => request.grow(n));
+        const inflated = await decompressBody(raw, encoding, config.maxMessageBytes, request);
         request.shrink(raw.length);
         if (!('ok' in inflated)) {
           // OVERLOADED from the budget is the pipeline's count; the others are the receiver's.

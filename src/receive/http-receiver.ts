@@ -27,7 +27,7 @@ import { rejected, retryable, type ErrorCode, type Refusal } from '../errors.js'
 import type { PayloadEncoding } from '../process/protocol.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
 import { createConnectionLimiter } from './connection-limits.js';
-import { decompressBody } from './decompress.js';
+import { ByteCollector, decompressBody } from './decompress.js';
 import { errorBody, refusalAnswer, retryAfterSeconds, successBody } from './responses.js';
 import { createTlsReloader, followReloads } from './tls.js';
 import type { IngestOutcome, OpenRequest, Receiver, ReceiverDeps, RequestContext } from './types.js';
@@ -233,7 +233,8 @@ export function createHttpReceiver(
       if (refused) throw new BodyRefusal(refused, true);
     }
     const raw = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
+      // With a Content-Length the body is copied into one buffer of that size as it arrives.
+      const collected = new ByteCollector(declared);
       let total = 0;
       const fail = (err: Error): void => {
         // Nothing more is kept: the rest is discarded as it arrives (a retryable refusal keeps the
@@ -252,15 +253,15 @@ export function createHttpReceiver(
           const refused = request.grow(chunk.length);
           if (refused) return fail(new BodyRefusal(refused, true));
         }
-        chunks.push(chunk);
+        collected.push(chunk);
       };
       payload.on('data', onData);
       payload.once('error', reject);
-      payload.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
+      payload.once('end', () => resolve(collected.result()));
     });
     // Chunked bodies were admitted as they came; a declared length shorter than announced gives back the rest.
     if (declared !== undefined && raw.length < declared) request.shrink(declared - raw.length);
-    const inflated = await decompressBody(raw, req.headers['content-encoding'], max, (n) => request.grow(n));
+    const inflated = await decompressBody(raw, req.headers['content-encoding'], max, request);
     if (!('ok' in inflated)) throw new BodyRefusal(inflated, inflated.code === 'OVERLOADED');
     if (inflated.body !== raw) request.shrink(raw.length);
     return inflated.body;

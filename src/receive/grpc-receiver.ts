@@ -19,6 +19,7 @@
 // A refusal before the body is complete ends the stream with RST_STREAM(NO_ERROR) after the trailers
 // (RFC 9113 §8.1: the server needs no more of the request), so the rest is never read.
 import * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { DEFAULT_GRPC_LIMITS, type GrpcConnectionLimits, type GrpcReceiverConfig } from '../config/types.js';
 import { GrpcCode, rejected, retryable, type ErrorCode, type Refusal } from '../errors.js';
@@ -117,6 +118,8 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
   let reloader: TlsReloader | undefined;
   let server: http2.Http2Server | http2.Http2SecureServer | undefined;
   const sessions = new Set<http2.ServerHttp2Session>();
+  /** The listener's TCP sockets by peer address:port (see onSession). */
+  const rawSockets = new Map<string, Socket>();
   let limiter: ReturnType<typeof createConnectionLimiter>;
 
   function countRefusal(signal: Signal | 'unknown', code: ErrorCode, tenant = 'unknown'): void {
@@ -149,11 +152,19 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
         timers.delete(t);
       }
     };
+    // A session whose client never sent the preface does not close its socket when destroyed, and
+    // the session only exposes a proxy that refuses destroy(): the TCP socket is found by its peer.
+    const remoteAddress = session.socket?.remoteAddress;
+    const key = `${remoteAddress}:${session.socket?.remotePort}`;
     const cut = (reason: Parameters<typeof limiter.closed>[0], code = NGHTTP2_NO_ERROR): void => {
-      if (session.destroyed) return;
-      limiter.closed(reason, { remoteAddress: session.socket?.remoteAddress });
-      session.goaway(code);
+      limiter.closed(reason, { remoteAddress });
+      try {
+        if (!session.destroyed) session.goaway(code);
+      } catch {
+        // Nothing more can be sent; the socket goes below.
+      }
       session.destroy();
+      rawSockets.get(key)?.destroy();
     };
 
     // The client preface (its SETTINGS frame) must arrive within the handshake timeout (the TLS
@@ -443,6 +454,13 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
       if (reloader) followReloads(s as http2.Http2SecureServer, reloader);
       server = s;
       limiter = createConnectionLimiter(s, { protocol, maxConnections: limits.maxConnections, metrics, logger });
+      s.on('connection', (socket: Socket) => {
+        const key = `${socket.remoteAddress}:${socket.remotePort}`;
+        rawSockets.set(key, socket);
+        socket.once('close', () => {
+          if (rawSockets.get(key) === socket) rawSockets.delete(key);
+        });
+      });
       s.on('session', onSession);
       s.on('stream', onStream);
       // A TLS handshake that fails or times out (tls 'tlsClientError'): counted, never a crash.

@@ -11,7 +11,8 @@
 //                                 [--tls-cert FILE --tls-key FILE]   (TLS, the null sink of --sink-tls)
 // It prints one JSON line with its address on stdout and, when forked, answers {type:'stats'} IPC
 // messages with its process.cpuUsage(), RSS and request counts (see RawServerStats).
-import { advertiseWideWindows } from '../src/receive/grpc-receiver.js';
+import type { EventEmitter } from 'node:events';
+import type { ServerHttp2Session } from 'node:http2';
 import { otlpExportService } from '../src/receive/otlp-grpc-service.js';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
@@ -265,4 +266,24 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.stderr.write(`raw-server: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });
+}
+
+/**
+ * grpc-js has no option for the HTTP/2 windows, so they are set on each new session of the servers a
+ * bound grpc.Server created (its private `http2Servers` map, grpc-js 1.14). Returns whether it could.
+ * (The gateway's own receiver speaks node:http2 directly and advertises its windows itself.)
+ */
+function advertiseWideWindows(server: grpc.Server, streamBytes: number, connectionBytes: number): boolean {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) return false;
+  const widen = (session: ServerHttp2Session): void => {
+    try {
+      session.settings({ initialWindowSize: streamBytes });
+      session.setLocalWindowSize(Math.max(streamBytes, connectionBytes));
+    } catch {
+      // A session already closing: nothing to tune.
+    }
+  };
+  for (const http2Server of servers.keys() as IterableIterator<EventEmitter>) http2Server.on('session', widen);
+  return true;
 }

@@ -41,6 +41,12 @@ export const ERRORS = {
     http: 400,
     retryable: false,
   },
+  MALFORMED_FRAME: {
+    message: 'the transport framing is invalid (a gRPC message flagged compressed without grpc-encoding, a truncated or extra message)',
+    grpc: GrpcCode.INTERNAL,
+    http: 400,
+    retryable: false,
+  },
   PAYLOAD_TOO_LARGE: {
     message: 'the request body (after decompression) exceeds the configured limit',
     grpc: GrpcCode.RESOURCE_EXHAUSTED,

@@ -162,18 +162,42 @@ export async function startGateway(
     sampling = { sampler, policies: samplingPolicies };
   }
 
-  const ingest: IngestDeps['ingest'] = async (signal, encoding, body, ctx) => {
-    if (state === 'stopping') return retryable('SHUTTING_DOWN');
+  // Headers time (src/receive/types.ts): identify, then a reservation the receiver grows as bytes
+  // arrive; the body is processed only once it is complete and admitted.
+  const open: IngestDeps['open'] = (signal, ctx) => {
+    if (state === 'stopping') return refuse(signal, 'unknown', ctx, retryable('SHUTTING_DOWN'));
     const who = identifier.identify(ctx);
     if (who.status !== 'ok') return refuse(signal, 'unknown', ctx, who);
     const { tenant } = who;
-    const admitted = admitter.admit(body.length, tenant);
-    if (admitted.status !== 'ok') return refuse(signal, tenant, ctx, admitted);
-    try {
-      return await processAndExport(signal, encoding, body, tenant, ctx);
-    } finally {
-      admitted.admission.release();
-    }
+    const reservation = admitter.reserve();
+    let ingesting = false;
+    return {
+      status: 'ok',
+      request: {
+        tenant,
+        grow(bytes) {
+          const refused = reservation.grow(bytes);
+          if (refused) refuse(signal, tenant, ctx, refused);
+          return refused;
+        },
+        shrink: (bytes) => reservation.shrink(bytes),
+        async ingest(encoding, body) {
+          ingesting = true;
+          try {
+            if (state === 'stopping') return refuse(signal, tenant, ctx, retryable('SHUTTING_DOWN'));
+            const quota = admitter.quota(tenant, body.length);
+            if (quota) return refuse(signal, tenant, ctx, quota);
+            return await processAndExport(signal, encoding, body, tenant, ctx);
+          } finally {
+            reservation.release();
+          }
+        },
+        close() {
+          // While ingest runs the reservation is its to release (the body is still held).
+          if (!ingesting) reservation.release();
+        },
+      },
+    };
   };
 
   async function processAndExport(
@@ -236,7 +260,7 @@ export async function startGateway(
     return ctx.signal?.aborted ? 'client_gone' : undefined;
   }
 
-  function refuse(signal: Signal, tenant: string, ctx: RequestContext, outcome: Refusal): IngestOutcome {
+  function refuse(signal: Signal, tenant: string, ctx: RequestContext, outcome: Refusal): Refusal & { tenant: string } {
     metrics.receiverRefusedRequests.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol, reason: outcome.code });
     return { ...outcome, tenant };
   }
@@ -320,12 +344,12 @@ export async function startGateway(
   try {
     addresses.admin = await admin.start();
     if (config.receivers.grpc.enabled) {
-      const grpc = createGrpcReceiver(config.receivers.grpc, { ingest, shedEarly, metrics, logger });
+      const grpc = createGrpcReceiver(config.receivers.grpc, { open, shedEarly, metrics, logger });
       receivers.push(grpc);
       addresses.grpc = await grpc.start();
     }
     if (config.receivers.http.enabled) {
-      const http = createHttpReceiver(config.receivers.http, { ingest, shedEarly, metrics, logger });
+      const http = createHttpReceiver(config.receivers.http, { open, shedEarly, metrics, logger });
       receivers.push(http);
       addresses.http = await http.start();
     }

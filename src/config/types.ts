@@ -39,7 +39,35 @@ export interface TlsConfig {
   minVersion: TlsMinVersion;
 }
 
-export interface GrpcReceiverConfig {
+/** Connection limits of the OTLP/gRPC listener (docs/guides/limits.md); unset keys take DEFAULT_GRPC_LIMITS. */
+export interface GrpcConnectionLimits {
+  /** Open connections at most; over it a new connection is closed at once (counted). */
+  maxConnections: number;
+  /** TLS handshake and HTTP/2 preface (client SETTINGS) must arrive within this. */
+  handshakeTimeoutMs: number;
+  /** A connection with no call in progress for this long is closed (GOAWAY). */
+  idleTimeoutMs: number;
+  /** A connection older than this gets a GOAWAY (0 = no limit), like the Collector's max_connection_age. */
+  maxConnectionAgeMs: number;
+  /** Calls in progress get this long after the age GOAWAY before the connection is cut. */
+  maxConnectionAgeGraceMs: number;
+  /** Client pings closer together than this are strikes; the third strike closes the connection (ENHANCE_YOUR_CALM). */
+  keepaliveMinPingIntervalMs: number;
+  /** Largest metadata (HTTP/2 header list) of a call, advertised as SETTINGS_MAX_HEADER_LIST_SIZE. */
+  maxHeaderListBytes: number;
+}
+
+export const DEFAULT_GRPC_LIMITS: GrpcConnectionLimits = {
+  maxConnections: 4096,
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
+  maxConnectionAgeMs: 0,
+  maxConnectionAgeGraceMs: 30_000,
+  keepaliveMinPingIntervalMs: 10_000,
+  maxHeaderListBytes: 64 * 1024,
+};
+
+export interface GrpcReceiverConfig extends Partial<GrpcConnectionLimits> {
   enabled: boolean;
   endpoint: HostPort;
   /** Largest accepted message after decompression. */
@@ -48,11 +76,15 @@ export interface GrpcReceiverConfig {
   tls?: TlsConfig;
 }
 
+export const DEFAULT_HTTP_MAX_CONNECTIONS = 4096;
+
 export interface HttpReceiverConfig {
   enabled: boolean;
   endpoint: HostPort;
   /** Largest accepted body after decompression (a gzip bomb gets 413). */
   maxBodyBytes: number;
+  /** Open connections at most (default DEFAULT_HTTP_MAX_CONNECTIONS); over it a new one is closed at once. */
+  maxConnections?: number;
   /** Plain HTTP without it. */
   tls?: TlsConfig;
 }
@@ -223,8 +255,8 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   policiesDir: './policies',
   policy: DEFAULT_POLICY,
   receivers: {
-    grpc: { enabled: true, endpoint: { host: '127.0.0.1', port: 4317 }, maxMessageBytes: 16 * MiB },
-    http: { enabled: true, endpoint: { host: '127.0.0.1', port: 4318 }, maxBodyBytes: 16 * MiB },
+    grpc: { enabled: true, endpoint: { host: '127.0.0.1', port: 4317 }, maxMessageBytes: 16 * MiB, ...DEFAULT_GRPC_LIMITS },
+    http: { enabled: true, endpoint: { host: '127.0.0.1', port: 4318 }, maxBodyBytes: 16 * MiB, maxConnections: DEFAULT_HTTP_MAX_CONNECTIONS },
   },
   admin: { endpoint: { host: '127.0.0.1', port: 8888 } },
   process: { workers: 0, maxQueue: 512, taskTimeoutMs: 10_000, maxQueueWaitMs: 5_000 },

@@ -28,6 +28,8 @@ import { didYouMean } from './suggest.js';
 import {
   DEFAULT_CONFIG,
   METRICS_AUTH,
+  DEFAULT_GRPC_LIMITS,
+  DEFAULT_HTTP_MAX_CONNECTIONS,
   PROFILES,
   QUEUE_SYNC_MODES,
   TLS_MIN_VERSIONS,
@@ -301,8 +303,21 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
   const top = r.section('', raw, TOP_KEYS);
 
   const receivers = r.section('receivers', top.receivers, ['grpc', 'http']);
-  const grpc = r.section('receivers.grpc', receivers.grpc, ['enabled', 'endpoint', 'maxMessageBytes', 'tls']);
-  const http = r.section('receivers.http', receivers.http, ['enabled', 'endpoint', 'maxBodyBytes', 'tls']);
+  const grpc = r.section('receivers.grpc', receivers.grpc, [
+    'enabled',
+    'endpoint',
+    'maxMessageBytes',
+    'tls',
+    'maxConnections',
+    'handshakeTimeout',
+    'idleTimeout',
+    'maxConnectionAge',
+    'maxConnectionAgeGrace',
+    'keepaliveMinPingInterval',
+    'maxHeaderListBytes',
+  ]);
+  const http = r.section('receivers.http', receivers.http, ['enabled', 'endpoint', 'maxBodyBytes', 'tls', 'maxConnections']);
+  const GL = DEFAULT_GRPC_LIMITS;
   const admin = r.section('admin', top.admin, ['endpoint', 'tls', 'metricsAuth']);
   const proc = r.section('process', top.process, ['workers', 'maxQueue', 'taskTimeout', 'maxQueueWait']);
   const admit = r.section('admit', top.admit, ['maxInflightBytes']);
@@ -319,12 +334,20 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
         enabled: r.bool('receivers.grpc.enabled', grpc.enabled, D.receivers.grpc.enabled),
         endpoint: r.hostPort('receivers.grpc.endpoint', grpc.endpoint, D.receivers.grpc.endpoint),
         maxMessageBytes: r.size('receivers.grpc.maxMessageBytes', grpc.maxMessageBytes, D.receivers.grpc.maxMessageBytes),
+        maxConnections: r.int('receivers.grpc.maxConnections', grpc.maxConnections, GL.maxConnections, 1, 1_000_000),
+        handshakeTimeoutMs: r.duration('receivers.grpc.handshakeTimeout', grpc.handshakeTimeout, GL.handshakeTimeoutMs),
+        idleTimeoutMs: r.duration('receivers.grpc.idleTimeout', grpc.idleTimeout, GL.idleTimeoutMs),
+        maxConnectionAgeMs: r.duration('receivers.grpc.maxConnectionAge', grpc.maxConnectionAge, GL.maxConnectionAgeMs, 0),
+        maxConnectionAgeGraceMs: r.duration('receivers.grpc.maxConnectionAgeGrace', grpc.maxConnectionAgeGrace, GL.maxConnectionAgeGraceMs, 0),
+        keepaliveMinPingIntervalMs: r.duration('receivers.grpc.keepaliveMinPingInterval', grpc.keepaliveMinPingInterval, GL.keepaliveMinPingIntervalMs, 0),
+        maxHeaderListBytes: r.size('receivers.grpc.maxHeaderListBytes', grpc.maxHeaderListBytes, GL.maxHeaderListBytes, 1024),
         ...readTls(r, 'receivers.grpc.tls', grpc.tls),
       },
       http: {
         enabled: r.bool('receivers.http.enabled', http.enabled, D.receivers.http.enabled),
         endpoint: r.hostPort('receivers.http.endpoint', http.endpoint, D.receivers.http.endpoint),
         maxBodyBytes: r.size('receivers.http.maxBodyBytes', http.maxBodyBytes, D.receivers.http.maxBodyBytes),
+        maxConnections: r.int('receivers.http.maxConnections', http.maxConnections, DEFAULT_HTTP_MAX_CONNECTIONS, 1, 1_000_000),
         ...readTls(r, 'receivers.http.tls', http.tls),
       },
     },

@@ -1,18 +1,26 @@
-// Request-body decompression for OTLP/HTTP (OTLP/gRPC bodies are decompressed by grpc-js itself).
+// Request-body decompression for both receivers (HTTP Content-Encoding, gRPC grpc-encoding).
 // OTLP requires servers to accept `none` and `gzip` and to limit the body size *after* decompression
-// (https://opentelemetry.io/docs/specs/otlp/#otlphttp-request). zlib's `maxOutputLength` stops
-// inflating as soon as the output passes the limit, so a gzip bomb never allocates more than the
-// limit (plus one zlib chunk) no matter how far it would expand.
-import { constants as bufferConstants } from 'node:buffer';
-import { gunzip, inflate, inflateRaw, type InputType, type ZlibOptions } from 'node:zlib';
+// (https://opentelemetry.io/docs/specs/otlp/#otlphttp-request). Inflation is streamed chunk by chunk
+// (zlib's 16 KiB output chunks, on libuv's thread pool): each chunk is checked against the size limit
+// and admitted against the in-flight budget (`admit`) before it is kept, so a gzip bomb never holds
+// more than the limit (plus one chunk), and 150 of them at once never more than the budget.
+import type { Transform } from 'node:stream';
+import { createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import { rejected, type Refusal } from '../errors.js';
 
 /** A refusal (a subset of Outcome) when the body cannot be used. */
 export type DecompressResult = { ok: true; body: Buffer } | Refusal;
 
-const MAX_LENGTH = bufferConstants.MAX_LENGTH;
+/** The in-flight budget of the request (an OpenRequest, src/receive/types.ts): output is admitted before it is kept. */
+export interface ByteBudget {
+  grow(bytes: number): Refusal | undefined;
+  shrink(bytes: number): void;
+}
 
-type Inflater = (buf: InputType, options: ZlibOptions, cb: (err: Error | null, result: Buffer) => void) => void;
+type Inflater = (options: { chunkSize: number }) => Transform;
+
+/** zlib's output chunk without a size hint: larger than its 16 KiB default, so fewer, larger allocations. */
+const DEFAULT_OUTPUT_CHUNK = 256 * 1024;
 
 /**
  * Decompress `body` according to the Content-Encoding header (gzip, x-gzip, deflate, identity, none;
@@ -24,6 +32,7 @@ export async function decompressBody(
   body: Buffer,
   contentEncoding: string | undefined,
   maxBytes: number,
+  budget?: ByteBudget,
 ): Promise<DecompressResult> {
   const codings = parseCodings(contentEncoding);
   for (const coding of codings) {
@@ -35,7 +44,7 @@ export async function decompressBody(
   for (let i = codings.length - 1; i >= 0; i--) {
     const coding = codings[i]!;
     if (coding === 'identity' || coding === 'none') continue;
-    const result = await inflateWith(coding === 'deflate' ? deflateInflater(current) : gunzip, current, maxBytes, coding);
+    const result = await inflateWith(coding === 'deflate' ? deflateInflater(current) : createGunzip, current, maxBytes, coding, budget);
     if (!('ok' in result)) return result;
     current = result.body;
   }
@@ -51,7 +60,7 @@ function parseCodings(header: string | undefined): string[] {
     .filter((c) => c !== '');
 }
 
-function isKnownCoding(coding: string): boolean {
+export function isKnownCoding(coding: string): boolean {
   return coding === 'gzip' || coding === 'x-gzip' || coding === 'deflate' || coding === 'identity' || coding === 'none';
 }
 
@@ -61,24 +70,113 @@ function isKnownCoding(coding: string): boolean {
  * which raw deflate data almost never satisfies, so two bytes decide which inflater to use.
  */
 function deflateInflater(buf: Buffer): Inflater {
-  if (buf.length >= 2 && (buf[0]! & 0x0f) === 8 && (buf[0]! * 256 + buf[1]!) % 31 === 0) return inflate;
-  return inflateRaw;
+  if (buf.length >= 2 && (buf[0]! & 0x0f) === 8 && (buf[0]! * 256 + buf[1]!) % 31 === 0) return createInflate;
+  return createInflateRaw;
 }
 
-function inflateWith(fn: Inflater, input: Buffer, maxBytes: number, coding: string): Promise<DecompressResult> {
+/**
+ * Collects a body chunk by chunk without holding it twice: with a size hint the chunks are copied
+ * into one buffer of that size as they come (pages are touched only as they fill), else kept and
+ * joined at the end, unless they are consecutive views of one buffer (zlib's output buffer), which is
+ * then used as it is.
+ */
+export class ByteCollector {
+  private buf: Buffer | undefined;
+  private fill = 0;
+  private chunks: Buffer[] = [];
+  private total = 0;
+
+  constructor(hint?: number) {
+    if (hint !== undefined && hint > 0) this.buf = Buffer.allocUnsafe(hint);
+  }
+
+  get length(): number {
+    return this.total;
+  }
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    if (this.buf && this.chunks.length === 0 && this.fill + chunk.length <= this.buf.length) {
+      chunk.copy(this.buf, this.fill);
+      this.fill += chunk.length;
+    } else {
+      this.chunks.push(chunk);
+    }
+  }
+
+  /** The whole body (a buffer of its own when possible, so the worker pool can take it without a copy). */
+  result(): Buffer {
+    const { buf, fill, chunks } = this;
+    if (chunks.length === 0) {
+      if (buf === undefined) return Buffer.alloc(0);
+      // Shorter than announced: a copy of the filled part.
+      return fill === buf.length ? buf : Buffer.from(buf.subarray(0, fill));
+    }
+    if (buf === undefined) {
+      if (chunks.length === 1) return chunks[0]!;
+      const first = chunks[0]!;
+      let end = first.byteOffset;
+      const contiguous = chunks.every((c) => {
+        const ok = c.buffer === first.buffer && c.byteOffset === end;
+        end += c.length;
+        return ok;
+      });
+      if (contiguous) return Buffer.from(first.buffer, first.byteOffset, this.total);
+    }
+    return Buffer.concat(buf ? [buf.subarray(0, fill), ...chunks] : chunks, this.total);
+  }
+}
+
+/**
+ * gzip states the inflated size (mod 2^32) of its last member in its last 4 bytes: a hint within the
+ * limit (a truncated or lying body is still bounded chunk by chunk), nothing otherwise.
+ */
+function gzipSizeHint(input: Buffer, create: Inflater, maxBytes: number): number | undefined {
+  if (create !== createGunzip || input.length < 18 || input[0] !== 0x1f || input[1] !== 0x8b) return undefined;
+  const isize = input.readUInt32LE(input.length - 4);
+  return isize > 0 && isize <= maxBytes ? isize : undefined;
+}
+
+function inflateWith(create: Inflater, input: Buffer, maxBytes: number, coding: string, budget?: ByteBudget): Promise<DecompressResult> {
+  const hint = gzipSizeHint(input, create, maxBytes);
+  // The stated size is admitted before any work: a refused bomb costs no inflating at all.
+  let admitted = 0;
+  if (hint !== undefined && budget) {
+    const refused = budget.grow(hint);
+    if (refused) return Promise.resolve(refused);
+    admitted = hint;
+  }
   return new Promise((resolve) => {
-    // maxOutputLength must lie in [1, buffer.constants.MAX_LENGTH]; a larger limit could not be honoured anyway.
-    const maxOutputLength = Math.min(Math.max(1, maxBytes), MAX_LENGTH);
-    fn(input, { maxOutputLength }, (err, result) => {
-      if (!err) {
-        resolve({ ok: true, body: result });
-        return;
+    // With the stated size as zlib's output chunk, zlib writes the body into one buffer of that size
+    // and hands out views of it: no per-chunk allocations, no second copy (ByteCollector.result).
+    const zlib = create({ chunkSize: hint ?? DEFAULT_OUTPUT_CHUNK });
+    let out: ByteCollector | undefined = new ByteCollector();
+    let settled = false;
+    const settle = (result: DecompressResult): void => {
+      if (settled) return;
+      settled = true;
+      const kept = 'ok' in result ? result.body.length : 0;
+      if (budget && admitted > kept) budget.shrink(admitted - kept);
+      out = undefined;
+      zlib.destroy();
+      resolve(result);
+    };
+    zlib.on('data', (chunk: Buffer) => {
+      if (settled || !out) return;
+      const total = out.length + chunk.length;
+      if (total > maxBytes) return settle(tooLarge(maxBytes));
+      if (budget && total > admitted) {
+        const refused = budget.grow(total - admitted);
+        if (refused) return settle(refused);
+        admitted = total;
       }
-      const code = (err as NodeJS.ErrnoException).code;
-      // Node reports the maxOutputLength cut-off as ERR_BUFFER_TOO_LARGE (a RangeError).
-      if (code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) resolve(tooLarge(maxBytes));
-      else resolve(rejected('MALFORMED_PAYLOAD', `cannot decompress the ${coding} body: ${err.message}`));
+      out.push(chunk);
     });
+    zlib.on('error', (err: Error) => settle(rejected('MALFORMED_PAYLOAD', `cannot decompress the ${coding} body: ${err.message}`)));
+    zlib.on('end', () => {
+      if (out) settle({ ok: true, body: out.result() });
+    });
+    zlib.end(input);
   });
 }
 

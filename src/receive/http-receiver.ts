@@ -6,21 +6,53 @@
 // response Content-Type is the request's (OTLP/HTTP response rules), JSON when the request's type is
 // not one OTLP knows.
 //
-// Size limits: fastify reads the raw (possibly compressed) body up to maxBodyBytes, then
-// decompressBody inflates it up to maxBodyBytes. Compression never makes a real OTLP payload larger,
-// so one number bounds both; a body whose compressed form alone exceeds the limit gets 413 without
-// being read to the end.
+// Bounded before work (src/receive/types.ts): the body parser runs before a byte of the body is read.
+// It identifies the caller (`open`: client certificate, bearer token) and refuses an unknown one
+// without reading its body; it admits the body against the in-flight budget before buffering it (the
+// whole Content-Length up front, else chunk by chunk), refuses a body whose Content-Length (or whose
+// bytes so far) exceed maxBodyBytes with 413, and inflates it chunk by chunk, each chunk admitted and
+// checked against maxBodyBytes (compression never makes a real OTLP payload larger, so one number
+// bounds both). A refusal before the body was read to the end closes the connection.
+//
+// Drain (stop): the listener stops accepting; requests in flight are answered; a request that
+// arrives on a kept-alive connection is answered SHUTTING_DOWN with `Connection: close` (the client
+// closes it, no reset); connections still idle after a short grace are closed, the rest at the
+// deadline.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { HttpReceiverConfig } from '../config/types.js';
+import { DEFAULT_HTTP_MAX_CONNECTIONS, type HttpReceiverConfig } from '../config/types.js';
 import { rejected, retryable, type ErrorCode, type Refusal } from '../errors.js';
 import type { PayloadEncoding } from '../process/protocol.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
-import { decompressBody } from './decompress.js';
+import { createConnectionLimiter } from './connection-limits.js';
+import { ByteCollector, decompressBody } from './decompress.js';
 import { errorBody, refusalAnswer, retryAfterSeconds, successBody } from './responses.js';
 import { createTlsReloader, followReloads } from './tls.js';
-import type { IngestOutcome, Receiver, ReceiverDeps, RequestContext } from './types.js';
+import type { IngestOutcome, OpenRequest, Receiver, ReceiverDeps, RequestContext } from './types.js';
+
+/** A refusal decided while parsing the body (before it was read to the end): the connection closes. */
+class BodyRefusal extends Error {
+  constructor(
+    readonly refusal: Refusal,
+    /** Already counted by the pipeline (identity, budget); else the receiver counts it. */
+    readonly counted: boolean,
+  ) {
+    super(refusal.message);
+  }
+}
+
+/** What the body parser leaves on the request for the handler. */
+interface OtlpState {
+  aborter: AbortController;
+  open?: OpenRequest;
+}
+const OTLP = Symbol('otlp');
+type WithOtlp = { [OTLP]?: OtlpState };
+
+/** Idle keep-alive connections get this long after stop() to send one more request (answered SHUTTING_DOWN + close). */
+const DRAIN_IDLE_GRACE_MS = 1000;
 
 /** Server timeouts; every one bounds how long a slow or idle client can hold a connection. */
 export interface HttpServerTimeouts {
@@ -161,31 +193,111 @@ export function createHttpReceiver(
     http: serverOptions,
     // fastify's own 503 while closing is not a google.rpc.Status; the handler answers SHUTTING_DOWN.
     return503OnClosing: false,
+    // The drain closes idle connections itself, after a grace (see stop()).
+    forceCloseConnections: false,
     exposeHeadRoutes: false,
   });
+  createConnectionLimiter(app.server, {
+    protocol,
+    maxConnections: config.maxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS,
+    metrics,
+    logger,
+  });
 
-  // Only OTLP's media types are parsed, and only into a raw Buffer (decoding is the pipeline's job).
+  // Only OTLP's media types are parsed, and only into a raw Buffer (decoding is the pipeline's job):
+  // identify, admit, read, inflate, in that order (see the file comment).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    Object.keys(MEDIA_TYPES),
-    { parseAs: 'buffer', bodyLimit: config.maxBodyBytes },
-    (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body),
-  );
+  app.addContentTypeParser(Object.keys(MEDIA_TYPES), (req: FastifyRequest, payload: Readable, done: (err: Error | null, body?: Buffer) => void) => {
+    void readBody(req, payload).then(
+      (body) => done(null, body),
+      (err: Error) => done(err),
+    );
+  });
+
+  // How late bodies arrive (the last one's time from its first byte wanted to its end, less the time
+  // since: a backlog drains in real time) and how many are arriving: both count in shedEarly's wait.
+  let lastBodyLagMs = 0;
+  let lastBodyLagAt = 0;
+  let receiving = 0;
+
+  async function readBody(req: FastifyRequest, payload: Readable): Promise<Buffer> {
+    const signal = signalOfUrl(req.url);
+    const state = (req as unknown as WithOtlp)[OTLP];
+    if (signal === undefined || state === undefined) throw new BodyRefusal(rejected('NOT_FOUND'), false);
+    if (stopping) throw new BodyRefusal(retryable('SHUTTING_DOWN'), false);
+    // Overload shedding before the body is read: a request the worker pool could not take in time
+    // (deps.shedEarly, counting how late bodies have been arriving and how many are arriving) is
+    // refused at once, its body never buffered (docs/guides/overload.md).
+    const shed = deps.shedEarly?.(undefined, Math.max(0, lastBodyLagMs - (performance.now() - lastBodyLagAt)), receiving);
+    if (shed) throw new BodyRefusal(shed, false);
+    const opened = deps.open(signal, requestContext(req, state.aborter.signal));
+    if (opened.status !== 'ok') throw new BodyRefusal(opened, true);
+    const request = opened.request;
+    state.open = request;
+    const max = config.maxBodyBytes;
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (declared !== undefined && declared > max) {
+      throw new BodyRefusal(rejected('PAYLOAD_TOO_LARGE', `the request body exceeds ${max} bytes`), false);
+    }
+    if (declared !== undefined) {
+      const refused = request.grow(declared);
+      if (refused) throw new BodyRefusal(refused, true);
+    }
+    const bodyStarted = performance.now();
+    receiving++;
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      // With a Content-Length the body is copied into one buffer of that size as it arrives.
+      const collected = new ByteCollector(declared);
+      let total = 0;
+      const fail = (err: Error): void => {
+        // Nothing more is kept: the rest is discarded as it arrives (a retryable refusal keeps the
+        // connection, whose next request starts after this body) or the connection closes (see the
+        // error handler).
+        payload.off('data', onData);
+        payload.resume();
+        reject(err);
+      };
+      const onData = (chunk: Buffer): void => {
+        total += chunk.length;
+        if (total > max || (declared !== undefined && total > declared)) {
+          return fail(new BodyRefusal(rejected('PAYLOAD_TOO_LARGE', `the request body exceeds ${max} bytes`), false));
+        }
+        if (declared === undefined) {
+          const refused = request.grow(chunk.length);
+          if (refused) return fail(new BodyRefusal(refused, true));
+        }
+        collected.push(chunk);
+      };
+      payload.on('data', onData);
+      payload.once('error', reject);
+      payload.once('end', () => resolve(collected.result()));
+    }).finally(() => {
+      receiving--;
+      lastBodyLagAt = performance.now();
+      lastBodyLagMs = lastBodyLagAt - bodyStarted;
+    });
+    // Chunked bodies were admitted as they came; a declared length shorter than announced gives back the rest.
+    if (declared !== undefined && raw.length < declared) request.shrink(declared - raw.length);
+    const inflated = await decompressBody(raw, req.headers['content-encoding'], max, request);
+    if (!('ok' in inflated)) throw new BodyRefusal(inflated, inflated.code === 'OVERLOADED');
+    if (inflated.body !== raw) request.shrink(raw.length);
+    return inflated.body;
+  }
 
   function countReceiverRefusal(signal: Signal | 'unknown', code: ErrorCode): void {
     metrics.receiverRefusedRequests.inc({ signal, tenant: 'unknown', protocol, reason: code });
   }
 
-  function sendRefusal(reply: FastifyReply, outcome: Refusal, media: MediaType, beforeBody = false): FastifyReply {
+  function sendRefusal(reply: FastifyReply, outcome: Refusal, media: MediaType): FastifyReply {
     const answer = refusalAnswer(outcome);
     reply.code(answer.http).header('content-type', media.essence);
     if (answer.retryAfterMs !== undefined) reply.header('retry-after', retryAfterSeconds(answer.retryAfterMs));
-    if (stopping || beforeBody || CLOSE_AFTER.has(answer.code)) reply.header('connection', 'close');
+    if (stopping || CLOSE_AFTER.has(answer.code)) reply.header('connection', 'close');
     return reply.send(asBuffer(errorBody(answer, media.encoding)));
   }
 
   /** Answer a refusal the receiver decided itself (not the pipeline): counted here, tenant unknown. */
-  function refuseHere(req: FastifyRequest, reply: FastifyReply, outcome: Refusal, started?: number, beforeBody = false): FastifyReply {
+  function refuseHere(req: FastifyRequest, reply: FastifyReply, outcome: Refusal, started?: number): FastifyReply {
     const signal = signalOfUrl(req.url);
     metrics.receiverRequests.inc({ signal: signal ?? 'unknown', protocol, outcome: outcome.code });
     countReceiverRefusal(signal ?? 'unknown', outcome.code);
@@ -193,58 +305,26 @@ export function createHttpReceiver(
       metrics.receiverLatency.observe({ signal, protocol }, (performance.now() - started) / 1000);
     }
     logger.debug({ signal, protocol, code: outcome.code, reason: outcome.message }, 'request refused by the receiver');
-    return sendRefusal(reply, outcome, answerMediaType(req), beforeBody);
-  }
-
-  /**
-   * Overload shedding before the body is read (onRequest): a request the worker pool could not take in
-   * time (deps.shedEarly) is refused with 503 + Retry-After and the connection closed, unread.
-   */
-  async function shedBeforeBody(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const now = performance.now();
-    const lagMs = Math.max(0, lastBodyLagMs - (now - lastBodyLagAt));
-    const refusal = stopping ? undefined : deps.shedEarly?.(undefined, lagMs, headersAt.size);
-    if (refusal) return refuseHere(req, reply, refusal, undefined, true);
-    // Received from now until the handler runs, or the response closes without it (client gone, 413).
-    headersAt.set(req.raw, now);
-    reply.raw.once('close', () => headersAt.delete(req.raw));
-    return undefined;
-  }
-
-  // How late the bodies come: the last admitted request's time from headers to handler, less the time
-  // since (a backlog drains in real time; nothing shed can keep the estimate up). Counted in the
-  // expected wait of the next request, so a gateway that reads bodies late refuses before reading more.
-  const headersAt = new Map<object, number>();
-  let lastBodyLagMs = 0;
-  let lastBodyLagAt = 0;
-  function bodyArrived(req: FastifyRequest): void {
-    const at = headersAt.get(req.raw);
-    if (at === undefined) return;
-    headersAt.delete(req.raw);
-    lastBodyLagAt = performance.now();
-    lastBodyLagMs = lastBodyLagAt - at;
+    return sendRefusal(reply, outcome, answerMediaType(req));
   }
 
   async function handleExport(signal: Signal, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const started = performance.now();
-    bodyArrived(req);
     const media = mediaTypeOf(req.headers['content-type']);
     // A POST without Content-Type and without a body reaches here unparsed.
     if (!media) return refuseHere(req, reply, unsupportedMediaType(req), started);
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const decompressed = await decompressBody(raw, req.headers['content-encoding'], config.maxBodyBytes);
-    if (!('ok' in decompressed)) return refuseHere(req, reply, decompressed, started);
-    const body = decompressed.body;
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     metrics.receiverRequestBytes.inc({ signal, protocol }, body.length);
+    const open = (req as unknown as WithOtlp)[OTLP]?.open;
 
     let outcome: IngestOutcome;
-    if (stopping) {
+    if (stopping || open === undefined) {
       // A request on a kept-alive connection while the listener drains.
       outcome = retryable('SHUTTING_DOWN');
       countReceiverRefusal(signal, outcome.code);
     } else {
       try {
-        outcome = await deps.ingest(signal, media.encoding, body, requestContext(req, reply));
+        outcome = await open.ingest(media.encoding, body);
       } catch (err) {
         // Never crash on a request: a throwing stage is a bug, answered as INTERNAL and logged.
         logger.error({ err, signal, protocol }, 'ingest failed');
@@ -261,7 +341,20 @@ export function createHttpReceiver(
 
   for (const signal of SIGNALS) {
     const url = SIGNAL_WIRE[signal].httpPath;
-    app.post(url, { onRequest: shedBeforeBody }, (req, reply) => handleExport(signal, req, reply));
+    app.post(url, {
+      // Before the body parser: the client-gone signal, and the release of the reservation however
+      // the request ends (answered, refused, connection dropped).
+      onRequest: (req, reply, next) => {
+        const state: OtlpState = { aborter: new AbortController() };
+        (req as unknown as WithOtlp)[OTLP] = state;
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) state.aborter.abort();
+          state.open?.close();
+        });
+        next();
+      },
+      handler: (req, reply) => handleExport(signal, req, reply),
+    });
     // Other methods on an OTLP path: 405 from onRequest, before any body is parsed.
     app.route({
       method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
@@ -277,20 +370,30 @@ export function createHttpReceiver(
   app.setNotFoundHandler((req, reply) => refuseHere(req, reply, rejected('NOT_FOUND')));
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
+    if (error instanceof BodyRefusal) {
+      // Decided before the body was read to the end. A retryable refusal (OVERLOADED) comes from a
+      // client worth keeping: the rest of its body is discarded unbuffered and it reads a clean 503
+      // (closing under a body still being sent makes its TCP stack reset the connection before it
+      // reads the answer). Any other refusal closes the connection: an unknown caller's or an
+      // oversized body is not read on.
+      if (error.refusal.status !== 'retryable') reply.header('connection', 'close');
+      if (!error.counted) return refuseHere(req, reply, error.refusal);
+      const signal = signalOfUrl(req.url);
+      metrics.receiverRequests.inc({ signal: signal ?? 'unknown', protocol, outcome: error.refusal.code });
+      return sendRefusal(reply, error.refusal, answerMediaType(req));
+    }
     const outcome = frameworkRefusal(error, req, config.maxBodyBytes);
     if (outcome.code === 'INTERNAL') logger.error({ err: error, url: req.url }, 'OTLP/HTTP request failed');
     return refuseHere(req, reply, outcome);
   });
 
-  function requestContext(req: FastifyRequest, reply: FastifyReply): RequestContext {
+  function requestContext(req: FastifyRequest, signal: AbortSignal): RequestContext {
     const socket = req.raw.socket as TLSSocket;
     const ctx: RequestContext = {
       protocol,
       remoteAddress: socket.remoteAddress,
       headers: requestHeaders(req.headers),
-      // OTLP/HTTP carries no deadline; a client that gives up closes the connection (or, HTTP/2, the
-      // stream), which closes the response before it was sent.
-      signal: closedBeforeAnswer(reply),
+      signal,
     };
     // For the tenancy stage: only a certificate the handshake verified against the client CA (as
     // grpc-js does); without requireClientCert an unverified certificate gets through the handshake.
@@ -299,15 +402,6 @@ export function createHttpReceiver(
       if (cert && cert.raw) ctx.peerCertificate = cert;
     }
     return ctx;
-  }
-
-  /** Aborted when the response closes unsent: the client gave up (closed the connection or the stream). */
-  function closedBeforeAnswer(reply: FastifyReply): AbortSignal {
-    const gone = new AbortController();
-    const res = reply.raw;
-    if (res.destroyed || !res.socket || res.socket.destroyed) gone.abort();
-    else res.once('close', () => res.writableFinished || gone.abort());
-    return gone.signal;
   }
 
   let address: { host: string; port: number } | undefined;
@@ -329,12 +423,19 @@ export function createHttpReceiver(
       stopped ??= (async () => {
         stopping = true;
         reloader?.close();
-        // close() stops listening, closes idle keep-alive connections and waits for requests in
-        // flight; past the deadline the remaining connections are cut.
-        const timer = setTimeout(() => app.server.closeAllConnections(), Math.max(0, deadlineMs));
+        // node's server.close() (which app.close() calls) destroys idle keep-alive connections at once,
+        // racing with a request the client is sending on one: the client sees ECONNRESET. Instead they
+        // get a grace in which such a request is answered SHUTTING_DOWN + Connection: close; then the
+        // ones still idle are closed, and at the deadline whatever remains.
+        const server = app.server;
+        const closeIdle = server.closeIdleConnections.bind(server);
+        server.closeIdleConnections = () => undefined;
+        const grace = setTimeout(closeIdle, Math.min(DRAIN_IDLE_GRACE_MS, Math.max(0, deadlineMs)));
+        const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadlineMs));
         try {
           await app.close();
         } finally {
+          clearTimeout(grace);
           clearTimeout(timer);
         }
       })();

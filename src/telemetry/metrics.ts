@@ -56,6 +56,13 @@ export interface GatewayMetrics {
   exporterQueueSyncLatency: Histogram<'exporter'>;
 
   admitInflightBytes: Gauge;
+  /** The highest admit_inflight_bytes since start (the budget holds when this stays <= budget + one message). */
+  admitInflightBytesPeak: Gauge;
+
+  /** Receiver connections (src/receive/connection-limits.ts): open now, per listener. */
+  receiverConnections: Gauge<'protocol'>;
+  /** Connections the receiver closed or refused, by reason (over_limit, handshake_timeout, idle, max_age, too_many_pings, keepalive_timeout, header_too_large). */
+  receiverConnectionsClosed: Counter<'protocol' | 'reason'>;
 
   policyVersionInfo: Gauge<'version'>;
   policyReloadFailures: Counter;
@@ -318,6 +325,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     admitInflightBytes: new Gauge({
       name: 'admit_inflight_bytes',
       help: 'Request bytes admitted and not yet acknowledged',
+      registers,
+    }),
+    admitInflightBytesPeak: new Gauge({
+      name: 'admit_inflight_bytes_peak',
+      help: 'The highest admit_inflight_bytes since start',
+      registers,
+    }),
+    receiverConnections: new Gauge({
+      name: 'receiver_connections',
+      help: 'Open connections per receiver listener',
+      labelNames: ['protocol'],
+      registers,
+    }),
+    receiverConnectionsClosed: new Counter({
+      name: 'receiver_connections_closed_total',
+      help: 'Connections a receiver refused or closed on a limit, by reason',
+      labelNames: ['protocol', 'reason'],
       registers,
     }),
     policyVersionInfo: new Gauge({

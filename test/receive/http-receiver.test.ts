@@ -29,7 +29,7 @@ async function startHarness(t: TapTest, timeouts: Partial<HttpServerTimeouts> = 
   const metrics = createMetrics({ defaultMetrics: false });
   const receiver = createHttpReceiver(
     { enabled: true, endpoint: { host: '127.0.0.1', port: 0 }, maxBodyBytes: MAX },
-    { ingest: script.ingest, metrics, logger: recordingLogger() },
+    { open: script.open, metrics, logger: recordingLogger() },
     timeouts,
   );
   const { host, port } = await receiver.start();
@@ -333,7 +333,7 @@ t.test('a port in use fails start; stop still resolves', async (t) => {
   const h = await startHarness(t);
   const other = createHttpReceiver(
     { enabled: true, endpoint: { host: '127.0.0.1', port: h.port }, maxBodyBytes: MAX },
-    { ingest: h.script.ingest, metrics: createMetrics({ defaultMetrics: false }), logger: recordingLogger() },
+    { open: h.script.open, metrics: createMetrics({ defaultMetrics: false }), logger: recordingLogger() },
   );
   await t.rejects(other.start(), /EADDRINUSE/);
   await other.stop(0);

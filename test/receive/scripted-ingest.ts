@@ -1,6 +1,6 @@
 // A real `ingest` for receiver tests: records every call and answers with scripted outcomes.
 import type { PayloadEncoding } from '../../src/process/protocol.js';
-import type { IngestOutcome, RequestContext } from '../../src/receive/types.js';
+import type { IngestOutcome, OpenOutcome, RequestContext } from '../../src/receive/types.js';
 import type { Signal } from '../../src/signals.js';
 import type { Logger } from '../../src/telemetry/logger-types.js';
 
@@ -18,12 +18,14 @@ export interface ScriptedIngest {
   /** Answer the next requests with this (until changed); default `{ status: 'ok' }`. */
   answer(next: Answer): void;
   ingest(signal: Signal, encoding: PayloadEncoding, body: Buffer, ctx: RequestContext): Promise<IngestOutcome>;
+  /** The receivers' seam (src/receive/types.ts): every caller admitted, no byte budget; bodies go to `ingest`. */
+  open(signal: Signal, ctx: RequestContext): OpenOutcome;
 }
 
 export function scriptedIngest(): ScriptedIngest {
   const calls: IngestCall[] = [];
   let next: Answer = { status: 'ok' };
-  return {
+  const self: ScriptedIngest = {
     calls,
     answer(a) {
       next = a;
@@ -34,7 +36,20 @@ export function scriptedIngest(): ScriptedIngest {
       calls.push(call);
       return typeof next === 'function' ? next(call) : next;
     },
+    open(signal, ctx) {
+      return {
+        status: 'ok',
+        request: {
+          tenant: 'test',
+          grow: () => undefined,
+          shrink: () => undefined,
+          ingest: (encoding, body) => self.ingest(signal, encoding, body, ctx),
+          close: () => undefined,
+        },
+      };
+    },
   };
+  return self;
 }
 
 export interface RecordingLogger extends Logger {

@@ -20,7 +20,7 @@ t.test('the verified client certificate reaches ingest over HTTP and gRPC; an un
   const pki = await makePki(['acme']);
   const tls = serverTls(pki, { requireClientCert: false });
   const ingest = scriptedIngest();
-  const deps = { ingest: ingest.ingest, metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger };
+  const deps = { open: ingest.open, metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger };
   const http = createHttpReceiver({ enabled: true, endpoint: { host: '127.0.0.1', port: 0 }, maxBodyBytes: 1 << 20, tls }, deps);
   const grpc = createGrpcReceiver({ enabled: true, endpoint: { host: '127.0.0.1', port: 0 }, maxMessageBytes: 1 << 20, tls }, deps);
   const receivers: Receiver[] = [http, grpc];

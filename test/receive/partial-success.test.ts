@@ -15,6 +15,7 @@ import { responseType } from '../../src/process/worker/otlp-schema.js';
 import { SIGNAL_WIRE, type Signal } from '../../src/signals.js';
 import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { startOtlpSink } from '../helpers/otlp-sink.js';
+import { complete } from '../helpers/policy-file.js';
 
 const service = (name: string) => ({ attributes: [{ key: 'service.name', value: { stringValue: name } }] });
 const span = (i: number) => ({ traceId: '5b8efff798038103d269b633813fc60c', spanId: `eee19b7ec3c1b17${i}`, name: `op-${i}`, kind: 1, startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000001000000000' });
@@ -82,7 +83,7 @@ t.test('partialSuccessOf counts only item drops', async (t) => {
 t.test('gRPC, HTTP protobuf and HTTP JSON carry the rejected counts', async (t) => {
   const policies = mkdtempSync(join(tmpdir(), 'stella-partial-'));
   cpSync(defaultPoliciesDir, policies, { recursive: true });
-  writeFileSync(join(policies, 'allowlists.yaml'), 'metricNames: ["http.*"]\nattributeKeys: { traces: any, metrics: any, logs: any }\nserviceNames: [checkout]\ntenants: {}\nprofiles: {}\n');
+  writeFileSync(join(policies, 'allowlists.yaml'), complete('metricNames: ["http.*"]\nattributeKeys: { traces: any, metrics: any, logs: any }\nserviceNames: [checkout]\ntenants: {}\nprofiles: {}\n'));
   const sink = await startOtlpSink();
   const gw = await startTestGateway([sinkExporter(sink)], (c) => {
     c.policiesDir = policies;

@@ -715,7 +715,12 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): TailSam
         if (inIncident) {
           // Forwarded at once (adjacent traces of the body merge into one range in addEmit).
           if (entry !== undefined && entry >= 0) decide(entry, 'incident', true);
-          else index.decide(tenant, s.traceId, true);
+          else {
+            // A trace first seen during the incident is decided here, without a buffer slot: counted as
+            // one kept by the incident (a trace already decided before is not counted twice).
+            if (entry === undefined) countDecision('incident', true, 1);
+            index.decide(tenant, s.traceId, true);
+          }
           countSpans(tenant, true, s.spans);
           if (lay) addTrace(tenant, body, lay, k, s.spans);
           else addEmit(tenant, body, start, start + length, s.spans);

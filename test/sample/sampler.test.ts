@@ -151,6 +151,7 @@ t.test('incident mode: 100% kept, including traces already buffered; back to the
   // During the incident new acme traces (and more spans of buffered ones) go straight through.
   sampler.offer('acme', ...args(spansOf({ traceId: traceId(500), name: 'during-1' }, { traceId: traceId(501), name: 'during-2' })));
   t.equal(out.spans('acme').length, 52, 'forwarded at once, not buffered');
+  t.equal(await counter(metrics, 'samplingDecisions', { decision: 'keep', reason: 'incident' }), 52, 'the traces first seen during the incident count as kept by it');
   t.equal(sampler.stats().traces, 50);
   inc.end('acme');
   sampler.offer('acme', ...args(spansOf({ traceId: traceId(501), name: 'during-2-late' }), ));

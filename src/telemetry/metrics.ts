@@ -2,9 +2,12 @@
 // One registry per gateway instance, so tests can run several gateways in one process.
 // Every metric name is listed in the README's metrics table.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo } from './build-info.js';
 
 export interface GatewayMetrics {
   registry: Registry;
+  /** What runs: version, Node and commit (value 1). */
+  buildInfo: Gauge<'version' | 'node' | 'commit'>;
   /** Requests answered by a receiver, by outcome code ('ok' or an ErrorCode). */
   receiverRequests: Counter<'signal' | 'protocol' | 'outcome'>;
   /** Items (spans, data points, log records) acknowledged to the client. */
@@ -135,6 +138,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
   const registers = [registry];
   const m: GatewayMetrics = {
     registry,
+    buildInfo: new Gauge({
+      name: 'build_info',
+      help: 'What runs: the gateway version, the Node runtime and the commit (value 1)',
+      labelNames: ['version', 'node', 'commit'],
+      registers,
+    }),
     receiverRequests: new Counter({
       name: 'receiver_requests_total',
       help: 'OTLP requests answered by a receiver, by outcome (ok or an error code)',
@@ -564,5 +573,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
   };
   m.incidentMode.set({ tenant: '_all' }, 0);
   m.policyReloadFailures.inc(0);
+  m.buildInfo.set(buildInfo(), 1);
   return m;
 }

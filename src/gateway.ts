@@ -12,7 +12,8 @@ import { registerIncidentRoutes } from './admin/incidents-routes.js';
 import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
 import { createNotifier } from './incident/notify.js';
-import { appendAudit, type AuditLine } from './incident/audit-log.js';
+import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
+import type { ReloadAudit } from './policy/hot-reload.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
 import type { FastifyInstance } from 'fastify';
 import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
@@ -64,9 +65,33 @@ export async function startGateway(
   const metrics = deps.metrics ?? createMetrics();
   let state: 'starting' | 'ready' | 'stopping' = 'starting';
 
+  // The audit log (hash-chained, src/incident/audit-log.ts): incident changes and captures write their
+  // own lines; the gateway adds its start, policy and tenants reloads, and refused admin requests.
+  const auditFile = join(incidentStoreConfig(config).dir, AUDIT_FILE);
+  function auditLine(record: AuditLine & Record<string, unknown>): void {
+    try {
+      appendAudit(auditFile, Date.now(), record);
+    } catch (e) {
+      metrics.incidentPersistFailures.inc({ file: 'audit' });
+      logger.error({ err: (e as Error).message, file: auditFile, action: record.action }, 'cannot append to the audit log');
+    }
+  }
+  const audit: ReloadAudit = (e) =>
+    auditLine({
+      action: e.outcome === 'active' ? 'reload.active' : 'reload.refused',
+      scope: '*',
+      by: 'gateway',
+      reason: e.reason ?? null,
+      what: e.what,
+      versionBefore: e.versionBefore,
+      versionAfter: e.versionAfter,
+      ...(e.file !== undefined && { file: e.file }),
+      ...(e.errors !== undefined && { errors: e.errors }),
+    });
+
   // Policies load first (an invalid policy fails start-up before anything binds) and hot-reload from
   // then on. Workers receive the compiled policy by version (see the process stage).
-  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, limits: config.policy.limits });
+  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
   policies.start();
   const router = createExportRouter(effectiveExporters(config), {
     metrics,
@@ -89,6 +114,7 @@ export async function startGateway(
   // identify ─▶ admit: who may send as which tenant (tenants.yaml, hot-reloaded) and each tenant's quota.
   const tenants = createTenantStore(config.tenancy.tenantsFile ?? resolve(config.policiesDir, 'tenants.yaml'), {
     logger,
+    audit,
     metrics,
     defaultQuota: config.tenancy.quota,
     limits: config.policy.limits,
@@ -141,7 +167,7 @@ export async function startGateway(
   // (hot-reloaded); every trace of a tenant in incident mode is kept. Off: traces go straight to export.
   let sampling: { sampler: ReturnType<typeof createSampler>; policies: ReturnType<typeof createSamplingPolicyStore> } | undefined;
   if (config.sampling.enabled) {
-    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger, limits: config.policy.limits });
+    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
     try {
       samplingPolicies.start();
     } catch (err) {
@@ -289,14 +315,6 @@ export async function startGateway(
         ...(r.suppressedBefore > 0 && { suppressedBefore: r.suppressedBefore }),
       }),
   });
-  function auditLine(record: AuditLine & Record<string, unknown>): void {
-    try {
-      appendAudit(incidents.auditFile, Date.now(), record);
-    } catch (e) {
-      metrics.incidentPersistFailures.inc({ file: 'audit' });
-      logger.error({ err: (e as Error).message, file: incidents.auditFile, action: record.action }, 'cannot append to the audit log');
-    }
-  }
   const statusSource = createStatusSource({
     metrics,
     profile: config.profile,

@@ -9,13 +9,15 @@ import { UNLIMITED_QUOTA, type QuotaSpec } from '../config/sections/tenancy.js';
 import type { PolicyLimits } from '../config/sections/policy.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import { createHotReload, type ReloadOutcome } from '../policy/hot-reload.js';
+import { createHotReload, type ReloadAudit, type ReloadOutcome } from '../policy/hot-reload.js';
 import { emptyBindings, loadTenantsFile, type TenantBindings } from './tenants-file.js';
 
 export type TenantsReload = ReloadOutcome;
 
 export interface TenantStoreOptions {
   logger: Logger;
+  /** Version changes and refused loads, for the audit log. */
+  audit?: ReloadAudit;
   metrics?: Pick<GatewayMetrics, 'tenancyReloadFailures' | 'policyFileRejections' | 'tenancyBindingsInfo'>;
   /** Quota of tenants the file does not limit. */
   defaultQuota?: QuotaSpec;
@@ -46,6 +48,7 @@ export function createTenantStore(file: string, options: TenantStoreOptions): Te
     dir: dirname(file),
     source: file,
     logger: options.logger,
+    ...(options.audit ? { audit: options.audit } : {}),
     failures: metrics?.tenancyReloadFailures,
     rejections: metrics?.policyFileRejections,
     versionInfo: metrics?.tenancyBindingsInfo,

@@ -8,8 +8,8 @@
 // Fail closed (docs/guides/policy-safety.md): the loaders refuse empty, truncated (no final `version: 1`),
 // oversized and — once a version is active — missing files, so a half-written file, a deleted file or
 // a directory renamed away never replaces the last good version. Each refusal is counted per file and
-// reason (policy_file_rejections_total) and logged at warn with `audit: true` (there is no general
-// audit sink; the incident audit log is for incidents only).
+// reason (policy_file_rejections_total), logged at warn, and, with `audit`, written to the audit log
+// with every version change (the gateway's hash-chained log, src/incident/audit-log.ts).
 //
 // A reload may load asynchronously (the policies compile in a worker thread, off the event loop);
 // reloads never overlap: one that is asked for while another runs follows it, once.
@@ -56,7 +56,12 @@ export interface HotReloadOptions<T> {
   versionInfo?: Pick<Gauge<'version'>, 'reset' | 'set'>;
   /** Quiet time after the last file event before reloading; 200 ms by default. */
   debounceMs?: number;
+  /** Told of every version change and every refused load, for the audit log (src/incident/audit-log.ts). */
+  audit?: ReloadAudit;
 }
+
+/** What a reload tells the audit log: the version before and after, or the refusal and its reason. */
+export type ReloadAudit = (event: { what: string; outcome: 'active' | 'refused'; versionBefore: string | null; versionAfter: string | null; file?: string; reason?: string; errors?: string[] }) => void;
 
 export interface HotReloaded<T> {
   /** The active value; undefined before the first good load. */
@@ -92,6 +97,9 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
         logger.warn({ audit: true, file: r.file, reason: r.reason, errors: errors.length > 0 ? errors : result.errors, activeVersion: active?.version }, `${what}: ${basename(r.file)} refused (${r.reason})${active ? '; the last good version stays active' : ''}`);
       }
       logger.error({ dir, errors: result.errors, activeVersion: active?.version }, `${what} reload rejected (${n} error${n === 1 ? '' : 's'}); the last good version stays active`);
+      const keep = active?.version ?? null;
+      if (rejected.length === 0) options.audit?.({ what, outcome: 'refused', versionBefore: keep, versionAfter: keep, reason: 'failed', errors: result.errors.slice(0, 5) });
+      for (const r of rejected) options.audit?.({ what, outcome: 'refused', versionBefore: keep, versionAfter: keep, file: r.file, reason: r.reason });
       return { status: 'rejected', errors: result.errors, ...(active ? { version: active.version } : {}) };
     }
     if (active?.version === result.version) return { status: 'ok', version: result.version, changed: false };
@@ -100,6 +108,7 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
     options.versionInfo?.reset();
     options.versionInfo?.set({ version: result.version }, 1);
     logger.info({ dir, version: result.version, previousVersion, ...result.logFields }, `${what} active`);
+    options.audit?.({ what, outcome: 'active', versionBefore: previousVersion ?? null, versionAfter: result.version });
     for (const fn of listeners) {
       try {
         fn(result.value);

@@ -17,7 +17,7 @@ import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { unsetHashKeys, type CompiledPolicy } from './compile.js';
 import { createPolicyCompiler, type PolicyCompiler, type WorkerCompile } from './compile-in-worker.js';
-import { createHotReload, type Loaded, type LoadContext, type ReloadOutcome } from './hot-reload.js';
+import { createHotReload, type ReloadAudit, type Loaded, type LoadContext, type ReloadOutcome } from './hot-reload.js';
 import { loadPolicy, type LoadOptions, type PolicyCompile } from './load.js';
 
 export type { ReloadOutcome } from './hot-reload.js';
@@ -27,6 +27,8 @@ export interface PolicyStoreOptions {
   profile: string;
   metrics?: Pick<GatewayMetrics, 'policyVersionInfo' | 'policyReloadFailures' | 'policyFileRejections' | 'policyCompileSeconds'>;
   logger: Logger;
+  /** Version changes and refused loads, for the audit log. */
+  audit?: ReloadAudit;
   /** Quiet time after the last file event before reloading; 200 ms by default. */
   debounceMs?: number;
   /** Bounds on the files and their patterns (config `policy`). */
@@ -75,6 +77,7 @@ export function createPolicyStore(dir: string, options: PolicyStoreOptions): Pol
     dir,
     source: `in ${dir}`,
     logger: options.logger,
+    ...(options.audit ? { audit: options.audit } : {}),
     failures: metrics?.policyReloadFailures,
     rejections: metrics?.policyFileRejections,
     versionInfo: metrics?.policyVersionInfo,

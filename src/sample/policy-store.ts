@@ -9,7 +9,7 @@ import { basename, dirname } from 'node:path';
 import type { PolicyLimits } from '../config/sections/policy.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import { createHotReload, type ReloadOutcome } from '../policy/hot-reload.js';
+import { createHotReload, type ReloadAudit, type ReloadOutcome } from '../policy/hot-reload.js';
 import type { CompiledSampling } from './policy.js';
 import { loadSamplingFile } from './policy-file.js';
 
@@ -19,6 +19,8 @@ export interface SamplingPolicyStoreOptions {
   /** The gateway profile whose `profiles.<name>` overrides apply. */
   profile: string;
   logger: Logger;
+  /** Version changes and refused loads, for the audit log. */
+  audit?: ReloadAudit;
   metrics?: Pick<GatewayMetrics, 'samplingPolicyReloadFailures' | 'policyFileRejections' | 'samplingPolicyVersionInfo'>;
   /** Quiet time after the last file event before reloading; 200 ms by default. */
   debounceMs?: number;
@@ -47,6 +49,7 @@ export function createSamplingPolicyStore(file: string, options: SamplingPolicyS
     fileName: basename(file),
     source: file,
     logger: options.logger,
+    ...(options.audit ? { audit: options.audit } : {}),
     failures: metrics?.samplingPolicyReloadFailures,
     rejections: metrics?.policyFileRejections,
     versionInfo: metrics?.samplingPolicyVersionInfo,

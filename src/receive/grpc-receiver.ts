@@ -163,8 +163,11 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
       } catch {
         // Nothing more can be sent; the socket goes below.
       }
+      // The socket goes once the session has let its GOAWAY out (Node 24 drops a frame still queued
+      // when the socket is destroyed in the same tick, and the client sees a bare close).
+      const socket = rawSockets.get(key);
+      session.once('close', () => socket?.destroy());
       session.destroy();
-      rawSockets.get(key)?.destroy();
     };
 
     // The client preface (its SETTINGS frame) must arrive within the handshake timeout (the TLS

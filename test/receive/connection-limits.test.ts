@@ -117,7 +117,16 @@ t.test('gRPC: idle sessions, abusive pingers and old connections are closed', as
   t.equal(await metric(metrics, 'receiver_connections_closed_total', { protocol: 'grpc', reason: 'idle' }), 1, 'counted as idle');
   idle.destroy();
 
-  const pinger = connect();
+  // Its own listener, without the short idle timeout: on a busy machine the idle GOAWAY could come
+  // before the client's pings (and before 'connect', which then never fires).
+  const strict = createGrpcReceiver(
+    { enabled: true, endpoint: { host: '127.0.0.1', port: 0 }, maxMessageBytes: 1 << 20, keepaliveMinPingIntervalMs: 60_000 },
+    { open: script.open, metrics, logger: recordingLogger() },
+  );
+  const strictPort = (await strict.start()).port;
+  t.teardown(() => strict.stop(1000));
+  const pinger = http2.connect(`http://127.0.0.1:${strictPort}`);
+  pinger.on('error', () => {});
   const calm = new Promise<number>((resolve) => pinger.once('goaway', (code) => resolve(code)));
   await new Promise<void>((resolve) => pinger.once('connect', () => resolve()));
   for (let i = 0; i < 5; i++) pinger.ping(() => {});

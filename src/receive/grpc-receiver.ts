@@ -257,6 +257,19 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
   let lastBodyLagAt = 0;
   let receiving = 0;
 
+  /**
+   * After an answer sent while the request is still arriving: RST_STREAM(NO_ERROR) tells the client to
+   * stop sending (RFC 9113 §8.1). Sent on the next turn of the event loop, after the answer's frames:
+   * Node 26 writes a reset queued in the same tick ahead of the HEADERS, and the client then sees a call
+   * ended without a status.
+   */
+  function stopReading(stream: http2.ServerHttp2Stream): void {
+    if (stream.readableEnded) return;
+    setImmediate(() => {
+      if (!stream.destroyed && !stream.closed) stream.close(NGHTTP2_NO_ERROR);
+    });
+  }
+
   function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     const started = performance.now();
     const path = headers[':path'] ?? '';
@@ -279,7 +292,7 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
       if (stream.destroyed || stream.closed) return;
       try {
         stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc', ...trailers }, { endStream: true });
-        if (!stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+        stopReading(stream);
       } catch (err) {
         logger.debug({ protocol, err }, 'cannot send the gRPC answer');
       }
@@ -296,7 +309,7 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
     if (headers[':method'] !== 'POST' || !/^application\/grpc(\+proto)?(;|$)/.test(contentType)) {
       answered = true;
       stream.respond({ [HTTP2_HEADER_STATUS]: headers[':method'] !== 'POST' ? 405 : 415 }, { endStream: true });
-      if (!stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+      stopReading(stream);
       return;
     }
     if (signal === undefined) {

@@ -355,8 +355,13 @@ t.test('write errors (ENOSPC) shed for a while, keep the segment intact, then wr
 
 t.test('a write stuck past the shutdown deadline: what it held and what waited is counted as shed', async (t) => {
   let hang = false;
+  // The stuck write never lets the tee close its file: the test closes it (Node 26 throws on a
+  // FileHandle left for the garbage collector).
+  const handles: Awaited<ReturnType<typeof open>>[] = [];
+  t.teardown(() => Promise.all(handles.map((h) => h.close().catch(() => {}))));
   const openSegment = async (path: string): Promise<SegmentHandle> => {
     const h = await open(path, 'wx');
+    handles.push(h);
     return {
       writev: (bufs, position) => (hang ? new Promise(() => {}) : h.writev(bufs, position)),
       datasync: () => h.datasync(),

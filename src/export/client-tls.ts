@@ -14,11 +14,10 @@
 //   the batch stays queued and is retried, counted in collector_export_failures_total, and the
 //   exporter's health warning says what is wrong. A certificate fixed on either side heals it.
 import { X509Certificate, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { ExporterTlsConfig, TlsMinVersion } from '../config/types.js';
-import { rawDigest, watchFiles } from '../receive/tls.js';
+import { rawDigest, readPemFile, watchFiles } from '../receive/tls.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { TransportResult } from './transport.js';
@@ -37,14 +36,7 @@ export type ClientTlsLoad = { ok: true; options: ClientTlsOptions; digest: strin
 
 /** Reads and checks the files; never throws; errors name the file. */
 export function loadClientTls(config: ExporterTlsConfig): ClientTlsLoad {
-  const read = (file: string): Buffer | string => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      return `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`;
-    }
-  };
+  const read = readPemFile;
   const options: ClientTlsOptions = { minVersion: config.minVersion, rejectUnauthorized: !config.insecureSkipVerify };
   if (config.serverName) options.servername = config.serverName;
   if (config.caFile !== undefined) {

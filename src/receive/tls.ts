@@ -43,16 +43,19 @@ export interface TlsMaterial {
 
 export type LoadResult = { ok: true; material: TlsMaterial } | { ok: false; error: string };
 
+/** A PEM file's bytes, or an error naming the file (never throws); listeners and exporters share it. */
+export function readPemFile(file: string): Buffer | string {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`;
+  }
+}
+
 /** Reads and checks the files of `config`; never throws. Errors name the file. */
 export function loadTlsMaterial(config: TlsConfig): LoadResult {
-  const read = (file: string): Buffer | string => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      return `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`;
-    }
-  };
+  const read = readPemFile;
   const cert = read(config.certFile);
   if (typeof cert === 'string') return { ok: false, error: cert };
   const key = read(config.keyFile);

@@ -209,7 +209,10 @@ export interface TraceLoad {
  * request is not retried here: its spans are simply not acknowledged (a real client would retry; the
  * accounting only needs to know what was acknowledged).
  */
-export function startTraceLoad(url: string, o: { firstId: number; spansPerRequest: number; concurrency: number; maxRequests?: number; pauseMs?: number }): TraceLoad {
+export function startTraceLoad(
+  url: string,
+  o: { firstId: number; spansPerRequest: number; concurrency: number; maxRequests?: number; pauseMs?: number; /** Spans per second at most (paced by the clock). */ rate?: number },
+): TraceLoad {
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
   const result: TraceLoadResult = { acked: [], answers: {}, retryAfter: [] };
   let next = o.firstId;
@@ -243,10 +246,19 @@ export function startTraceLoad(url: string, o: { firstId: number; spansPerReques
     });
   }
 
+  // With a rate, each sender has its slots on the clock: one request every `period` ms.
+  const period = o.rate ? (o.concurrency * o.spansPerRequest * 1000) / o.rate : 0;
   for (let c = 0; c < o.concurrency; c++) {
     loops.push(
       (async () => {
+        let slot = performance.now() + (period * c) / o.concurrency;
         while (!stopped && (o.maxRequests === undefined || sent < o.maxRequests)) {
+          if (period > 0) {
+            const wait = slot - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            slot += period;
+            if (stopped) break;
+          }
           sent++;
           const first = next;
           next += o.spansPerRequest;

@@ -4,7 +4,7 @@
 //   GET /readyz   readiness: 200 once every listener is up, 503 while starting or draining, so a load
 //                 balancer stops sending before the receivers close (Kubernetes probe semantics:
 //                 https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/)
-// Later features mount /admin/v1/... through `extraRoutes`.
+// The /admin/v1 routes are mounted through `extraRoutes` (all of them in routes.ts).
 //
 // /metrics names every tenant in its labels. On loopback (the default bind) only local processes reach
 // it; bound elsewhere (`--admin 0.0.0.0:8888`) anyone on the network could read the tenant list and

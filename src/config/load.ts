@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { parseExportUrl } from '../export/router.js';
+import { parseExportUrl } from '../export/export-url.js';
 import type { RawConfig } from './profiles.js';
 import { redactSecrets } from './secrets.js';
 import { substituteConfig } from './substitute.js';

@@ -15,7 +15,7 @@
 // commented out.
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseExportUrl } from '../export/router.js';
+import { parseExportUrl } from '../export/export-url.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import { readForensic } from './sections/forensic.js';
 import { readIncidents } from './sections/incidents.js';

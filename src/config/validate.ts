@@ -45,6 +45,7 @@ import {
   type TlsConfig,
 } from './types.js';
 import { formatSize, parseDuration, parseSize } from './units.js';
+import { TENANT_RE, TENANT_WHAT } from '../tenant-id.js';
 
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; errors: string[] };
 
@@ -86,8 +87,6 @@ const EXPORTER_TLS_KEYS = ['caFile', 'certFile', 'keyFile', 'serverName', 'minVe
 
 /** Exporter names become metric labels and file names. */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** Tenant ids become header values (X-Scope-OrgID) and directory names. */
-export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Header names whose values are credentials (masked even when written in the file). */
 const CREDENTIAL_HEADER_RE = /auth|token|key|secret|passw|cookie|credential|signature|session/i;
 /** RFC 9110 token: a valid HTTP header name (gRPC metadata keys are a subset once lower-cased). */
@@ -366,7 +365,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     exporters: [],
     defaultTenant: r.string('defaultTenant', top.defaultTenant, D.defaultTenant, {
       re: TENANT_RE,
-      what: 'a tenant id of letters, digits, ".", "_" or "-" (at most 128)',
+      what: TENANT_WHAT,
     }),
     log: { level: r.oneOf('log.level', log.level, D.log.level, LOG_LEVELS) },
     shutdownTimeoutMs: r.duration('shutdownTimeout', top.shutdownTimeout, D.shutdownTimeoutMs, 0),

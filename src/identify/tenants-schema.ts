@@ -23,6 +23,7 @@ import { parseSize } from '../config/units.js';
 import type { QuotaSpec } from '../config/sections/tenancy.js';
 import { formatPath, show, type PathSegment, type SchemaError, type Validated } from '../policy/schema.js';
 import { canonicalSubject } from './peer-identity.js';
+import { TENANT_RE, TENANT_WHAT } from '../tenant-id.js';
 
 export { formatPath };
 export type { PathSegment, SchemaError, Validated };
@@ -53,9 +54,6 @@ export interface TenantsFile {
 
 export const EMPTY_TENANTS_FILE: TenantsFile = { defaults: {}, tenants: {}, identities: [] };
 
-/** Tenant ids as the gateway config accepts them (they become header values and directory names). */
-export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const TENANT_WHAT = 'a tenant id of letters, digits, ".", "_" or "-" (at most 128)';
 /** spiffe://trust-domain/path (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md). */
 const SPIFFE_RE = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)+$/;
 const SHA256_RE = /^[0-9a-fA-F]{64}$/;

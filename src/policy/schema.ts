@@ -12,6 +12,7 @@ import { didYouMean } from '../config/suggest.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import { CATEGORIES } from './detect/index.js';
 import { checkPattern } from './safe-regex.js';
+import { TENANT_RE } from '../tenant-id.js';
 
 export const REDACTION_FILE = 'redaction.yaml';
 export const ALLOWLISTS_FILE = 'allowlists.yaml';
@@ -102,8 +103,6 @@ export function show(value: unknown): string {
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Tenant ids as the gateway config accepts them (they become header values and directory names). */
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const PROFILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const RULE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** POSIX environment variable names: the key itself never appears in a policy file. */

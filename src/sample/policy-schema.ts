@@ -9,6 +9,7 @@
 // when none does. An override replaces `rules` whole (lists are replaced whole, as in allowlists.yaml).
 import { parseDuration } from '../config/units.js';
 import { Checker as SchemaChecker, formatPath, show, type PathSegment, type SchemaError, type Validated } from '../policy/schema.js';
+import { TENANT_RE, TENANT_WHAT } from '../tenant-id.js';
 
 export { formatPath };
 export type { PathSegment, SchemaError, Validated };
@@ -69,7 +70,6 @@ export const DEFAULT_SAMPLING_FILE: SamplingFile = {
   profiles: {},
 };
 
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const PROFILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Rule names become the `reason` label of sampling_decisions_total. */
 const RULE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -254,7 +254,7 @@ export function validateSampling(raw: unknown): Validated<SamplingFile> {
   const base = rules(c, [], top);
   const file: SamplingFile = {
     ...base,
-    tenants: overrides(c, ['tenants'], top.tenants, { re: TENANT_RE, what: 'a tenant id of letters, digits, ".", "_" or "-" (at most 128)' }),
+    tenants: overrides(c, ['tenants'], top.tenants, { re: TENANT_RE, what: TENANT_WHAT }),
     profiles: overrides(c, ['profiles'], top.profiles, { re: PROFILE_RE, what: 'a profile name' }),
   };
   return c.errors.length > 0 ? { ok: false, errors: c.errors } : { ok: true, value: file };

@@ -22,6 +22,7 @@
 import { ADMIN_ROLES, type AdminRole } from '../../admin/auth-types.js';
 import { isPlainObject, type RawConfig } from '../profiles.js';
 import type { Reader } from '../validate.js';
+import { TENANT_RE } from '../../tenant-id.js';
 
 export interface AdminTokenConfig {
   /** Shown in audit logs and errors (never the token itself). */
@@ -70,7 +71,6 @@ export const DEFAULT_WEBHOOK: Omit<WebhookConfig, 'url'> = { timeoutMs: 5000, re
 
 // validate.ts exports show() and TENANT_RE, but importing values from it here would close an import
 // cycle (types.ts → this file → validate.ts → types.ts) that breaks whoever loads this file first.
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 function show(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'nothing';

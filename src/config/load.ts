@@ -12,7 +12,8 @@ import type { RawConfig } from './profiles.js';
 import { redactSecrets } from './secrets.js';
 import { substituteConfig } from './substitute.js';
 import type { GatewayConfig, TlsConfig } from './types.js';
-import { LOG_LEVELS, parseHostPort, show, validateConfig, type ConfigResult } from './validate.js';
+import { LOG_LEVELS, parseHostPort, validateConfig, type ConfigResult } from './validate.js';
+import { show } from '../schema-check.js';
 
 /** The `serve` flags that shape the config (strings as typed; checked by loadConfig). */
 export interface ServeFlags {

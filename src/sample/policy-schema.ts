@@ -8,11 +8,9 @@
 // ordered composite: the first rule whose conditions hold decides keep or drop; `otherwise` decides
 // when none does. An override replaces `rules` whole (lists are replaced whole, as in allowlists.yaml).
 import { parseDuration } from '../config/units.js';
-import { Checker as SchemaChecker, formatPath, show, type PathSegment, type SchemaError, type Validated } from '../policy/schema.js';
+import { Checker as SchemaChecker } from '../policy/schema.js';
+import { boolError, isMapping, show, type PathSegment, type Validated } from '../schema-check.js';
 import { TENANT_RE, TENANT_WHAT } from '../tenant-id.js';
-
-export { formatPath };
-export type { PathSegment, SchemaError, Validated };
 
 export const SAMPLING_FILE = 'sampling.yaml';
 
@@ -84,8 +82,6 @@ const RULE_KEYS = ['name', 'when', 'action', 'probability', 'spansPerSecond'] as
 const WHEN_KEYS = ['error', 'durationAbove', 'spansAtLeast', 'spansAtMost', 'attributes'] as const;
 const RANGE_KEYS = ['min', 'max'] as const;
 
-const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** The policy files' checker, plus the number and boolean checks sampling rules need. */
 class Checker extends SchemaChecker {
   number(path: PathSegment[], value: unknown, min: number, max: number, what: string): number | undefined {
@@ -95,8 +91,9 @@ class Checker extends SchemaChecker {
   }
 
   bool(path: PathSegment[], value: unknown): boolean | undefined {
-    if (typeof value === 'boolean') return value;
-    this.fail(path, `expected true or false (got ${show(value)})`);
+    const error = boolError(value);
+    if (error === undefined) return value as boolean;
+    this.fail(path, error);
     return undefined;
   }
 }

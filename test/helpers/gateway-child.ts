@@ -155,7 +155,6 @@ export async function createGatewayChild(options: GatewayChildOptions): Promise<
 
 const TRACE_ID = Buffer.alloc(16, 7);
 
-
 function field(num: number, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from(varint((num << 3) | 2)), Buffer.from(varint(payload.length)), payload]);
 }

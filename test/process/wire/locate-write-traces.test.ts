@@ -1,3 +1,5 @@
+// Locating traces in a body (locate-traces.ts, the worker's share) and writing a trace's run from the
+// layout (write-traces.ts, the sampler's), together: what is written must be what splitByTrace lays out.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { packageRoot } from '../../src/paths.js';
+import { varint } from './wire-builder.js';
 
 const CLI = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
 const children = new Set<ChildProcess>();
@@ -154,18 +155,8 @@ export async function createGatewayChild(options: GatewayChildOptions): Promise<
 
 const TRACE_ID = Buffer.alloc(16, 7);
 
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
 function field(num: number, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(varintBytes((num << 3) | 2)), Buffer.from(varintBytes(payload.length)), payload]);
+  return Buffer.concat([Buffer.from(varint((num << 3) | 2)), Buffer.from(varint(payload.length)), payload]);
 }
 
 const RESOURCE = field(1, field(1, Buffer.concat([field(1, Buffer.from('service.name')), field(2, field(1, Buffer.from('fault-load')))])));

@@ -49,7 +49,7 @@ import {
   type RuleSet,
 } from './policy-rules.js';
 import { isValidUtf8 } from './utf8.js';
-import { readLength, readTag, skipVarint, wire } from './wire-reader.js';
+import { readLength, readTag, skipVarint, wire } from '../wire/wire-reader.js';
 import { FIELD_INFO, FIELD_SLOTS, INFO_CHILD_SHIFT, INFO_ITEM, INFO_KIND_MASK, Kind, MSG } from './wire-schema.js';
 
 export interface RewriteOptions {

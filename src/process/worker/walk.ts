@@ -38,7 +38,7 @@ import {
   readVarint,
   skipVarint,
   wire,
-} from './wire-reader.js';
+} from '../wire/wire-reader.js';
 import {
   Capture,
   FIELD_INFO,

@@ -127,6 +127,9 @@ async function startInstalled(prefix: string, ports: { grpc: number; http: numbe
   };
 }
 
+// A hung step, not a slow machine, should fail this: npm's offline install alone took 70 s on two cores under eight parallel test runs.
+t.setTimeout(600_000);
+
 t.test('build, carry, verify, install offline, run, capture, replay', async (t) => {
   const started = Date.now();
   const base = mkdtempSync(join(tmpdir(), 'stella-kit-e2e-'));
@@ -143,6 +146,11 @@ t.test('build, carry, verify, install offline, run, capture, replay', async (t) 
   for (const f of ['install.sh', 'COMPLIANCE.md', 'README.txt', `packages/stella-telemetry-gateway-${VERSION}.tgz`, 'configs/default.yaml', 'configs/forensic.yaml', 'configs/airgap.yaml', 'policies/redaction.yaml', 'dashboards/grafana/stella-ingestion.json', 'alerts/prometheus/stella-rules.yml']) {
     t.match(built.stdout, new RegExp(`^  ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  \\d+$`, 'm'), `the kit holds ${f}`);
   }
+
+  // Reproducible: the same checkout and key give the same bytes.
+  const again = await stella(['kit', 'build', '--key', join(base, 'kit.pem'), '--out', join(base, 'again.tar')]);
+  t.equal(again.code, 0, again.stderr);
+  t.ok(readFileSync(join(base, 'again.tar')).equals(readFileSync(join(base, 'build', kitName))), 'a second build is byte-identical');
 
   // Carry: a copy in an empty directory verifies.
   const site = mkdtempSync(join(tmpdir(), 'stella-kit-site-'));

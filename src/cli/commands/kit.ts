@@ -2,8 +2,8 @@
 // built checkout (npm ci && npm run build) and needs no network; verify needs only the kit and the
 // public key.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { buildKit, kitFileName } from '../../kit/kit-build.js';
 import { verifyKitFile } from '../../kit/kit-verify.js';
 import { packageRoot } from '../../paths.js';
@@ -24,7 +24,8 @@ key give the same bytes. Check a kit with "stella telemetry kit verify".
 
 Options:
   --key KEY.pem  ECDSA P-256 private key PEM that signs the manifest (see "keys init"; required)
-  --out FILE     the kit to write (default: stella-kit-<version>.tar in the working directory)
+  --out FILE     the kit to write, replaced if it exists (default: stella-kit-<version>.tar in the
+                 working directory); written as FILE.tmp and renamed, so FILE is always whole
   -h, --help     show this help`;
 
 const verifyHelp = `Usage: stella telemetry kit verify KIT.tar --key PUB.pem
@@ -58,6 +59,10 @@ export const kitBuildCommand: Command = {
       return 1;
     }
     const out = resolve(values.out ?? kitFileName(packageVersion()));
+    if (!existsSync(dirname(out))) {
+      stdio.err(`stella telemetry kit build: --out ${values.out}: the directory ${dirname(out)} does not exist`);
+      return 1;
+    }
     try {
       const kit = await buildKit({ root: packageRoot, out, privateKeyPem });
       const m = kit.manifest;

@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { productionDependencies, writeGatewayPackage } from '../../src/kit/gateway-package.js';
+import { buildKit } from '../../src/kit/kit-build.js';
+import { verifyKitFile } from '../../src/kit/kit-verify.js';
+import { generateSigningKeyPair } from '../../src/tee/sign.js';
 import { readTar } from '../../src/tee/tar.js';
 
 function checkout(lockPackages: Record<string, unknown>, installed: Record<string, string>): string {
@@ -76,4 +79,14 @@ t.test('a node_modules that disagrees with the lockfile stops the build, naming 
   const root = checkout({ 'node_modules/a': { version: '1.0.0' } }, { 'node_modules/a': '1.0.0' });
   symlinkSync('/etc/passwd', join(root, 'node_modules/a/passwd'));
   await t.rejects(writeGatewayPackage(root, join(root, 'gw.tgz')), { message: /^kit build: .*node_modules\/a\/passwd is a symbolic link; the package holds regular files only$/ });
+});
+
+t.test('the same checkout and key give a byte-identical kit, which verifies', async (t) => {
+  const root = checkout({ 'node_modules/a': { version: '1.0.0' } }, { 'node_modules/a': '1.0.0' });
+  const keys = generateSigningKeyPair();
+  const one = await buildKit({ root, out: join(root, 'one.tar'), privateKeyPem: keys.privateKeyPem });
+  const two = await buildKit({ root, out: join(root, 'two.tar'), privateKeyPem: keys.privateKeyPem });
+  t.ok(readFileSync(one.path).equals(readFileSync(two.path)), 'byte-identical');
+  t.same(one.manifest.files.map((f) => f.path), ['COMPLIANCE.md', 'README.txt', 'configs/airgap.yaml', 'configs/default.yaml', 'configs/forensic.yaml', 'install.sh', 'packages/gw-1.2.3.tgz', 'policies/redaction.yaml', 'tools/import-grafana.mjs']);
+  t.match(verifyKitFile(one.path, keys.publicKeyPem), { ok: true, manifest: { gateway: { version: '1.2.3', package: 'packages/gw-1.2.3.tgz', bundledDependencies: 1 } } });
 });

@@ -62,7 +62,7 @@ npm install --offline --ignore-scripts --no-audit --no-fund --no-update-notifier
 REF="$PREFIX/kit-${version}"
 mkdir -p "$REF"
 for d in configs policies dashboards alerts tools; do
-  [ -d "$KIT_DIR/$d" ] && cp -R "$KIT_DIR/$d" "$REF/"
+  if [ -d "$KIT_DIR/$d" ]; then cp -R "$KIT_DIR/$d" "$REF/"; fi
 done
 cp "$KIT_DIR/COMPLIANCE.md" "$KIT_DIR/README.txt" "$REF/"
 for d in configs policies; do

@@ -114,8 +114,9 @@ process.exit(failed === 0 ? 0 : 1);
 }
 
 export function kitReadme(version: string, packageFile: string): string {
-  return `Stella Telemetry Gateway ${version}: offline kit
-=================================================
+  const title = `Stella Telemetry Gateway ${version}: offline kit`;
+  return `${title}
+${'='.repeat(title.length)}
 
 Everything a site without network access needs to run the gateway, review it and replay captures.
 kit-manifest.json lists every other file with its SHA-256; kit-manifest.sigstore.json signs it
@@ -151,8 +152,9 @@ Tick each item, sign and date the sheet, keep it with the site's change record.
 The kit was signed by the key with id \`${signerKeyId}\` (hex SHA-256 of the DER public key).
 
 ## Receiving the kit
-- [ ] The public key arrived over a different channel than the kit, and its id is the one above
-      (\`stella telemetry kit verify\` prints it).
+- [ ] The public key arrived over a different channel than the kit, and the key id
+      \`stella telemetry kit verify\` prints matches the id received with it (the id above is the kit's
+      own claim: it shows which key to expect, it proves nothing).
 - [ ] \`stella telemetry kit verify stella-kit-${version}.tar --key KIT.pub.pem\` printed \`OK\` on a trusted
       machine (one that already runs a verified gateway, or with cosign: see the guide).
 - [ ] The kit was extracted only after it verified.

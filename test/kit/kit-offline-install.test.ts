@@ -7,7 +7,7 @@
 // Most of the time is npm unpacking the bundled dependencies (tens of seconds on a busy machine).
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
@@ -149,6 +149,11 @@ t.test('build, carry, verify, install offline, run, capture, replay', async (t) 
 
   // Carry: a copy in an empty directory verifies.
   const site = mkdtempSync(join(tmpdir(), 'stella-kit-site-'));
+  // The install holds ~25 MB of node_modules: removed when the test ends (the build dir too).
+  t.teardown(() => {
+    rmSync(site, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
+  });
   const kit = join(site, kitName);
   copyFileSync(join(base, 'build', kitName), kit);
   const verified = await stella(['kit', 'verify', kit, '--key', join(base, 'kit.pub.pem')]);

@@ -11,7 +11,7 @@ import { parsePeerEndpoint } from '../config/sections/cluster.js';
 import type { TlsReloader } from '../receive/tls.js';
 import { createPeerNameMatcher } from './peer-names.js';
 
-export type PeerErrorReason = 'timeout' | 'network' | 'identity' | 'too_large' | 'closed';
+export type PeerErrorReason = 'timeout' | 'network' | 'identity' | 'too_large' | 'closed' | 'egress';
 
 export class PeerRequestError extends Error {
   constructor(
@@ -50,6 +50,11 @@ export interface PeerClient {
 
 const IDENTITY_ERROR = 'PEER_IDENTITY';
 
+/** Sealed mode's guard (egress.allow): asked before a connection to a peer opens. Structural, so any guard fits. */
+export interface PeerEgress {
+  check(host: string, port: number): { ok: true } | { ok: false; message: string };
+}
+
 /** identity when the error (or its cause: a stream cancelled by its session's failure) is the peer-name check. */
 function classify(err: Error): PeerErrorReason {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
@@ -59,7 +64,7 @@ function classify(err: Error): PeerErrorReason {
   return 'network';
 }
 
-export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader }): PeerClient {
+export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader; egress?: PeerEgress }): PeerClient {
   const matches = createPeerNameMatcher(config.tls.peerNames);
   const sessions = new Map<string, http2.ClientHttp2Session>();
   let closed = false;
@@ -70,6 +75,8 @@ export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader
     if (existing && !existing.closed && !existing.destroyed) return existing;
     const hp = parsePeerEndpoint(endpoint);
     if (!hp) throw new PeerRequestError('network', `not a host:port: ${endpoint}`);
+    const allowed = deps.egress?.check(hp.host, hp.port);
+    if (allowed && !allowed.ok) throw new PeerRequestError('egress', allowed.message);
     const m = deps.tls.current();
     const authority = `https://${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`;
     const s = http2.connect(authority, {

@@ -36,8 +36,8 @@ function clusterConfig(files: Files, self: string, port: number, peers: { id: st
     listen: { host: '127.0.0.1', port },
     peers: { kind: 'static', peers: peers.map((p) => ({ id: p.id, endpoint: `127.0.0.1:${p.port}` })) },
     tls: { certFile: files.peers[self]!.cert, keyFile: files.peers[self]!.key, caFile: files.ca, peerNames: ['spiffe://stella.local/peer/*'], minVersion: 'TLSv1.2' },
-    probeIntervalMs: 100,
-    probeTimeoutMs: 100,
+    probeIntervalMs: 150,
+    probeTimeoutMs: 150,
     probeMisses: 2,
     ...patch,
   };

@@ -121,11 +121,10 @@ export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        s.off('error', onSessionError);
         reject(new PeerRequestError(reason, `${endpoint} ${req.path}: ${message}`));
       };
-      const onSessionError = (err: NodeJS.ErrnoException): void => fail(classify(err), err.message);
-      s.once('error', onSessionError);
+      // A session that fails (refused, TLS, peer identity) cancels its streams with the cause attached,
+      // so the stream's error says it all; no per-request listener on the shared session.
       const timer = setTimeout(() => {
         fail('timeout', `no answer within ${req.timeoutMs ?? config.requestTimeoutMs} ms`);
         stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -171,7 +170,6 @@ export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        s.off('error', onSessionError);
         resolve({ status, headers: resHeaders, body: Buffer.concat(chunks, size) });
       });
       stream.on('close', () => fail('network', `stream closed (code ${stream.rstCode ?? 0})`));

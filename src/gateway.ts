@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { createAdmitter } from './admit/admitter.js';
 import { startCapturePruner } from './admin/captures-routes.js';
 import { capturesDirOf, createGatewayAdmin } from './admin/routes.js';
+import { startCluster, type Cluster } from './cluster/cluster.js';
 import { createNotifier } from './incident/notify.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
 import type { ReloadAudit } from './policy/hot-reload.js';
@@ -54,6 +55,8 @@ export interface RunningGateway {
   incidents: IncidentStore;
   /** The forensic tee (flush, seal, prune; see src/tee/tee.ts). */
   tee: Tee;
+  /** Cluster mode (src/cluster): membership, peer listener and client; undefined without `cluster`. */
+  cluster?: Cluster;
   /** Stop receivers, drain the pool and the exporters; what is left at the deadline is dropped and counted. */
   stop(deadlineMs?: number): Promise<void>;
 }
@@ -149,7 +152,10 @@ async function startAll(
       http: { tls: config.receivers.http.tls !== undefined, host: config.receivers.http.endpoint.host },
     },
   });
-  const quotas = createQuotas({ quotaFor: (t) => tenants.current().quotaFor(t), maxBuckets: config.tenancy.maxBuckets });
+  // In cluster mode each replica enforces its share of the tenant's limit (src/cluster/quota-share.ts).
+  let cluster: Cluster | undefined;
+  const quotaFor = (t: string) => (cluster ? cluster.shareQuota(tenants.current().quotaFor(t)) : tenants.current().quotaFor(t));
+  const quotas = createQuotas({ quotaFor, maxBuckets: config.tenancy.maxBuckets });
   const admitter = createAdmitter(config.admit, { metrics, quotas, tenantLabel });
 
   // Incident mode: tenants (or the fleet) whose traces are all kept and teed; persisted under the data
@@ -168,6 +174,14 @@ async function startAll(
   const tee = createTee({ ...config.forensic, root: forensicDir(config) }, { metrics, logger, incidents, tenantLabel });
   started.push('forensic tee', (left) => tee.close(left), { with: 'exporters' });
   await tee.start();
+
+  // cluster: several replicas as one gateway (src/cluster): membership, the peer listener (readiness
+  // answers 503 once stopping), fleet-wide incidents. It stops after the sampler has drained.
+  if (config.cluster) {
+    const c = await startCluster(config.cluster, { logger, metrics, incidents, isReady: () => state === 'ready' });
+    started.push('cluster', () => c.stop());
+    cluster = c;
+  }
 
   // sample: traces wait per (tenant, trace id) for a decision by sampling.yaml (hot-reloaded); every
   // trace of a tenant in incident mode is kept. At shut-down what it still buffers is decided at once
@@ -322,6 +336,7 @@ async function startAll(
       exporterHealth: () => Object.fromEntries(router.exporters.map((e) => [e.name, e.health?.()])),
       policyVersion: () => policies.current().version,
       archive: () => archiveStatus(forensicDir(config), config.forensic, tee),
+      cluster: () => cluster?.status(),
       queues: () => {
         const p = pool.stats();
         return { workerPoolQueued: p.queued, workerPoolInflight: p.inflight, notifyPending: notifier.pending() };
@@ -370,5 +385,5 @@ async function startAll(
     return stopping;
   };
 
-  return { addresses: addresses as RunningGateway['addresses'], metrics, incidents, tee, stop };
+  return { addresses: addresses as RunningGateway['addresses'], metrics, incidents, tee, ...(cluster && { cluster }), stop };
 }

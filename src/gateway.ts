@@ -12,6 +12,7 @@ import { registerIncidentRoutes } from './admin/incidents-routes.js';
 import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
 import { createNotifier } from './incident/notify.js';
+import { startIncidentCaptures } from './incident/capture-on-end-wiring.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
 import type { ReloadAudit } from './policy/hot-reload.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
@@ -162,6 +163,8 @@ export async function startGateway(
     await Promise.allSettled([pool.close(), router.shutdown(0)]);
     throw err;
   }
+  // An incident that ends is captured as signed bundles (incidents.captureOnEnd; off unless configured).
+  const incidentCaptures = startIncidentCaptures(config, { incidents, notifier, tee, metrics, logger });
 
   // [stages] tail sampling (src/sample): traces wait per (tenant, trace id) for a decision by sampling.yaml
   // (hot-reloaded); every trace of a tenant in incident mode is kept. Off: traces go straight to export.
@@ -411,6 +414,8 @@ export async function startGateway(
       sampling?.sampler.drain();
       sampling?.sampler.close();
       sampling?.policies.stop();
+      // Captures of incidents that ended (also those in their cooldown) run before Notify and the tee stop.
+      await incidentCaptures?.stop(left());
       // Incident state stays on disk for the next start; pending notifications get a short grace.
       incidents.stop();
       await notifier.stop(Math.min(left(), 1000));

@@ -40,9 +40,22 @@ export interface NotifyDeps {
   random?: () => number;
 }
 
+/** What a capture on incident end produced (src/incident/capture-on-end.ts), per tenant. */
+export interface CaptureNotice {
+  tenant: string;
+  from: string;
+  to: string;
+  /** capture.completed: the bundle and the hex SHA-256 of its manifest.json (what `stella telemetry verify` checks). */
+  path?: string;
+  manifestSha256?: string;
+  bytes?: number;
+  /** capture.failed: why. */
+  error?: string;
+}
+
 /** The JSON body of a notification. */
 export interface NotifyEvent {
-  type: 'incident.start' | 'incident.end' | 'incident.expire';
+  type: 'incident.start' | 'incident.end' | 'incident.expire' | 'capture.completed' | 'capture.failed';
   /** Unique per event (the same for every webhook and every retry): receivers can de-duplicate on it. */
   id: string;
   /** When the change happened (ISO 8601). */
@@ -50,6 +63,8 @@ export interface NotifyEvent {
   /** true when the incident covers the whole fleet (scope "_all"). */
   fleet: boolean;
   incident: Incident;
+  /** capture.* events only. */
+  capture?: CaptureNotice;
   /** The gateway that sent it. */
   source: { hostname: string };
 }
@@ -57,6 +72,8 @@ export interface NotifyEvent {
 export interface Notifier {
   /** Queues the change for every webhook; returns at once. */
   notify(change: IncidentChange): void;
+  /** Queues a capture.completed or capture.failed event about `incident`'s capture; returns at once. */
+  announceCapture(type: 'capture.completed' | 'capture.failed', incident: Incident, capture: CaptureNotice): void;
   /** Events waiting or in flight, all webhooks. */
   pending(): number;
   /** Stops taking events, waits up to deadlineMs for the queues to drain, then gives up on the rest (counted). */
@@ -204,31 +221,40 @@ export function createNotifier(config: NotifyConfig, deps: NotifyDeps): Notifier
     }
   }
 
+  function enqueue(type: NotifyEvent['type'], incident: Incident, capture?: CaptureNotice): void {
+    const event: NotifyEvent = {
+      type,
+      id: randomUUID(),
+      time: new Date(clock.now()).toISOString(),
+      fleet: incident.scope === FLEET,
+      incident,
+      ...(capture && { capture }),
+      source: { hostname: host },
+    };
+    const body = JSON.stringify(event);
+    for (const hook of hooks) {
+      const d: Delivery = { event, body, attempts: 0 };
+      if (closed) {
+        drop(hook, 'shutdown', d);
+        continue;
+      }
+      if (hook.queue.length >= config.maxQueue) {
+        drop(hook, 'queue_full', d);
+        continue;
+      }
+      hook.queue.push(d);
+      void pump(hook);
+    }
+    updateGauge();
+  }
+
   return {
     notify(change) {
-      const event: NotifyEvent = {
-        type: `incident.${change.type}`,
-        id: randomUUID(),
-        time: new Date(clock.now()).toISOString(),
-        fleet: change.incident.scope === FLEET,
-        incident: change.incident,
-        source: { hostname: host },
-      };
-      const body = JSON.stringify(event);
-      for (const hook of hooks) {
-        const d: Delivery = { event, body, attempts: 0 };
-        if (closed) {
-          drop(hook, 'shutdown', d);
-          continue;
-        }
-        if (hook.queue.length >= config.maxQueue) {
-          drop(hook, 'queue_full', d);
-          continue;
-        }
-        hook.queue.push(d);
-        void pump(hook);
-      }
-      updateGauge();
+      enqueue(`incident.${change.type}`, change.incident);
+    },
+
+    announceCapture(type, incident, capture) {
+      enqueue(type, incident, capture);
     },
 
     pending,

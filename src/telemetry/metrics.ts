@@ -122,6 +122,8 @@ export interface GatewayMetrics {
   tenancyBindingsInfo: Gauge<'version'>;
   /** Incident state or audit log writes that failed (file: state | audit). */
   incidentPersistFailures: Counter<'file'>;
+  /** Captures made because an incident ended (src/incident/capture-on-end.ts), one per tenant, by outcome (ok, failed). */
+  incidentCaptures: Counter<'outcome'>;
   /** Notify: events delivered to a webhook (2xx). */
   incidentNotifyDelivered: Counter<'webhook' | 'event'>;
   /** Notify: failed delivery attempts (reason: http_<status> | timeout | network). */
@@ -545,6 +547,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'incident_persist_failures_total',
       help: 'Incident state (state) or audit log (audit) writes that failed',
       labelNames: ['file'],
+      registers,
+    }),
+    incidentCaptures: new Counter({
+      name: 'incident_captures_total',
+      help: 'Signed bundles captured because an incident ended, one per tenant, by outcome (ok, failed)',
+      labelNames: ['outcome'],
       registers,
     }),
     incidentNotifyDelivered: new Counter({

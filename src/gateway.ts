@@ -41,6 +41,7 @@ import type { IngestDeps, IngestOutcome, Receiver, RequestContext } from './rece
 import type { Signal } from './signals.js';
 import type { Logger } from './telemetry/logger-types.js';
 import { createMetrics, type GatewayMetrics } from './telemetry/metrics.js';
+import { createEgressGuard } from './egress/egress.js';
 
 export interface RunningGateway {
   addresses: { grpc?: HostPort; http?: HostPort; admin: HostPort };
@@ -92,13 +93,15 @@ export async function startGateway(
 
   // Policies load first (an invalid policy fails start-up before anything binds) and hot-reload from
   // then on. Workers receive the compiled policy by version (see the process stage).
+  // Sealed mode: every outbound connection (exporters, Notify; cluster peers) asks egress.allow first.
+  const egress = createEgressGuard(config, { metrics, logger });
   const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
   policies.start();
   const router = createExportRouter(effectiveExporters(config), {
     metrics,
     logger,
     // Isolation to the backend: every export request names its tenant; some tenants have their own backend.
-    transportOptions: { tenantHeader: config.tenancy.exportHeader },
+    transportOptions: { tenantHeader: config.tenancy.exportHeader, egress },
     tenantEndpoints: config.tenancy.exportOverrides,
     // Exporters with queue.persistent keep their on-disk logs here (docs/guides/persistent-queue.md).
     queueDir: join(config.dataDir, 'queue'),
@@ -142,7 +145,7 @@ export async function startGateway(
   const incidents = createIncidentStore(incidentStoreConfig(config), { metrics, logger });
   let notifier: ReturnType<typeof createNotifier>;
   try {
-    notifier = createNotifier(config.incidents.notify, { metrics, logger });
+    notifier = createNotifier(config.incidents.notify, { metrics, logger, egress });
     incidents.onChange((change) => notifier.notify(change));
     incidents.start();
   } catch (err) {

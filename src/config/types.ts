@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Signal } from '../signals.js';
 import { DEFAULT_FORENSIC, type ForensicConfig } from './sections/forensic.js';
 import { DEFAULT_INCIDENTS, type IncidentsConfig } from './sections/incidents.js';
+import { DEFAULT_EGRESS, type EgressConfig } from './sections/egress.js';
 import { DEFAULT_POLICY, type PolicyConfig } from './sections/policy.js';
 import { DEFAULT_SAMPLING, type SamplingConfig } from './sections/sampling.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './sections/tenancy.js';
@@ -240,6 +241,8 @@ export interface GatewayConfig {
   incidents: IncidentsConfig;
   /** Forensic tee, archives and retention (src/tee). */
   forensic: ForensicConfig;
+  /** Sealed mode: the outbound destinations allowed (src/config/sections/egress.ts, src/egress). */
+  egress: EgressConfig;
 }
 
 const MiB = 1024 * 1024;
@@ -269,6 +272,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   sampling: DEFAULT_SAMPLING,
   incidents: DEFAULT_INCIDENTS,
   forensic: DEFAULT_FORENSIC,
+  egress: DEFAULT_EGRESS,
 };
 
 /** Defaults for one exporter entry; `name`, `kind` and `endpoint` come from the user. */

@@ -19,6 +19,8 @@ import { parseExportUrl } from '../export/router.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import { readForensic } from './sections/forensic.js';
 import { readIncidents } from './sections/incidents.js';
+import { readEgress } from './sections/egress.js';
+import { checkConfigEgress } from '../egress/egress.js';
 import { readPolicy } from './sections/policy.js';
 import { readSampling } from './sections/sampling.js';
 import { readTenancy } from './sections/tenancy.js';
@@ -78,6 +80,7 @@ const TOP_KEYS = [
   'sampling',
   'incidents',
   'forensic',
+  'egress',
 ] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'requireClientCert', 'minVersion'] as const;
 const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
@@ -375,11 +378,16 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     sampling: readSampling(r, top.sampling),
     incidents: readIncidents(r, top.incidents),
     forensic: readForensic(r, top.forensic),
+    egress: readEgress(r, top.egress),
   };
   checkListenerClashes(r, config);
 
   const allowNetwork = r.bool('allowNetworkExporters', top.allowNetworkExporters, true);
   config.exporters = readExporters(r, top.exporters, top.exporterDefaults, allowNetwork, config);
+  // Sealed mode: every destination the config names must be on egress.allow (airgap, or a list set).
+  // A destination already refused (a bad endpoint, or a network exporter where none is allowed) is not named twice.
+  const refused = new Set(r.errors.map((e) => e.slice(0, e.indexOf(':'))));
+  for (const e of checkConfigEgress(config)) if (!refused.has(e.path)) r.fail(e.path, e.message);
   return config;
 }
 

@@ -15,6 +15,7 @@ import type { WebhookConfig } from '../config/sections/incidents.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { urlDestination, type EgressGuard } from '../egress/egress.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { IncidentChange } from './store.js';
 import { FLEET, type Incident } from './types.js';
@@ -38,6 +39,8 @@ export interface NotifyDeps {
   clock?: Clock;
   /** 0..1 for the jitter (default Math.random). */
   random?: () => number;
+  /** Sealed mode (src/egress): a webhook off egress.allow is refused before any connection. */
+  egress?: EgressGuard;
 }
 
 /** What a capture on incident end produced (src/incident/capture-on-end.ts), per tenant. */
@@ -158,6 +161,11 @@ export function createNotifier(config: NotifyConfig, deps: NotifyDeps): Notifier
   }
 
   async function attempt(hook: Hook, d: Delivery): Promise<AttemptOutcome> {
+    if (deps.egress?.enforced) {
+      const to = urlDestination(hook.config.url);
+      const allowed = to ? deps.egress.check(to.host, to.port) : { ok: false as const, message: 'bad URL' };
+      if (!allowed.ok) return { status: 'permanent', reason: 'egress_refused' };
+    }
     const signal = AbortSignal.any([AbortSignal.timeout(hook.config.timeoutMs), stopController.signal]);
     try {
       const res = await fetch(hook.config.url, {

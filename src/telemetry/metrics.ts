@@ -122,6 +122,8 @@ export interface GatewayMetrics {
   tenancyBindingsInfo: Gauge<'version'>;
   /** Incident state or audit log writes that failed (file: state | audit). */
   incidentPersistFailures: Counter<'file'>;
+  /** Outbound connections refused before a socket was opened: the destination is not on egress.allow (src/egress). */
+  egressRefused: Counter<'destination'>;
   /** Captures made because an incident ended (src/incident/capture-on-end.ts), one per tenant, by outcome (ok, failed). */
   incidentCaptures: Counter<'outcome'>;
   /** Notify: events delivered to a webhook (2xx). */
@@ -547,6 +549,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'incident_persist_failures_total',
       help: 'Incident state (state) or audit log (audit) writes that failed',
       labelNames: ['file'],
+      registers,
+    }),
+    egressRefused: new Counter({
+      name: 'egress_refused_total',
+      help: 'Outbound connections refused before a socket was opened because the destination is not on egress.allow',
+      labelNames: ['destination'],
       registers,
     }),
     incidentCaptures: new Counter({

@@ -19,6 +19,7 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { ProcessOk, ProcessResult, ProcessTask, WorkerResult } from './protocol.js';
 import { transferableView } from './worker/transfer.js';
+import { SIGNALS, type Signal } from '../signals.js';
 
 export interface ProcessPoolStats {
   /** Worker threads alive. */
@@ -80,6 +81,10 @@ const KEEP_WORKERS_MS = 2 ** 31 - 1;
 export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps): ProcessPool {
   const { metrics } = deps;
   const tenantLabel = deps.tenantLabel ?? ((tenant: string) => tenant);
+  // Per-signal children, looked up once: observe() with a labels object hashes them on every call.
+  const timing = Object.fromEntries(
+    SIGNALS.map((signal) => [signal, { processing: metrics.workerProcessingSeconds.labels({ signal }), evaluation: metrics.policyEvaluationSeconds.labels({ signal }) }]),
+  ) as Record<Signal, { processing: ReturnType<GatewayMetrics['workerProcessingSeconds']['labels']>; evaluation: ReturnType<GatewayMetrics['policyEvaluationSeconds']['labels']> }>;
   const workers = config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
   const maxQueueWaitMs = config.maxQueueWaitMs;
   const file = deps.workerFile ?? defaultWorkerFile;
@@ -193,7 +198,11 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
         }
       }
       count(task, result.status === 'ok' ? 'ok' : result.code);
-      if (result.status === 'ok') countPolicy(task, result);
+      if (result.status === 'ok') {
+        countPolicy(task, result);
+        if (result.processSeconds !== undefined) timing[task.signal].processing.observe(result.processSeconds);
+        if (result.policySeconds !== undefined) timing[task.signal].evaluation.observe(result.policySeconds);
+      }
       return result;
     } catch (e) {
       const refusal = refusalFor(e, controller.signal.aborted, config.taskTimeoutMs);

@@ -122,6 +122,10 @@ export interface GatewayMetrics {
   tenancyBindingsInfo: Gauge<'version'>;
   /** Incident state or audit log writes that failed (file: state | audit). */
   incidentPersistFailures: Counter<'file'>;
+  /** Time a worker spent on one request (walk, policy, stamping, trace layout), per signal. */
+  workerProcessingSeconds: Histogram<'signal'>;
+  /** Of which applying the policy and stamping the tenant (the rewrite), per signal. */
+  policyEvaluationSeconds: Histogram<'signal'>;
   /** Outbound connections refused before a socket was opened: the destination is not on egress.allow (src/egress). */
   egressRefused: Counter<'destination'>;
   /** Captures made because an incident ended (src/incident/capture-on-end.ts), one per tenant, by outcome (ok, failed). */
@@ -549,6 +553,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'incident_persist_failures_total',
       help: 'Incident state (state) or audit log (audit) writes that failed',
       labelNames: ['file'],
+      registers,
+    }),
+    workerProcessingSeconds: new Histogram({
+      name: 'worker_processing_seconds',
+      help: 'Time a worker spent processing one request (walk, policy, stamping), per signal',
+      labelNames: ['signal'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    policyEvaluationSeconds: new Histogram({
+      name: 'policy_evaluation_seconds',
+      help: 'Time a worker spent applying the policy and stamping the tenant on one request, per signal',
+      labelNames: ['signal'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
     egressRefused: new Counter({

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/types.js';
 import { forensicDir } from '../tee/layout.js';
+import { capturesDirOf } from '../admin/routes.js';
 import { createIncidentCapturer, type IncidentCaptureDeps, type IncidentCapturer } from './capture-on-end.js';
 import { incidentStoreConfig } from './store.js';
 import { AUDIT_FILE } from './audit-log.js';
@@ -16,7 +17,7 @@ export function startIncidentCaptures(config: GatewayConfig, deps: IncidentCaptu
       leadMs: c.leadMs,
       cooldownMs: c.cooldownMs,
       root: forensicDir(config),
-      capturesDir: join(config.dataDir, 'captures'),
+      capturesDir: capturesDirOf(config),
       signingKeyPath: join(config.dataDir, 'keys', 'signing-key.pem'),
       profile: config.profile,
       auditFile: join(incidentStoreConfig(config).dir, AUDIT_FILE),

@@ -42,6 +42,7 @@ import type { PayloadEncoding } from './process/protocol.js';
 import { summariesOf } from './process/worker/trace-groups.js';
 import { createGrpcReceiver } from './receive/grpc-receiver.js';
 import { createHttpReceiver } from './receive/http-receiver.js';
+import { tlsAuditLine } from './receive/tls.js';
 import type { IngestDeps, IngestOutcome, RequestContext } from './receive/types.js';
 import type { Signal } from './signals.js';
 import type { Logger } from './telemetry/logger-types.js';
@@ -341,12 +342,12 @@ async function startAll(
 
   // receive: the listeners open last; at shut-down they stop taking requests first, side by side.
   if (config.receivers.grpc.enabled) {
-    const grpc = createGrpcReceiver(config.receivers.grpc, { open, shedEarly, metrics, logger });
+    const grpc = createGrpcReceiver(config.receivers.grpc, { open, shedEarly, metrics, logger, tlsAudit: (e) => auditLine(tlsAuditLine(e)) });
     started.push('gRPC receiver', (left) => grpc.stop(left));
     addresses.grpc = await grpc.start();
   }
   if (config.receivers.http.enabled) {
-    const http = createHttpReceiver(config.receivers.http, { open, shedEarly, metrics, logger });
+    const http = createHttpReceiver(config.receivers.http, { open, shedEarly, metrics, logger, tlsAudit: (e) => auditLine(tlsAuditLine(e)) });
     started.push('HTTP receiver', (left) => http.stop(left), { with: 'gRPC receiver' });
     addresses.http = await http.start();
   }

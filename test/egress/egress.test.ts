@@ -13,6 +13,10 @@ import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { generateSpans } from '../helpers/generate-otlp.js';
 import { startOtlpSink } from '../helpers/otlp-sink.js';
 import { sha256Hex } from '../../src/admin/auth.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../cli/commands/incident-run.js';
 
 const rules = (...texts: string[]): EgressRule[] =>
   texts.map((text) => {
@@ -162,4 +166,19 @@ t.test('an airgap gateway connects to nothing off the list', async (t) => {
   await sink.waitFor(() => sink.received('traces').length > 0, 10_000);
   t.ok(sink.received('traces').length > 0, 'the listed backend got the spans');
   t.equal(forbidden.connections(), 0, 'no connection reached the server off the list');
+});
+
+t.test('keyless signing is egress too: the CLI refuses it under airgap unless Fulcio and Rekor are listed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stella-egress-cli-'));
+  const env = { SIGSTORE_ID_TOKEN: 'not-a-real-token' };
+  const args = ['capture', '--keyless', '--tenant', 'acme', '--out', join(dir, 'x.tar'), '--data-dir', dir];
+  const sealed = await runCli([...args, '--profile', 'airgap'], env);
+  t.equal(sealed.code, 2, sealed.err);
+  t.match(sealed.err, /--keyless: --fulcio-url fulcio\.sigstore\.dev:443 is not on egress\.allow .*--key/);
+
+  const config = join(dir, 'stella.yaml');
+  writeFileSync(config, `profile: airgap\ndataDir: ${JSON.stringify(dir)}\negress:\n  allow: [fulcio.internal:443]\n`);
+  const rekor = await runCli(['capture', '--keyless', '--tenant', 'acme', '--out', join(dir, 'x.tar'), '--config', config, '--fulcio-url', 'https://fulcio.internal'], env);
+  t.equal(rekor.code, 2, rekor.err);
+  t.match(rekor.err, /--rekor-url rekor\.sigstore\.dev:443 is not on egress\.allow/, 'Fulcio passes, Rekor is named');
 });

@@ -5,7 +5,7 @@
 // The values are fake (example.com domains, documentation IP ranges, random tokens), the same for the
 // same seed on every machine (no clock, no Math.random), and encoded once with protobufjs before the
 // load starts, so generation costs nothing during a measurement.
-import { requestType } from '../src/process/worker/otlp-schema.js';
+import { requestType } from '../src/process/wire/otlp-schema.js';
 
 export interface BenchRng {
   /** Uniform in [0, 1). */

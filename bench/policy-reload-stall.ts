@@ -19,7 +19,7 @@ import { DEFAULT_CONFIG, type GatewayConfig } from '../src/config/types.js';
 import { startGateway } from '../src/gateway.js';
 import { defaultPoliciesDir } from '../src/paths.js';
 import { loadPolicy } from '../src/policy/load.js';
-import { requestType } from '../src/process/worker/otlp-schema.js';
+import { requestType } from '../src/process/wire/otlp-schema.js';
 import { runAsScript } from './script.js';
 
 const usage = 'node dist/bench/policy-reload-stall.js [--patterns 20000] [--clients 4]';

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { walkRequest } from '../src/process/worker/walk.js';
 import { processRequest } from '../src/process/worker/process-request.js';
-import { requestType } from '../src/process/worker/otlp-schema.js';
+import { requestType } from '../src/process/wire/otlp-schema.js';
 import { generateSpans } from '../test/helpers/generate-otlp.js';
 
 const spans = Number(process.argv[2] ?? 500);

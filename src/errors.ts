@@ -57,6 +57,12 @@ export const ERRORS = {
     http: 413,
     retryable: false,
   },
+  HEADERS_TOO_LARGE: {
+    message: 'the call metadata (headers) exceeds the configured limit',
+    grpc: GrpcCode.RESOURCE_EXHAUSTED,
+    http: 431,
+    retryable: false,
+  },
   UNSUPPORTED_MEDIA_TYPE: {
     message: 'Content-Type must be application/x-protobuf or application/json',
     grpc: GrpcCode.INVALID_ARGUMENT,

@@ -39,7 +39,7 @@ import { createSamplingPolicyStore } from './sample/policy-store.js';
 import { createSampler } from './sample/sampler.js';
 import { createProcessPool } from './process/pool.js';
 import type { PayloadEncoding } from './process/protocol.js';
-import { summariesOf } from './process/worker/trace-groups.js';
+import { summariesOf } from './process/wire/trace-columns.js';
 import { createGrpcReceiver } from './receive/grpc-receiver.js';
 import { createHttpReceiver } from './receive/http-receiver.js';
 import { tlsAuditLine } from './receive/tls.js';

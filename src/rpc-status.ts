@@ -3,6 +3,7 @@
 // answer) need them without a protobuf runtime on the hot path.
 // https://github.com/googleapis/googleapis/blob/master/google/rpc/status.proto
 // https://github.com/googleapis/googleapis/blob/master/google/rpc/error_details.proto (RetryInfo)
+import { pushLenField, pushVarint } from './process/wire/wire-writer.js';
 
 export const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
 
@@ -13,31 +14,17 @@ export interface RpcStatus {
   retryDelayMs?: number;
 }
 
-function varint(n: number, out: number[]): void {
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-}
-
-function field(num: number, payload: Uint8Array, out: number[]): void {
-  varint((num << 3) | 2, out);
-  varint(payload.length, out);
-  for (const b of payload) out.push(b);
-}
-
 function encodeDuration(ms: number): Uint8Array {
   const out: number[] = [];
   const seconds = Math.floor(ms / 1000);
   const nanos = Math.round((ms - seconds * 1000) * 1e6);
   if (seconds > 0) {
     out.push(0x08);
-    varint(seconds, out);
+    pushVarint(out, seconds);
   }
   if (nanos > 0) {
     out.push(0x10);
-    varint(nanos, out);
+    pushVarint(out, nanos);
   }
   return Uint8Array.from(out);
 }
@@ -47,16 +34,16 @@ export function encodeRpcStatus(status: RpcStatus): Buffer {
   const out: number[] = [];
   if (status.code !== 0) {
     out.push(0x08);
-    varint(status.code, out);
+    pushVarint(out, status.code);
   }
-  if (status.message) field(2, Buffer.from(status.message, 'utf8'), out);
+  if (status.message) pushLenField(out, 2, Buffer.from(status.message, 'utf8'));
   if (status.retryDelayMs !== undefined) {
     const retryInfo: number[] = [];
-    field(1, encodeDuration(status.retryDelayMs), retryInfo);
+    pushLenField(retryInfo, 1, encodeDuration(status.retryDelayMs));
     const any: number[] = [];
-    field(1, Buffer.from(RETRY_INFO_TYPE_URL), any);
-    field(2, Uint8Array.from(retryInfo), any);
-    field(3, Uint8Array.from(any), out);
+    pushLenField(any, 1, Buffer.from(RETRY_INFO_TYPE_URL));
+    pushLenField(any, 2, Uint8Array.from(retryInfo));
+    pushLenField(out, 3, Uint8Array.from(any));
   }
   return Buffer.from(out);
 }

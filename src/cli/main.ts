@@ -77,6 +77,16 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/dump.js')).dumpCommand,
   },
   {
+    path: ['kit', 'build'],
+    summary: 'build the signed offline kit: the gateway with its dependencies, configs, policies, dashboards, alerts',
+    load: async () => (await import('./commands/kit.js')).kitBuildCommand,
+  },
+  {
+    path: ['kit', 'verify'],
+    summary: "check an offline kit offline: signature, every file's SHA-256, nothing missing or extra",
+    load: async () => (await import('./commands/kit.js')).kitVerifyCommand,
+  },
+  {
     path: ['replay'],
     summary: 'verify a forensic bundle, then send its records to an OTLP backend',
     load: async () => (await import('./commands/replay.js')).replayCommand,

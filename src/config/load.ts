@@ -7,12 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { parseExportUrl } from '../export/router.js';
+import { parseExportUrl } from '../export/export-url.js';
 import type { RawConfig } from './profiles.js';
 import { redactSecrets } from './secrets.js';
 import { substituteConfig } from './substitute.js';
 import type { GatewayConfig, TlsConfig } from './types.js';
-import { LOG_LEVELS, parseHostPort, show, validateConfig, type ConfigResult } from './validate.js';
+import { LOG_LEVELS, parseHostPort, validateConfig, type ConfigResult } from './validate.js';
+import { show } from '../schema-check.js';
 
 /** The `serve` flags that shape the config (strings as typed; checked by loadConfig). */
 export interface ServeFlags {

@@ -15,7 +15,7 @@
 // commented out.
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseExportUrl } from '../export/router.js';
+import { parseExportUrl } from '../export/export-url.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import { readForensic } from './sections/forensic.js';
 import { readIncidents } from './sections/incidents.js';
@@ -26,7 +26,6 @@ import { readSampling } from './sections/sampling.js';
 import { readTenancy } from './sections/tenancy.js';
 import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
 import { registerSecret } from './secrets.js';
-import { didYouMean } from './suggest.js';
 import {
   DEFAULT_CONFIG,
   METRICS_AUTH,
@@ -47,6 +46,8 @@ import {
   type TlsConfig,
 } from './types.js';
 import { formatSize, parseDuration, parseSize } from './units.js';
+import { TENANT_RE, TENANT_WHAT } from '../tenant-id.js';
+import { pathAt as at, boolError, expectedMapping, integerError, oneOfError, show, unknownKey } from '../schema-check.js';
 
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; errors: string[] };
 
@@ -89,29 +90,10 @@ const EXPORTER_TLS_KEYS = ['caFile', 'certFile', 'keyFile', 'serverName', 'minVe
 
 /** Exporter names become metric labels and file names. */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** Tenant ids become header values (X-Scope-OrgID) and directory names. */
-export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Header names whose values are credentials (masked even when written in the file). */
 const CREDENTIAL_HEADER_RE = /auth|token|key|secret|passw|cookie|credential|signature|session/i;
 /** RFC 9110 token: a valid HTTP header name (gRPC metadata keys are a subset once lower-cased). */
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-/** How a value is shown inside `(got …)`. */
-export function show(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value);
-  return String(value);
-}
-
-/** `a.b`, `a[3]`, `headers["x y"]`. */
-function at(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  if (/^[A-Za-z_$][\w$-]*$/.test(key)) return path ? `${path}.${key}` : key;
-  return `${path}[${JSON.stringify(key)}]`;
-}
 
 interface HostPortRules {
   minPort: number;
@@ -142,11 +124,11 @@ export class Reader {
   section(path: string, value: unknown, keys: readonly string[]): RawConfig {
     if (value === undefined || value === null) return {};
     if (!isPlainObject(value)) {
-      this.fail(path, `expected a mapping (got ${show(value)})`);
+      this.fail(path, expectedMapping(value));
       return {};
     }
     for (const key of Object.keys(value)) {
-      if (!keys.includes(key)) this.fail(path, `unknown key ${JSON.stringify(key)}${didYouMean(key, keys)}`);
+      if (!keys.includes(key)) this.fail(path, unknownKey(key, keys));
     }
     return value;
   }
@@ -181,20 +163,22 @@ export class Reader {
 
   int(path: string, value: unknown, fallback: number, min: number, max: number): number {
     if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      this.fail(path, `expected an integer from ${min} to ${max} (got ${show(value)})`);
+    const error = integerError(value, min, max);
+    if (error !== undefined) {
+      this.fail(path, error);
       return fallback;
     }
-    return value;
+    return value as number;
   }
 
   bool(path: string, value: unknown, fallback: boolean): boolean {
     if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'boolean') {
-      this.fail(path, `expected true or false (got ${show(value)})`);
+    const error = boolError(value);
+    if (error !== undefined) {
+      this.fail(path, error);
       return fallback;
     }
-    return value;
+    return value as boolean;
   }
 
   string(path: string, value: unknown, fallback: string, pattern?: { re: RegExp; what: string }): string {
@@ -212,9 +196,9 @@ export class Reader {
 
   oneOf<T extends string>(path: string, value: unknown, fallback: T, choices: readonly T[]): T {
     if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-      const hint = typeof value === 'string' ? didYouMean(value, choices) : '';
-      this.fail(path, `expected one of ${choices.join(', ')} (got ${show(value)})${hint}`);
+    const error = oneOfError(value, choices);
+    if (error !== undefined) {
+      this.fail(path, error);
       return fallback;
     }
     return value as T;
@@ -369,7 +353,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     exporters: [],
     defaultTenant: r.string('defaultTenant', top.defaultTenant, D.defaultTenant, {
       re: TENANT_RE,
-      what: 'a tenant id of letters, digits, ".", "_" or "-" (at most 128)',
+      what: TENANT_WHAT,
     }),
     log: { level: r.oneOf('log.level', log.level, D.log.level, LOG_LEVELS) },
     shutdownTimeoutMs: r.duration('shutdownTimeout', top.shutdownTimeout, D.shutdownTimeoutMs, 0),
@@ -723,8 +707,8 @@ function readSignals(r: Reader, path: string, value: unknown, fallback: Signal[]
   }
   const out: Signal[] = [];
   list.forEach((s: unknown, i) => {
-    const hint = typeof s === 'string' ? didYouMean(s, SIGNALS) : '';
-    if (typeof s !== 'string' || !(SIGNALS as readonly string[]).includes(s)) r.fail(at(path, i), `expected one of ${SIGNALS.join(', ')} (got ${show(s)})${hint}`);
+    const error = oneOfError(s, SIGNALS);
+    if (error !== undefined) r.fail(at(path, i), error);
     else if (out.includes(s as Signal)) r.fail(at(path, i), `${show(s)} is listed twice`);
     else out.push(s as Signal);
   });

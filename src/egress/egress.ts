@@ -11,7 +11,7 @@
 //
 // Names are matched as names: a host name on the list allows that name whatever it resolves to, and an
 // IP or CIDR entry allows IP literals only (no DNS lookups, which would themselves be egress).
-import { BlockList, isIP } from 'node:net';
+import { inPrefix, ipBytes, ipFamily as isIP } from './ip.js';
 import type { EgressConfig, EgressRule } from '../config/sections/egress.js';
 import type { ExporterConfig, GatewayConfig } from '../config/types.js';
 import type { ExportBatch, Transport, TransportResult } from '../export/transport.js';
@@ -37,16 +37,15 @@ export function egressEnforced(config: Pick<GatewayConfig, 'profile'> & { egress
 
 const stripBrackets = (h: string) => h.replace(/^\[|\]$/g, '');
 
-// One BlockList per CIDR rule, built on first use (rules live as long as the config).
-const blockLists = new WeakMap<EgressRule, BlockList>();
-function blockList(rule: Extract<EgressRule, { kind: 'cidr' }>): BlockList {
-  let list = blockLists.get(rule);
-  if (!list) {
-    list = new BlockList();
-    list.addSubnet(rule.address, rule.prefix, rule.family === 4 ? 'ipv4' : 'ipv6');
-    blockLists.set(rule, list);
+// The network bytes of each CIDR rule, parsed on first use (rules live as long as the config).
+const networks = new WeakMap<EgressRule, Uint8Array>();
+function network(rule: Extract<EgressRule, { kind: 'cidr' }>): Uint8Array {
+  let bytes = networks.get(rule);
+  if (!bytes) {
+    bytes = ipBytes(rule.address)!;
+    networks.set(rule, bytes);
   }
-  return list;
+  return bytes;
 }
 
 /** True when one of the rules allows host:port. */
@@ -57,7 +56,7 @@ export function allowedBy(rules: readonly EgressRule[], host: string, port: numb
     if (rule.port !== undefined && rule.port !== port) continue;
     if (rule.kind === 'host' && family === 0 && rule.host === h) return true;
     if (rule.kind === 'suffix' && family === 0 && h.endsWith(`.${rule.suffix}`)) return true;
-    if (rule.kind === 'cidr' && family === rule.family && blockList(rule).check(h, family === 4 ? 'ipv4' : 'ipv6')) return true;
+    if (rule.kind === 'cidr' && family === rule.family && inPrefix(ipBytes(h)!, network(rule), rule.prefix)) return true;
   }
   return false;
 }

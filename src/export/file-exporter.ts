@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExporterConfig } from '../config/types.js';
+import { varintBytes } from '../process/wire/wire-writer.js';
 import type { Signal } from '../signals.js';
 import type { ExportBatch, Transport, TransportResult } from './transport.js';
 
@@ -43,16 +44,6 @@ export function tenantFromDirName(name: string): string {
     } else bytes.push(name.charCodeAt(i));
   }
   return Buffer.from(bytes).toString('utf8');
-}
-
-function varintBytes(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
 }
 
 interface Segment {
@@ -160,7 +151,8 @@ export function createFileTransport(
   function send(batch: ExportBatch): Promise<TransportResult> {
     if (closed) return Promise.resolve({ status: 'retryable', reason: 'aborted', message: 'file exporter closed' });
     const stream = streamFor(batch.signal, batch.tenant);
-    const prefix = varintBytes(batch.body.length);
+    const length = varintBytes(batch.body.length);
+    const prefix = Buffer.from(length.buffer, length.byteOffset, length.byteLength);
     const body = Buffer.from(batch.body.buffer, batch.body.byteOffset, batch.body.byteLength);
     const result = stream.chain.then(
       async (): Promise<TransportResult> => {

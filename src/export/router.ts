@@ -1,7 +1,7 @@
 // Fans each processed item out to every exporter that takes its signal, all or none: either every
 // target accepted the item, or none did and the client gets a retryable refusal (so a retry never
 // duplicates data into the exporters that had room).
-import type { ExporterConfig, ExporterKind } from '../config/types.js';
+import type { ExporterConfig } from '../config/types.js';
 import { ConfigError, type Outcome } from '../errors.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -119,51 +119,4 @@ export function createExportRouterFor(
       }
     },
   };
-}
-
-export type ParsedExportUrl = { kind: ExporterKind; endpoint: string; tls?: boolean } | { error: string };
-
-const URL_FORMS = 'otlp-grpc://host:port, otlp-grpcs://host:port (TLS), otlp-http://host:port[/path], otlp-https://host[:port][/path] or file://DIR';
-
-/**
- * Parse the CLI's `--export URL`:
- * - `otlp-grpc://host:port` → kind otlp-grpc, endpoint `host:port`
- * - `otlp-grpcs://host:port` → the same over TLS (`tls: true`)
- * - `otlp-http://host[:port][/path]` → kind otlp-http, endpoint `http://host[:port][/path]`
- * - `otlp-https://host[:port][/path]` → kind otlp-http, endpoint `https://…`
- * - `file://DIR` (relative `file://out`, `file://./out`, absolute `file:///var/out`) → kind file, endpoint DIR
- */
-export function parseExportUrl(url: string): ParsedExportUrl {
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/.exec(url);
-  if (!m) return { error: `expected ${URL_FORMS} (got "${url}")` };
-  const scheme = m[1]!.toLowerCase();
-  const rest = m[2]!;
-  if (scheme === 'file') {
-    if (rest === '') return { error: `file://: expected a directory, as in file://./data/export or file:///var/export (got "${url}")` };
-    if (/[?#]/.test(rest)) return { error: `file://: a directory cannot contain "?" or "#" (got "${url}")` };
-    return { kind: 'file', endpoint: rest };
-  }
-  if (scheme !== 'otlp-grpc' && scheme !== 'otlp-grpcs' && scheme !== 'otlp-http' && scheme !== 'otlp-https') {
-    return { error: `unsupported export scheme "${m[1]}://" (expected ${URL_FORMS}; got "${url}")` };
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return { error: `${scheme}://: expected host:port with a port from 1 to 65535 (got "${url}")` };
-  }
-  if (parsed.hostname === '') return { error: `${scheme}://: missing host (got "${url}")` };
-  if (parsed.username || parsed.password) return { error: `${scheme}://: credentials in the URL are not supported; use exporter headers (got "${url}")` };
-  if (parsed.search || parsed.hash) return { error: `${scheme}://: a query or fragment is not allowed (got "${url}")` };
-  if (parsed.port === '0') return { error: `${scheme}://: port 0 is not a backend port (got "${url}")` };
-  if (scheme === 'otlp-grpc' || scheme === 'otlp-grpcs') {
-    if (parsed.port === '') return { error: `${scheme}://: expected host:port, the port is missing (got "${url}")` };
-    if (parsed.pathname !== '' && parsed.pathname !== '/') return { error: `${scheme}://: expected host:port without a path (got "${url}")` };
-    const endpoint = `${parsed.hostname}:${parsed.port}`;
-    return scheme === 'otlp-grpcs' ? { kind: 'otlp-grpc', endpoint, tls: true } : { kind: 'otlp-grpc', endpoint };
-  }
-  const path = parsed.pathname.replace(/\/+$/, '');
-  const port = parsed.port ? `:${parsed.port}` : '';
-  const httpScheme = scheme === 'otlp-https' ? 'https' : 'http';
-  return { kind: 'otlp-http', endpoint: `${httpScheme}://${parsed.hostname}${port}${path}` };
 }

@@ -25,7 +25,7 @@ import { rejected, type Refusal } from '../errors.js';
 import type { Protocol, RequestContext } from '../receive/types.js';
 import { asPeerCertificate, canonicalSubject, spiffeTenant, uriSans, type PeerCertificateLike } from './peer-identity.js';
 import { boundIdentity, emptyBindings, type BoundIdentity, type TenantBindings } from './tenants-file.js';
-import { TENANT_RE } from './tenants-schema.js';
+import { TENANT_RE } from '../tenant-id.js';
 
 export type IdentifyOutcome = { status: 'ok'; tenant: string; identity?: string } | Refusal;
 

@@ -18,14 +18,11 @@
 //     - name: grafana-agent
 //       tokenSha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
 //       tenants: [globex]
-import { didYouMean } from '../config/suggest.js';
 import { parseSize } from '../config/units.js';
 import type { QuotaSpec } from '../config/sections/tenancy.js';
-import { formatPath, show, type PathSegment, type SchemaError, type Validated } from '../policy/schema.js';
 import { canonicalSubject } from './peer-identity.js';
-
-export { formatPath };
-export type { PathSegment, SchemaError, Validated };
+import { TENANT_RE, TENANT_WHAT } from '../tenant-id.js';
+import { SchemaErrors, isMapping, expectedMapping, show, unknownKey, type PathSegment, type Validated } from '../schema-check.js';
 
 export const TENANTS_FILE = 'tenants.yaml';
 
@@ -53,9 +50,6 @@ export interface TenantsFile {
 
 export const EMPTY_TENANTS_FILE: TenantsFile = { defaults: {}, tenants: {}, identities: [] };
 
-/** Tenant ids as the gateway config accepts them (they become header values and directory names). */
-export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const TENANT_WHAT = 'a tenant id of letters, digits, ".", "_" or "-" (at most 128)';
 /** spiffe://trust-domain/path (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md). */
 const SPIFFE_RE = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)+$/;
 const SHA256_RE = /^[0-9a-fA-F]{64}$/;
@@ -66,26 +60,16 @@ const QUOTA_KEYS = ['itemsPerSecond', 'itemsBurst', 'bytesPerSecond', 'bytesBurs
 const IDENTITY_KEYS = ['name', 'spiffeId', 'subject', 'tokenSha256', 'tenants'];
 const MATCH_KEYS = ['spiffeId', 'subject', 'tokenSha256'] as const;
 
-const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-class Checker {
-  readonly errors: SchemaError[] = [];
-
-  fail(path: PathSegment[], message: string, atKey = false): void {
-    this.errors.push({ path, message, ...(atKey ? { atKey } : {}) });
-  }
-
+class Checker extends SchemaErrors {
   /** A mapping with only `keys`; null/absent is empty. */
   mapping(path: PathSegment[], value: unknown, keys?: readonly string[]): Record<string, unknown> {
     if (value === undefined || value === null) return {};
     if (!isMapping(value)) {
-      this.fail(path, `expected a mapping (got ${show(value)})`);
+      this.fail(path, expectedMapping(value));
       return {};
     }
     if (keys) {
-      for (const k of Object.keys(value)) {
-        if (!keys.includes(k)) this.fail([...path, k], `unknown key ${JSON.stringify(k)}${didYouMean(k, keys)}`, true);
-      }
+      for (const k of Object.keys(value)) if (!keys.includes(k)) this.fail([...path, k], unknownKey(k, keys), true);
     }
     return value;
   }

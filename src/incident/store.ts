@@ -12,7 +12,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { GatewayConfig } from '../config/types.js';
-import { TENANT_RE } from '../config/validate.js';
+import { TENANT_RE } from '../tenant-id.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import { appendAudit, AUDIT_FILE } from './audit-log.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';

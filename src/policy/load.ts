@@ -11,7 +11,8 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { DEFAULT_POLICY_LIMITS, type PolicyLimits } from '../config/sections/policy.js';
 import { defaultPoliciesDir } from '../paths.js';
 import { compilePolicy, type CompiledPolicy, type PolicyFiles } from './compile.js';
-import { ALLOWLISTS_FILE, formatPath, REDACTION_FILE, validateAllowlists, validateRedaction, show, type PathSegment, type SchemaError, type Validated } from './schema.js';
+import { formatPath, show, type PathSegment, type SchemaError, type Validated } from '../schema-check.js';
+import { ALLOWLISTS_FILE, REDACTION_FILE, validateAllowlists, validateRedaction } from './schema.js';
 
 
 /** Where `path` sits in the document (the key itself for `atKey`), as 1-based line and column. */

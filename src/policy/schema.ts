@@ -8,10 +8,21 @@
 // `profiles: {<name>: overrides}`, where overrides use the rule keys of the top level. Rules in
 // mappings (key patterns, detectors, custom patterns) are replaced entry by entry, and `off` removes
 // an inherited entry; lists (allowlists) are replaced whole.
-import { didYouMean } from '../config/suggest.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import { CATEGORIES } from './detect/index.js';
 import { checkPattern } from './safe-regex.js';
+import { TENANT_RE } from '../tenant-id.js';
+import {
+  SchemaErrors,
+  integerError,
+  isMapping,
+  expectedMapping,
+  oneOfError,
+  show,
+  unknownKey,
+  type PathSegment,
+  type Validated,
+} from '../schema-check.js';
 
 export const REDACTION_FILE = 'redaction.yaml';
 export const ALLOWLISTS_FILE = 'allowlists.yaml';
@@ -68,42 +79,7 @@ export interface AllowlistsFile extends AllowlistRules {
   profiles: Record<string, AllowlistRules>;
 }
 
-export type PathSegment = string | number;
 
-export interface SchemaError {
-  path: PathSegment[];
-  message: string;
-  /** The error is about a key (unknown key): locate the key, not its value. */
-  atKey?: boolean;
-}
-
-export type Validated<T> = { ok: true; value: T } | { ok: false; errors: SchemaError[] };
-
-/** `a.b`, `a[3]`, `keys.blocked["*password*"]`. */
-export function formatPath(path: readonly PathSegment[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(p)) out += out ? `.${p}` : p;
-    else out += `[${JSON.stringify(p)}]`;
-  }
-  return out;
-}
-
-/** How a value is shown inside `(got …)`. */
-export function show(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value);
-  return String(value);
-}
-
-const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Tenant ids as the gateway config accepts them (they become header values and directory names). */
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const PROFILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const RULE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** POSIX environment variable names: the key itself never appears in a policy file. */
@@ -112,24 +88,16 @@ const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const NAME_RE = /^[^\u0000-\u001f\u007f]{1,255}$/;
 
 /** Collects every error of a document (not just the first); the other policy schemas extend it. */
-export class Checker {
-  readonly errors: SchemaError[] = [];
-
-  fail(path: PathSegment[], message: string, atKey = false): void {
-    this.errors.push({ path, message, ...(atKey ? { atKey } : {}) });
-  }
-
+export class Checker extends SchemaErrors {
   /** A mapping whose keys are all in `allowed`; unknown keys are reported (with a suggestion). */
   mapping(path: PathSegment[], value: unknown, allowed: readonly string[]): Record<string, unknown> | undefined {
     if (value === null || value === undefined) return {};
     if (!isMapping(value)) {
-      this.fail(path, `expected a mapping (got ${show(value)})`);
+      this.fail(path, expectedMapping(value));
       return undefined;
     }
     for (const k of Object.keys(value)) {
-      if (!allowed.includes(k)) {
-        this.fail([...path, k], `unknown key "${k}"${didYouMean(k, allowed)}; expected one of ${allowed.join(', ')}`, true);
-      }
+      if (!allowed.includes(k)) this.fail([...path, k], `${unknownKey(k, allowed)}; expected one of ${allowed.join(', ')}`, true);
     }
     return value;
   }
@@ -138,7 +106,7 @@ export class Checker {
   dictionary(path: PathSegment[], value: unknown, keyRule: { re: RegExp; what: string }): Record<string, unknown> | undefined {
     if (value === null || value === undefined) return {};
     if (!isMapping(value)) {
-      this.fail(path, `expected a mapping (got ${show(value)})`);
+      this.fail(path, expectedMapping(value));
       return undefined;
     }
     for (const k of Object.keys(value)) {
@@ -148,15 +116,16 @@ export class Checker {
   }
 
   oneOf<T extends string>(path: PathSegment[], value: unknown, choices: readonly T[]): T | undefined {
-    if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-    const hint = typeof value === 'string' ? didYouMean(value, choices) : '';
-    this.fail(path, `expected one of ${choices.join(', ')} (got ${show(value)})${hint}`);
+    const error = oneOfError(value, choices);
+    if (error === undefined) return value as T;
+    this.fail(path, error);
     return undefined;
   }
 
   integer(path: PathSegment[], value: unknown, min: number, max: number): number | undefined {
-    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
-    this.fail(path, `expected an integer from ${min} to ${max} (got ${show(value)})`);
+    const error = integerError(value, min, max);
+    if (error === undefined) return value as number;
+    this.fail(path, error);
     return undefined;
   }
 

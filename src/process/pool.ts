@@ -18,7 +18,7 @@ import { DEFAULT_RETRY_AFTER_MS, rejected, retryable, type Refusal } from '../er
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { ProcessOk, ProcessResult, ProcessTask, WorkerResult } from './protocol.js';
-import { transferableView } from './worker/transfer.js';
+import { transferableView } from './wire/transfer.js';
 import { SIGNALS, type Signal } from '../signals.js';
 import type { SignalHistogramChild } from '../telemetry/signal-histogram.js';
 

@@ -29,7 +29,7 @@ export interface ProcessTask {
   /**
    * Traces only, for the tail sampler: locate each trace in the output, which is left as it is. The
    * summaries come as ProcessOk.traceColumns; with more than one trace ProcessOk.traceLayout says where
-   * each lies (split-traces.ts locateTraceColumns); a single trace's run is the whole body.
+   * each lies (wire/locate-traces.ts locateTraceColumns); a single trace's run is the whole body.
    */
   splitTraces?: boolean;
   /**
@@ -44,7 +44,7 @@ export interface ProcessTask {
 /**
  * A request's trace summaries as columns of numbers, what crosses from the worker to the main thread:
  * tens of objects with hex strings and bigints per request cost the worker building and serialising
- * them and the main thread deserialising them (README "Tail sampling", Cost); trace-groups.ts
+ * them and the main thread deserialising them (README "Tail sampling", Cost); wire/trace-columns.ts
  * summariesOf makes the objects on the main thread. Plain arrays, not typed arrays: those are cloned
  * into a malloc'd buffer each, and four small buffers per request between the large request bodies
  * fragmented the main thread's malloc heap (the sampling memory bench: +30 MiB resident).
@@ -96,8 +96,8 @@ export interface ProcessOk {
   traceColumns?: TraceColumns;
   /**
    * With ProcessTask.splitTraces and more than one trace: where each trace lies in `body`
-   * (split-traces.ts locateTraceColumns; build a trace's own resource_spans run with writeTrace). Offsets into
-   * `body`, which is left unsplit.
+   * (wire/locate-traces.ts locateTraceColumns; wire/write-traces.ts writeTrace builds a trace's own
+   * resource_spans run). Offsets into `body`, which is left unsplit.
    */
   traceLayout?: Int32Array;
   /** The policy version applied (echoes ProcessTask.policyVersion). */

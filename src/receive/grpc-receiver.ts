@@ -62,6 +62,16 @@ function hostPort(host: string, port: number): string {
 }
 
 /** grpc-timeout: at most 8 digits and a unit (PROTOCOL-HTTP2.md); undefined when absent or invalid. */
+/** A header list's size as HTTP/2 counts it (RFC 9113 §6.5.2: name + value + 32 per field). */
+export function headerListBytes(headers: http2.IncomingHttpHeaders): number {
+  let n = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) n += name.length + String(v).length + 32;
+  }
+  return n;
+}
+
 export function parseGrpcTimeout(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const m = /^(\d{1,8})([HMSmun])$/.exec(value.trim());
@@ -316,6 +326,12 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
       countRefusal('unknown', 'NOT_FOUND');
       answerTrailersOnly(rawStatus(GrpcCode.UNIMPLEMENTED, `unknown method ${path}`));
       return;
+    }
+    // node advertises maxHeaderListSize but does not enforce it: a larger header list arrives whole
+    // (bounded only by maxSessionMemory), so the limit is applied here, before anything else is done.
+    const headerBytes = headerListBytes(headers);
+    if (headerBytes > limits.maxHeaderListBytes) {
+      return refuse(rejected('HEADERS_TOO_LARGE', `the call metadata is ${headerBytes} bytes, over receivers.grpc.maxHeaderListBytes (${limits.maxHeaderListBytes})`), true);
     }
     if (stopping) return refuse(retryable('SHUTTING_DOWN'), true);
     const encoding = (headers['grpc-encoding'] as string | undefined)?.trim().toLowerCase() ?? 'identity';

@@ -8,6 +8,7 @@
 //   Export*PartialSuccess  { int64 rejected_<items> = 1; string error_message = 2; }
 import { DEFAULT_RETRY_AFTER_MS, ERRORS, type ErrorCode, type GrpcCodeValue, type Refusal } from '../errors.js';
 import type { PayloadEncoding } from '../process/protocol.js';
+import { pushVarint } from '../process/wire/wire-writer.js';
 import { encodeRpcStatus, rpcStatusJson, type RpcStatus } from '../rpc-status.js';
 import type { Signal } from '../signals.js';
 
@@ -66,16 +67,6 @@ function hasPartialSuccess(p: PartialSuccess | undefined): p is PartialSuccess {
   return p !== undefined && ((p.rejectedItems ?? 0) > 0 || (p.errorMessage ?? '') !== '');
 }
 
-function pushVarint(n: number, out: number[]): void {
-  // rejected counts are non-negative integers well below 2^53.
-  let v = Math.max(0, Math.floor(n));
-  while (v > 0x7f) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-}
-
 /** Export*ServiceResponse in binary protobuf (the same field numbers for all three signals). */
 export function encodeExportResponse(partial?: PartialSuccess): Buffer {
   if (!hasPartialSuccess(partial)) return Buffer.alloc(0);
@@ -83,15 +74,15 @@ export function encodeExportResponse(partial?: PartialSuccess): Buffer {
   const rejectedItems = partial.rejectedItems ?? 0;
   if (rejectedItems > 0) {
     fields.push(0x08); // rejected_<items> = 1, varint
-    pushVarint(rejectedItems, fields);
+    pushVarint(fields, Math.floor(rejectedItems)); // a count: an integer well below 2^53
   }
   const message = Buffer.from(partial.errorMessage ?? '', 'utf8');
   if (message.length > 0) {
     fields.push(0x12); // error_message = 2, length-delimited
-    pushVarint(message.length, fields);
+    pushVarint(fields, message.length);
   }
   const head: number[] = [0x0a]; // partial_success = 1, length-delimited
-  pushVarint(fields.length + message.length, head);
+  pushVarint(head, fields.length + message.length);
   return Buffer.concat([Buffer.from(head), Buffer.from(fields), message]);
 }
 

@@ -4,6 +4,7 @@
 // when, evaluation reaches it: resource attributes (Resource.attributes) and span attributes
 // (Span.attributes); not scope, event or link attributes. Keys and string values are compared as UTF-8
 // bytes, without decoding. Field numbers: opentelemetry/proto/trace/v1/trace.proto, common/v1/common.proto.
+import { readVarint, wire } from '../process/wire/wire-reader.js';
 import type { AttributeMatch } from './policy-schema.js';
 
 const enc = new TextEncoder();
@@ -42,26 +43,14 @@ let pos = 0;
 let lo = 0;
 let hi = 0;
 
+/** Reads a varint at pos into (lo, hi) with the shared wire reader; false on malformed input. */
 function varint(buf: Uint8Array, end: number): boolean {
-  lo = 0;
-  hi = 0;
-  let shift = 0;
-  while (pos < end) {
-    const b = buf[pos++]!;
-    if (shift < 28) lo |= (b & 0x7f) << shift;
-    else if (shift === 28) {
-      lo |= (b & 0x0f) << 28;
-      hi |= (b & 0x7f) >>> 4;
-    } else hi |= (b & 0x7f) << (shift - 32);
-    if (b < 0x80) {
-      lo >>>= 0;
-      hi >>>= 0;
-      return true;
-    }
-    shift += 7;
-    if (shift > 63) return false;
-  }
-  return false;
+  const next = readVarint(buf, pos, end);
+  if (next < 0) return false;
+  pos = next;
+  lo = wire.lo;
+  hi = wire.hi;
+  return true;
 }
 
 /** Skips the value of a field of wire type wt; false on malformed input. */

@@ -8,10 +8,9 @@
 // ordered composite: the first rule whose conditions hold decides keep or drop; `otherwise` decides
 // when none does. An override replaces `rules` whole (lists are replaced whole, as in allowlists.yaml).
 import { parseDuration } from '../config/units.js';
-import { Checker as SchemaChecker, formatPath, show, type PathSegment, type SchemaError, type Validated } from '../policy/schema.js';
-
-export { formatPath };
-export type { PathSegment, SchemaError, Validated };
+import { Checker as SchemaChecker } from '../policy/schema.js';
+import { boolError, isMapping, show, type PathSegment, type Validated } from '../schema-check.js';
+import { TENANT_RE, TENANT_WHAT } from '../tenant-id.js';
 
 export const SAMPLING_FILE = 'sampling.yaml';
 
@@ -69,7 +68,6 @@ export const DEFAULT_SAMPLING_FILE: SamplingFile = {
   profiles: {},
 };
 
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const PROFILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Rule names become the `reason` label of sampling_decisions_total. */
 const RULE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -84,8 +82,6 @@ const RULE_KEYS = ['name', 'when', 'action', 'probability', 'spansPerSecond'] as
 const WHEN_KEYS = ['error', 'durationAbove', 'spansAtLeast', 'spansAtMost', 'attributes'] as const;
 const RANGE_KEYS = ['min', 'max'] as const;
 
-const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** The policy files' checker, plus the number and boolean checks sampling rules need. */
 class Checker extends SchemaChecker {
   number(path: PathSegment[], value: unknown, min: number, max: number, what: string): number | undefined {
@@ -95,8 +91,9 @@ class Checker extends SchemaChecker {
   }
 
   bool(path: PathSegment[], value: unknown): boolean | undefined {
-    if (typeof value === 'boolean') return value;
-    this.fail(path, `expected true or false (got ${show(value)})`);
+    const error = boolError(value);
+    if (error === undefined) return value as boolean;
+    this.fail(path, error);
     return undefined;
   }
 }
@@ -254,7 +251,7 @@ export function validateSampling(raw: unknown): Validated<SamplingFile> {
   const base = rules(c, [], top);
   const file: SamplingFile = {
     ...base,
-    tenants: overrides(c, ['tenants'], top.tenants, { re: TENANT_RE, what: 'a tenant id of letters, digits, ".", "_" or "-" (at most 128)' }),
+    tenants: overrides(c, ['tenants'], top.tenants, { re: TENANT_RE, what: TENANT_WHAT }),
     profiles: overrides(c, ['profiles'], top.profiles, { re: PROFILE_RE, what: 'a profile name' }),
   };
   return c.errors.length > 0 ? { ok: false, errors: c.errors } : { ok: true, value: file };

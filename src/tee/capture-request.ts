@@ -12,7 +12,7 @@
 //            before that record is refused (nothing to capture)
 //   span     to - from (after clamping) at most forensic.captures.maxWindow (7d)
 //   signals  a non-empty list (array or comma-separated string) of traces, metrics, logs
-import { TENANT_RE } from '../config/validate.js';
+import { isTenantId } from '../tenant-id.js';
 import { formatDuration } from '../config/units.js';
 import { DEFAULT_FORENSIC } from '../config/sections/forensic.js';
 import { SIGNALS, type Signal } from '../signals.js';
@@ -55,11 +55,6 @@ export interface CaptureRequestContext {
   limits: CaptureWindowLimits;
   /** The archive root: its first record of the tenant bounds `from`. */
   root: string;
-}
-
-/** A tenant id that is safe as a path component (the same rule as tenants.yaml and the admin API). */
-export function isTenantId(value: unknown): value is string {
-  return typeof value === 'string' && TENANT_RE.test(value);
 }
 
 const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v) : String(v));

@@ -17,7 +17,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { RETENTION_TIERS, type RetentionTier } from '../config/sections/forensic.js';
 import type { GatewayConfig } from '../config/types.js';
-import { TENANT_RE } from '../config/validate.js';
+import { TENANT_RE } from '../tenant-id.js';
 
 export const HOLDS_DIR = 'holds';
 export const SHED_LOG = 'shed.jsonl';

@@ -2,7 +2,7 @@
 // (exact spans per request, ~12 attributes per span, ~10 spans per trace, personal data present and fake).
 import t from 'tap';
 import { createBenchRng, defaultPoolSize, generateRequestPool } from '../../bench/generate.js';
-import { requestType } from '../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../src/process/wire/otlp-schema.js';
 
 interface Span {
   traceId: Uint8Array;

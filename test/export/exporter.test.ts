@@ -148,12 +148,14 @@ t.test('retry.whenExhausted drop: retries exhausted after maxElapsedMs: dropped 
 function gatedTransport() {
   const pending: Array<{ batch: ExportBatch; resolve: (r: TransportResult) => void }> = [];
   const sent: ExportBatch[] = [];
+  let arrived: (() => void) | undefined;
   const transport: Transport = {
     kind: 'gated',
     send(batch, abort) {
       return new Promise((resolve) => {
         const entry = { batch, resolve };
         pending.push(entry);
+        arrived?.();
         abort?.addEventListener('abort', () => resolve({ status: 'retryable', reason: 'aborted' }), { once: true });
       });
     },
@@ -164,6 +166,10 @@ function gatedTransport() {
     sent,
     get pending() {
       return pending.length;
+    },
+    /** Resolves once a send is waiting at the gate. */
+    sendArrived(): Promise<void> {
+      return pending.length > 0 ? Promise.resolve() : new Promise((r) => (arrived = r));
     },
     releaseAll() {
       for (const p of pending.splice(0)) {
@@ -196,10 +202,10 @@ t.test('queue full: hasRoomFor/offer refuse with retryable OVERLOADED and count;
   t.ok(refused.status === 'retryable' && refused.retryAfterMs > 0, 'with a retry hint');
   t.equal(await valueOf(metrics.exporterRefusedItems, { exporter: 'otlp-http-test', signal: 'traces' }), 5);
   gate.releaseAll();
-  await new Promise((r) => setTimeout(r, 10));
+  await gate.sendArrived(); // the acknowledgement was handled, the next batch sent
   t.ok(exp.hasRoomFor(size), 'room again after the backend acknowledged');
   gate.releaseAll();
-  await new Promise((r) => setTimeout(r, 10));
+  await gate.sendArrived();
   gate.releaseAll();
   await exp.shutdown(1000);
   t.equal(gate.sent.length, 3);
@@ -233,14 +239,15 @@ t.test('shutdown with the backend down: ends by the deadline and counts what it 
   const exp = createExporter(config('otlp-http', endpoint, { batch: { maxBytes: 1 << 20, maxItems: 3, flushIntervalMs: 10, passThroughBytes: 1 << 30 } }), { metrics, logger: silentLogger });
   await exp.start();
   for (let i = 0; i < 10; i++) exp.offer(item('logs', 'acme', `n${i}`));
-  await new Promise((r) => setTimeout(r, 100));
+  while ((await valueOf(metrics.exportFailures, { reason: 'network' })) === 0) await new Promise((r) => setTimeout(r, 10)); // attempts failing
   const started = Date.now();
   await exp.shutdown(400);
   const took = Date.now() - started;
-  t.ok(took < 900, `shutdown returned near its 400 ms deadline (${took} ms)`);
+  // Without the deadline it would retry for minutes (retry budget); the margin is for a busy machine.
+  t.ok(took < 3000, `shutdown returned near its 400 ms deadline (${took} ms)`);
   t.equal(await valueOf(metrics.exporterDroppedItems, { reason: 'shutdown', signal: 'logs' }), 10, 'every item counted as dropped');
   t.equal(await valueOf(metrics.exporterSentItems), 0);
-  t.ok((await valueOf(metrics.exportFailures, { reason: 'network' })) >= 4, 'attempts failed with network errors');
+  t.ok((await valueOf(metrics.exportFailures, { reason: 'network' })) >= 1, 'attempts failed with network errors');
   t.equal(await valueOf(metrics.exporterQueueBytes), 0);
 });
 

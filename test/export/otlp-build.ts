@@ -2,13 +2,10 @@
 // a protobufjs decoder over a subset of the schema to check what a batch decodes to.
 // https://github.com/open-telemetry/opentelemetry-proto/tree/main/opentelemetry/proto
 import protobuf from 'protobufjs';
+import { varint as varintOf } from '../helpers/wire-builder.js';
 
 function varint(n: number, out: number[]): void {
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
+  out.push(...varintOf(n));
 }
 
 function bytesField(num: number, payload: Uint8Array, out: number[]): void {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { packageRoot } from '../../src/paths.js';
+import { varint } from './wire-builder.js';
 
 const CLI = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
 const children = new Set<ChildProcess>();
@@ -154,18 +155,8 @@ export async function createGatewayChild(options: GatewayChildOptions): Promise<
 
 const TRACE_ID = Buffer.alloc(16, 7);
 
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
 function field(num: number, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(varintBytes((num << 3) | 2)), Buffer.from(varintBytes(payload.length)), payload]);
+  return Buffer.concat([Buffer.from(varint((num << 3) | 2)), Buffer.from(varint(payload.length)), payload]);
 }
 
 const RESOURCE = field(1, field(1, Buffer.concat([field(1, Buffer.from('service.name')), field(2, field(1, Buffer.from('fault-load')))])));
@@ -209,7 +200,10 @@ export interface TraceLoad {
  * request is not retried here: its spans are simply not acknowledged (a real client would retry; the
  * accounting only needs to know what was acknowledged).
  */
-export function startTraceLoad(url: string, o: { firstId: number; spansPerRequest: number; concurrency: number; maxRequests?: number; pauseMs?: number }): TraceLoad {
+export function startTraceLoad(
+  url: string,
+  o: { firstId: number; spansPerRequest: number; concurrency: number; maxRequests?: number; pauseMs?: number; /** Spans per second at most (paced by the clock). */ rate?: number },
+): TraceLoad {
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
   const result: TraceLoadResult = { acked: [], answers: {}, retryAfter: [] };
   let next = o.firstId;
@@ -243,10 +237,19 @@ export function startTraceLoad(url: string, o: { firstId: number; spansPerReques
     });
   }
 
+  // With a rate, each sender has its slots on the clock: one request every `period` ms.
+  const period = o.rate ? (o.concurrency * o.spansPerRequest * 1000) / o.rate : 0;
   for (let c = 0; c < o.concurrency; c++) {
     loops.push(
       (async () => {
+        let slot = performance.now() + (period * c) / o.concurrency;
         while (!stopped && (o.maxRequests === undefined || sent < o.maxRequests)) {
+          if (period > 0) {
+            const wait = slot - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            slot += period;
+            if (stopped) break;
+          }
           sent++;
           const first = next;
           next += o.spansPerRequest;

@@ -1,13 +1,13 @@
 // A seeded generator of random but valid OTLP requests for all three signals, covering every field of
 // every message (the differential test checks the coverage), encoded with protobufjs through the
-// package's schema (src/process/worker/otlp-schema.ts). Repeated fixed64/double/uint64 fields come out
+// package's schema (src/process/wire/otlp-schema.ts). Repeated fixed64/double/uint64 fields come out
 // packed (proto3's default) or, with `packed: false`, unpacked, from a second protobufjs Root parsed
 // from the same .proto files with `[packed = false]` added: parsers must accept both.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { protoDir } from '../../src/paths.js';
-import { requestType } from '../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../src/process/wire/otlp-schema.js';
 import { SIGNAL_WIRE, type Signal } from '../../src/signals.js';
 import { createBenchRng, type BenchRng } from '../../bench/generate.js';
 

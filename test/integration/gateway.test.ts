@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSegments } from '../../src/export/file-exporter.js';
 import { startGateway } from '../../src/gateway.js';
-import { otlpJsonToProtobuf } from '../../src/process/worker/otlp-json.js';
+import { otlpJsonToProtobuf } from '../../src/process/wire/otlp-json.js';
 import { SIGNAL_WIRE, type Signal } from '../../src/signals.js';
 import { flattenRequests, stampTenant, tenantLast } from '../helpers/flatten.js';
 import { baseUrl, silentLogger, sinkExporter, startTestGateway, testConfig } from '../helpers/gateway.js';

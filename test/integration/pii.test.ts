@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import { defaultPoliciesDir } from '../../src/paths.js';
 import { countItems, decodeForComparison } from '../../src/process/reference/reference.js';
-import { otlpJsonToProtobuf } from '../../src/process/worker/otlp-json.js';
+import { otlpJsonToProtobuf } from '../../src/process/wire/otlp-json.js';
 import { SIGNAL_WIRE, type Signal } from '../../src/signals.js';
 import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { piiFixtures, piiPlacesFixtures } from '../helpers/fixtures.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { defaultPoliciesDir } from '../../src/paths.js';
 import { countItems, decodeForComparison } from '../../src/process/reference/reference.js';
-import { otlpJsonToProtobuf } from '../../src/process/worker/otlp-json.js';
+import { otlpJsonToProtobuf } from '../../src/process/wire/otlp-json.js';
 import { piiFixtures } from '../helpers/fixtures.js';
 import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { startOtlpSink } from '../helpers/otlp-sink.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { defaultPoliciesDir } from '../../src/paths.js';
 import { decodeForComparison } from '../../src/process/reference/reference.js';
-import { requestType } from '../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../src/process/wire/otlp-schema.js';
 import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { startOtlpSink } from '../helpers/otlp-sink.js';
 

@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import t from 'tap';
 import { defaultPoliciesDir } from '../../src/paths.js';
 import { createPolicyCompiler } from '../../src/policy/compile-in-worker.js';
-import { requestType } from '../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../src/process/wire/otlp-schema.js';
 import { baseUrl, sinkExporter, startTestGateway } from '../helpers/gateway.js';
 import { startOtlpSink } from '../helpers/otlp-sink.js';
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import { loadPolicyFiles } from '../../src/policy/load.js';
-import { ALLOWLISTS_FILE, formatPath, REDACTION_FILE, validateAllowlists, validateRedaction } from '../../src/policy/schema.js';
+import { ALLOWLISTS_FILE, REDACTION_FILE, validateAllowlists, validateRedaction } from '../../src/policy/schema.js';
+import { formatPath } from '../../src/schema-check.js';
 import { defaultPoliciesDir, packageRoot } from '../../src/paths.js';
 import { complete } from '../helpers/policy-file.js';
 

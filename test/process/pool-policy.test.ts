@@ -5,7 +5,7 @@ import t from 'tap';
 import { createProcessPool } from '../../src/process/pool.js';
 import type { ProcessTask } from '../../src/process/protocol.js';
 import { decodeForComparison } from '../../src/process/reference/reference.js';
-import { requestType } from '../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../src/process/wire/otlp-schema.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { policyFrom } from './worker/policy-fixtures.js';
 

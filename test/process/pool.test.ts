@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { createProcessPool, type ProcessPool } from '../../src/process/pool.js';
 import type { ProcessConfig } from '../../src/config/types.js';
 import type { ProcessTask } from '../../src/process/protocol.js';
-import { summariesOf } from '../../src/process/worker/trace-groups.js';
+import { summariesOf } from '../../src/process/wire/trace-columns.js';
 import { decodeForComparison } from '../../src/process/reference/reference.js';
 import { createMetrics, type GatewayMetrics } from '../../src/telemetry/metrics.js';
 import { bytes, kv, anyString, span, tracesRequest, vint } from '../helpers/wire-builder.js';
@@ -162,7 +162,7 @@ t.test('close lets running tasks finish, then refuses with SHUTTING_DOWN', async
 });
 
 t.test('a large view that skips only a few framing bytes is transferred without a copy', async (t) => {
-  const { transferableView } = await import('../../src/process/worker/transfer.js');
+  const { transferableView } = await import('../../src/process/wire/transfer.js');
   // Sizes from the pool's: Node 24 raised Buffer.poolSize from 8 to 64 KiB.
   const size = Buffer.poolSize;
   const framed = new Uint8Array(size + 5);

@@ -1,6 +1,6 @@
 // The receivers' share of issue 18, finding 9: a gRPC message flagged compressed without
 // grpc-encoding is refused as the spec says (INTERNAL), and an HTTP drain answers every client
-// cleanly (no ECONNRESET). (8 MiB of metadata: not fixed yet, see docs/guides/limits.md.)
+// cleanly (no ECONNRESET), and oversized metadata ends that call or connection, never the receiver.
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import t from 'tap';
@@ -82,4 +82,44 @@ t.test('HTTP drain: in flight answered, kept-alive connections get SHUTTING_DOWN
   t.equal((await inFlight).status, 200, 'the request in flight is answered');
   await stopped;
   t.pass('the drain completes');
+});
+
+// Clients that really send oversized metadata. node's own client refuses by itself to send a header
+// block over 64 KiB (maxSendHeaderBlockLength) or one its session memory cannot hold: grpc-js then
+// leaves such a call waiting for its deadline without a byte reaching the gateway (docs/guides/limits.md).
+function bigHeaderSession(port: number): http2.ClientHttp2Session {
+  const session = http2.connect(`http://127.0.0.1:${port}`, { maxSendHeaderBlockLength: 32 << 20, maxSessionMemory: 256 });
+  session.on('error', () => {});
+  return session;
+}
+
+t.test('metadata over maxHeaderListBytes: HEADERS_TOO_LARGE for that call, the connection keeps serving', async (t) => {
+  const { script, port } = await grpcReceiver(t);
+  const session = bigHeaderSession(port);
+  t.teardown(() => session.close());
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < 32; i++) headers[`x-big-${i}`] = 'a'.repeat(4096); // 128 KiB > the 64 KiB default
+  const big = await grpcCall(session, 'traces', payload(100), { headers });
+  t.equal(big.status, GrpcCode.RESOURCE_EXHAUSTED, 'RESOURCE_EXHAUSTED');
+  t.match(big.message, /call metadata is 13\d{4} bytes, over receivers.grpc.maxHeaderListBytes \(65536\)/);
+  t.equal(script.calls.length, 0, 'nothing reached ingest');
+  t.equal((await grpcCall(session, 'traces', payload(100))).status, GrpcCode.OK, 'the same connection serves the next call');
+});
+
+t.test('a multi-MiB metadata value closes that connection (HPACK limit), others are served', async (t) => {
+  const { port } = await grpcReceiver(t);
+  const bad = bigHeaderSession(port);
+  t.teardown(() => bad.destroy());
+  const closed = new Promise<number | undefined>((resolve) => {
+    let code: number | undefined;
+    bad.on('goaway', (c) => (code = c));
+    bad.on('close', () => resolve(code));
+  });
+  const big = await grpcCall(bad, 'traces', payload(100), { headers: { 'x-big': 'a'.repeat(2 << 20) } });
+  t.equal(big.status, undefined, 'no gRPC status for headers the server could not decode');
+  t.equal(await closed, http2.constants.NGHTTP2_COMPRESSION_ERROR, 'the connection is closed with COMPRESSION_ERROR');
+  const good = http2.connect(`http://127.0.0.1:${port}`);
+  good.on('error', () => {});
+  t.teardown(() => good.close());
+  t.equal((await grpcCall(good, 'traces', payload(100))).status, GrpcCode.OK, 'a new connection is served');
 });

@@ -4,7 +4,8 @@
 import { retryable, type Outcome } from '../../src/errors.js';
 import { FLEET, type Incident, type IncidentState } from '../../src/incident/types.js';
 import type { TraceSummary } from '../../src/process/protocol.js';
-import { locateTraces, splitByTrace } from '../../src/process/worker/split-traces.js';
+import { locateTraces } from '../../src/process/wire/locate-traces.js';
+import { splitByTrace } from '../../src/process/wire/write-traces.js';
 import { walkRequest } from '../../src/process/worker/walk.js';
 import { compileSampling, type CompiledSampling } from '../../src/sample/policy.js';
 import { validateSampling } from '../../src/sample/policy-schema.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { FLEET } from '../../src/incident/types.js';
 import { walkRequest } from '../../src/process/worker/walk.js';
-import { locateTraces as locate } from '../../src/process/worker/split-traces.js';
+import { locateTraces as locate } from '../../src/process/wire/locate-traces.js';
 import { createSampler, type SamplerConfig } from '../../src/sample/sampler.js';
 import { createMetrics, type GatewayMetrics } from '../../src/telemetry/metrics.js';
 import { flattenRequests, type FlatItem } from '../helpers/flatten.js';

@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
+import { TENANT_RE } from '../../tenant-id.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -18,8 +19,6 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-/** Tenant ids become URI path segments, file names and header values. */
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** SPIFFE trust domains: lower-case letters, digits, ".", "-", "_" (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md#21-trust-domain). */
 const TRUST_DOMAIN_RE = /^[a-z0-9._-]{1,255}$/;
 export const DEFAULT_TRUST_DOMAIN = 'stella.local';

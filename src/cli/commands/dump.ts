@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseSegment, tenantFromDirName } from '../../export/file-exporter.js';
-import { protobufToOtlpJson } from '../../process/worker/otlp-json.js';
+import { protobufToOtlpJson } from '../../process/wire/otlp-json.js';
 import { SIGNALS, type Signal } from '../../signals.js';
 import { parseSegmentName } from '../../tee/layout.js';
 import { readSegmentFile } from '../../tee/segment-format.js';

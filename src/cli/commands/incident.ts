@@ -6,10 +6,9 @@ import { parseDuration } from '../../config/units.js';
 import { FLEET, type Incident } from '../../incident/types.js';
 import { ADMIN_FLAGS, ADMIN_FLAGS_HELP, createAdminClient } from '../admin-client.js';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
+import { TENANT_RE } from '../../tenant-id.js';
 
 const INCIDENTS = '/admin/v1/incidents';
-/** As config/validate.ts's TENANT_RE; not imported from there, which would load the exporters' modules (grpc-js) for a CLI call. */
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function checkTenant(tenant: string | undefined): string {
   if (tenant === undefined || tenant === FLEET) return FLEET;

@@ -3,7 +3,7 @@
 // exporter transports.
 import { createOtlpGrpcTransport } from '../../export/otlp-grpc-transport.js';
 import { createOtlpHttpTransport } from '../../export/otlp-http-transport.js';
-import { parseExportUrl } from '../../export/router.js';
+import { parseExportUrl } from '../../export/export-url.js';
 import type { Transport } from '../../export/transport.js';
 import { replayBundle } from '../../tee/replay.js';
 import { verifyBundle } from '../../tee/verify-bundle.js';

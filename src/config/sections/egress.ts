@@ -13,7 +13,7 @@
 // set: config validation fails naming each destination off the list (src/egress/egress.ts lists them:
 // exporters, tenant export overrides, Notify webhooks, cluster peers), and at run time a connection to
 // one is refused before a socket is opened and counted in egress_refused_total{destination}.
-import { isIP } from 'node:net';
+import { ipFamily as isIP } from '../../egress/ip.js';
 import type { Reader } from '../validate.js';
 
 /** One parsed `egress.allow` entry. */

@@ -26,6 +26,8 @@
 import { ADMIN_ROLES, type AdminRole } from '../../admin/auth-types.js';
 import { isPlainObject, type RawConfig } from '../profiles.js';
 import type { Reader } from '../validate.js';
+import { TENANT_RE } from '../../tenant-id.js';
+import { show } from '../../schema-check.js';
 
 export interface AdminTokenConfig {
   /** Shown in audit logs and errors (never the token itself). */
@@ -85,17 +87,6 @@ export const DEFAULT_INCIDENTS: IncidentsConfig = {
 
 export const DEFAULT_WEBHOOK: Omit<WebhookConfig, 'url'> = { timeoutMs: 5000, retries: 5, initialBackoffMs: 1000, maxBackoffMs: 60_000 };
 
-// validate.ts exports show() and TENANT_RE, but importing values from it here would close an import
-// cycle (types.ts → this file → validate.ts → types.ts) that breaks whoever loads this file first.
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-function show(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value);
-  return String(value);
-}
 const TOKEN_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const SHA256_RE = /^[0-9a-fA-F]{64}$/;
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

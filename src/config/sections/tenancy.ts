@@ -14,6 +14,7 @@
 //     exportOverrides: { acme: { otlp: "backend-acme:4317" } }
 import type { RawConfig } from '../profiles.js';
 import type { Reader } from '../validate.js';
+import { TENANT_RE, TENANT_WHAT } from '../../tenant-id.js';
 
 /**
  * Requests that carry no identity (no verified client certificate, no bearer token):
@@ -69,10 +70,8 @@ export const DEFAULT_TENANCY: TenancyConfig = {
 };
 
 const TRUST_DOMAIN_RE = /^[a-z0-9._-]{1,255}$/;
-const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const HEADER_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const ATTRIBUTE_RE = /^[^\u0000-\u001f\u007f]{1,255}$/;
-const TENANT_WHAT = 'a tenant id of letters, digits, ".", "_" or "-" (at most 128)';
 
 export function readQuota(r: Reader, path: string, value: unknown, fallback: QuotaSpec): QuotaSpec {
   const q = r.section(path, value, ['itemsPerSecond', 'itemsBurst', 'bytesPerSecond', 'bytesBurst']);

@@ -12,8 +12,8 @@
 import type protobuf from 'protobufjs';
 import type { ProcessOk, ProcessResult, TraceSummary } from '../protocol.js';
 import type { Signal } from '../../signals.js';
-import { requestType } from '../worker/otlp-schema.js';
-import { otlpMessageInfo, ownedBytes, renderMessage } from '../worker/otlp-json.js';
+import { requestType } from '../wire/otlp-schema.js';
+import { otlpMessageInfo, ownedBytes, renderMessage } from '../wire/otlp-json.js';
 import { applyPolicy, type ReferencePolicyOptions } from './apply-policy.js';
 
 type Obj = Record<string, unknown>;

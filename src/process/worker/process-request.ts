@@ -1,15 +1,15 @@
 // One task of the worker pool: bytes in, bytes out plus a small summary (DESIGN.md decisions 1-2).
 // JSON is converted to protobuf first (the reference codec), then everything takes the same fast path:
 // walk (validate, count, summarise) ─▶ rewrite (policy, tenant stamping; rewrite.ts) ─▶ output,
-// with each trace located when the tail sampler asks (split-traces.ts).
+// with each trace located when the tail sampler asks (../wire/locate-traces.ts).
 // With no rules and no stamping the output is the input, untouched.
 import type { ProcessOk, ProcessResult, ProcessTask } from '../protocol.js';
-import { otlpJsonToProtobuf } from './otlp-json.js';
+import { otlpJsonToProtobuf } from '../wire/otlp-json.js';
 import type { VersionRules } from './policy-rules.js';
 import { rewriteRequest } from './rewrite.js';
-import { locateTraceColumns } from './split-traces.js';
+import { locateTraceColumns } from '../wire/locate-traces.js';
 import { walkRequest } from './walk.js';
-import { WireType, readLength, readTag, skipVarint, wire } from './wire-reader.js';
+import { WireType, readLength, readTag, skipVarint, wire } from '../wire/wire-reader.js';
 
 /**
  * Processes one request under `policy` (the compiled rules of task.policyVersion; the worker entry

@@ -5,6 +5,7 @@
 // linear probe into quadratic work).
 import { randomBytes } from 'node:crypto';
 import { TRACE_EMPTY_ID, TRACE_ERROR as ERROR, TRACE_ROOT as ROOT, type TraceColumns, type TraceSummary } from '../protocol.js';
+import { summariesOf } from '../wire/trace-columns.js';
 
 const SEED = randomBytes(4).readUInt32LE(0) | 0;
 
@@ -47,33 +48,6 @@ export interface TraceGroups {
   summaries(): TraceSummary[];
   /** The same as columns (copies: the groups are reused for the next request). */
   columns(): TraceColumns;
-}
-
-const idBytes = Buffer.alloc(16);
-
-/** Lower-case hex of trace `g`'s id in `c` ('' for the empty id): one native call, a flat string. */
-export function traceIdHex(c: TraceColumns, g: number): string {
-  if ((c.flags[g]! & TRACE_EMPTY_ID) !== 0) return '';
-  for (let k = 0; k < 4; k++) idBytes.writeInt32LE(c.words[g * 4 + k]!, k * 4);
-  return idBytes.toString('hex');
-}
-
-/** The summaries that `c` holds, in its order. */
-export function summariesOf(c: TraceColumns): TraceSummary[] {
-  const n = c.spans.length;
-  const out: TraceSummary[] = new Array(n);
-  for (let g = 0; g < n; g++) {
-    const t = g * 4;
-    out[g] = {
-      traceId: traceIdHex(c, g),
-      spans: c.spans[g]!,
-      error: (c.flags[g]! & ERROR) !== 0,
-      root: (c.flags[g]! & ROOT) !== 0,
-      startNs: (BigInt(c.times[t]!) << 32n) | BigInt(c.times[t + 1]!),
-      endNs: (BigInt(c.times[t + 2]!) << 32n) | BigInt(c.times[t + 3]!),
-    };
-  }
-  return out;
 }
 
 export function createTraceGroups(initialTraces = 64): TraceGroups {

@@ -20,9 +20,8 @@
 // The walk is iterative (an explicit stack in typed arrays), so no input can overflow the call stack,
 // and each step consumes input bytes, so its work is linear in the body size.
 //
-// The later rewriting pass (redaction, tenant stamping) plugs in here: the frame stack already holds,
-// for every open message, where its tag, length prefix and content are, which is what re-encoding a
-// changed value and fixing its ancestors' length prefixes needs. Until then the output is the input.
+// The walk only validates, counts and groups; it never changes the bytes. Redaction and tenant
+// stamping are a separate pass over an accepted request (rewrite.ts).
 import type { TraceColumns, TraceSummary } from '../protocol.js';
 import type { Signal } from '../../signals.js';
 import { createTraceGroups } from './trace-groups.js';
@@ -38,7 +37,7 @@ import {
   readVarint,
   skipVarint,
   wire,
-} from './wire-reader.js';
+} from '../wire/wire-reader.js';
 import {
   Capture,
   FIELD_INFO,

@@ -10,7 +10,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ProcessTask, WorkerResult } from '../protocol.js';
 import { createPolicyCache, type VersionRules } from './policy-rules.js';
 import { processRequest } from './process-request.js';
-import { transferableView } from './transfer.js';
+import { transferableView } from '../wire/transfer.js';
 
 const policies = createPolicyCache(3);
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import type { Signal } from '../../../src/signals.js';
 import type { TraceSummary } from '../../../src/process/protocol.js';
-import { otlpJsonToProtobuf } from '../../../src/process/worker/otlp-json.js';
-import { requestType } from '../../../src/process/worker/otlp-schema.js';
+import { otlpJsonToProtobuf } from '../../../src/process/wire/otlp-json.js';
+import { requestType } from '../../../src/process/wire/otlp-schema.js';
 import { decodeForComparison, locateWireError, referenceProcess } from '../../../src/process/reference/reference.js';
 import { otlpJsonFixtures, piiFixtures } from '../../helpers/fixtures.js';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { processRequest } from '../../../src/process/worker/process-request.js';
-import { otlpJsonToProtobuf } from '../../../src/process/worker/otlp-json.js';
+import { otlpJsonToProtobuf } from '../../../src/process/wire/otlp-json.js';
 import { decodeForComparison } from '../../../src/process/reference/reference.js';
 import { otlpJsonFixtures } from '../../helpers/fixtures.js';
 import { bytes, len, span, str, tracesRequest, vint } from '../../helpers/wire-builder.js';

@@ -6,9 +6,10 @@ import t from 'tap';
 import { compileRules } from '../../../src/process/worker/policy-rules.js';
 import { processRequest } from '../../../src/process/worker/process-request.js';
 import { decodeForComparison, referenceProcess } from '../../../src/process/reference/reference.js';
-import { requestType } from '../../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../../src/process/wire/otlp-schema.js';
 import type { ProcessOk } from '../../../src/process/protocol.js';
 import { policyFrom } from './policy-fixtures.js';
+import { varint } from '../../helpers/wire-builder.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -141,15 +142,6 @@ t.test('"no finding" verdicts are kept per rule set, never for version keys, nev
 
 // ---- the one-edit rebuild of a KeyValue holding a string (rewrite.ts stringKeyValue) ----
 
-const varint = (n: number): number[] => {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-};
 const field = (num: number, content: Uint8Array | number[]): number[] => [(num << 3) | 2, ...varint(content.length), ...content];
 const utf8 = (s: string): number[] => [...Buffer.from(s, 'utf8')];
 

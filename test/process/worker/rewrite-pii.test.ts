@@ -7,7 +7,7 @@ import t from 'tap';
 import { loadPolicy } from '../../../src/policy/load.js';
 import { defaultPoliciesDir } from '../../../src/paths.js';
 import { decodeForComparison } from '../../../src/process/reference/reference.js';
-import { otlpJsonToProtobuf } from '../../../src/process/worker/otlp-json.js';
+import { otlpJsonToProtobuf } from '../../../src/process/wire/otlp-json.js';
 import { compileRules } from '../../../src/process/worker/policy-rules.js';
 import { processRequest } from '../../../src/process/worker/process-request.js';
 import type { Signal } from '../../../src/signals.js';

@@ -6,7 +6,7 @@ import t from 'tap';
 import { compileRules } from '../../../src/process/worker/policy-rules.js';
 import { processRequest } from '../../../src/process/worker/process-request.js';
 import { decodeForComparison, referenceProcess } from '../../../src/process/reference/reference.js';
-import { requestType } from '../../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../../src/process/wire/otlp-schema.js';
 import { policyFrom } from './policy-fixtures.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

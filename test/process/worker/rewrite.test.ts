@@ -5,7 +5,7 @@ import t from 'tap';
 import { MASK, compileRules } from '../../../src/process/worker/policy-rules.js';
 import { processRequest } from '../../../src/process/worker/process-request.js';
 import { decodeForComparison } from '../../../src/process/reference/reference.js';
-import { requestType } from '../../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../../src/process/wire/otlp-schema.js';
 import type { ProcessOk, ProcessTask } from '../../../src/process/protocol.js';
 import type { Signal } from '../../../src/signals.js';
 import { policyFrom } from './policy-fixtures.js';

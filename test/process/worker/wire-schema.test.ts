@@ -2,7 +2,7 @@
 // with its number, its name, its wire shape and, for messages, the same child type.
 import t from 'tap';
 import type protobuf from 'protobufjs';
-import { otlpRoot } from '../../../src/process/worker/otlp-schema.js';
+import { otlpRoot } from '../../../src/process/wire/otlp-schema.js';
 import { FIELD_SLOTS, Kind, MSG, describeWireSchema, fieldChild, fieldKind, type KindValue } from '../../../src/process/worker/wire-schema.js';
 
 const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

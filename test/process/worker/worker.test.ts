@@ -5,7 +5,7 @@ import { valueSymbol } from 'piscina';
 import t from 'tap';
 import type { ProcessNeedPolicy, ProcessOk, WorkerResult } from '../../../src/process/protocol.js';
 import processTask from '../../../src/process/worker/worker.js';
-import { requestType } from '../../../src/process/worker/otlp-schema.js';
+import { requestType } from '../../../src/process/wire/otlp-schema.js';
 import { policyFrom } from './policy-fixtures.js';
 
 // piscina's move() wraps results; the value is what the pool receives.

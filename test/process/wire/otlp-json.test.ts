@@ -5,8 +5,8 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Signal } from '../../../src/signals.js';
-import { MAX_JSON_DEPTH, otlpJsonToProtobuf, protobufToOtlpJson } from '../../../src/process/worker/otlp-json.js';
-import { requestType } from '../../../src/process/worker/otlp-schema.js';
+import { MAX_JSON_DEPTH, otlpJsonToProtobuf, protobufToOtlpJson } from '../../../src/process/wire/otlp-json.js';
+import { requestType } from '../../../src/process/wire/otlp-schema.js';
 import { otlpJsonFixtures, piiFixtures } from '../../helpers/fixtures.js';
 
 type Obj = Record<string, unknown>;

@@ -1,11 +1,15 @@
+// Locating traces in a body (locate-traces.ts, the worker's share) and writing a trace's run from the
+// layout (write-traces.ts, the sampler's), together: what is written must be what splitByTrace lays out.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { TraceSummary } from '../../../src/process/protocol.js';
-import { otlpJsonToProtobuf } from '../../../src/process/worker/otlp-json.js';
+import { otlpJsonToProtobuf } from '../../../src/process/wire/otlp-json.js';
 import { processRequest } from '../../../src/process/worker/process-request.js';
-import { layoutTraces, locateTraceColumns, locateTraces, splitByTrace, traceSize, writeTrace } from '../../../src/process/worker/split-traces.js';
-import { summariesOf } from '../../../src/process/worker/trace-groups.js';
+import { layoutTraces, traceSize } from '../../../src/process/wire/trace-layout.js';
+import { locateTraceColumns, locateTraces } from '../../../src/process/wire/locate-traces.js';
+import { splitByTrace, writeTrace } from '../../../src/process/wire/write-traces.js';
+import { summariesOf } from '../../../src/process/wire/trace-columns.js';
 import { walkRequest } from '../../../src/process/worker/walk.js';
 import { generateRequestPool } from '../../../bench/generate.js';
 import { otlpJsonFixtures } from '../../helpers/fixtures.js';

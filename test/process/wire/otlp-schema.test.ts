@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../../src/paths.js';
 import { SIGNALS, SIGNAL_WIRE } from '../../../src/signals.js';
-import { otlpEnum, otlpRoot, otlpType, requestType, responseType } from '../../../src/process/worker/otlp-schema.js';
+import { otlpEnum, otlpRoot, otlpType, requestType, responseType } from '../../../src/process/wire/otlp-schema.js';
 
 t.test('pbjs accepts the proto files (npm run proto:check)', async (t) => {
   const pbjs = join(packageRoot, 'node_modules', '.bin', 'pbjs');

@@ -10,7 +10,7 @@ import {
   skipVarint,
   toBigUint64,
   wire,
-} from '../../../src/process/worker/wire-reader.js';
+} from '../../../src/process/wire/wire-reader.js';
 import { varint } from '../../helpers/wire-builder.js';
 
 const u8 = (a: number[]): Uint8Array => Uint8Array.from(a);

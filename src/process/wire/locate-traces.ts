@@ -1,54 +1,36 @@
-// Locates and regroups the traces of a validated ExportTraceServiceRequest for the tail sampler
-// (ProcessTask.splitTraces in ../protocol.ts). locateTraces leaves the body as it is and returns, per trace
-// id (in the order of the walk's summaries), where its spans lie and which resource and scope headers
-// surround them: a compact Int32Array layout (offsets into the body). writeTrace then builds the regrouped
-// run of one trace on demand: resource_spans entries that carry its resource and the ScopeSpans (scope,
-// schema_url) that held its spans, with only its spans, so that a batch of kept traces is still a plain
-// concatenation (DESIGN.md, decision 1). Resource, scope and span bytes are copied verbatim; only the two
-// length prefixes per ResourceSpans / ScopeSpans are new. The sampler forwards a request whose traces are
-// all kept as the original body, so only the kept traces of partly kept requests are ever written.
-//
-// Field order inside a rewritten ResourceSpans / ScopeSpans: the kept scope_spans / spans first, in
-// their original order, then every other field (resource, schema_url, unknown fields, in their original
-// order). Protobuf parsers do not depend on field order
-// (https://protobuf.dev/programming-guides/encoding/#order), and fields of the same number keep
-// their relative order, so the merge semantics are unchanged.
-// A ResourceSpans or ScopeSpans without any span carries no trace and is left out of the runs (the
-// sampler could not attribute it to a trace); a body with a single trace is that trace's run as is.
+// Locates the traces of a validated ExportTraceServiceRequest for the tail sampler (ProcessTask.splitTraces
+// in ../protocol.ts): locateTraces leaves the body as it is and returns, per trace id (in the order of the
+// walk's summaries), where its spans lie and which resource and scope headers surround them, packed into
+// the layout of trace-layout.ts. The worker locates (locateTraceColumns, from the walk's trace columns);
+// the sampler locates on the main thread only for a body the worker did not (locateTraces, from summaries).
+// A ResourceSpans or ScopeSpans without any span carries no trace and is left out (the sampler could not
+// attribute it to a trace).
 //
 // No decoded objects: one pass over the bytes records where every span, scope and resource header lies
-// (reused typed arrays), packed into the layout; writing sizes a trace's groups, then copies.
+// (reused typed arrays), packed into the layout, with each trace's size (sizeTrace).
 import { randomBytes } from 'node:crypto';
 import { TRACE_EMPTY_ID, type TraceColumns, type TraceSummary } from '../protocol.js';
 import { WireType, readLength, readTag, skipVarint, wire } from './wire-reader.js';
-
-// Field numbers (opentelemetry/proto/trace/v1/trace.proto and the collector's trace_service.proto).
-const TAG_RESOURCE_SPANS = (1 << 3) | WireType.LEN; // ExportTraceServiceRequest.resource_spans
-const TAG_SCOPE_SPANS = (2 << 3) | WireType.LEN; // ResourceSpans.scope_spans
-const TAG_SPANS = (2 << 3) | WireType.LEN; // ScopeSpans.spans
-const TAG_TRACE_ID = (1 << 3) | WireType.LEN; // Span.trace_id
+import {
+  Column,
+  L_HEADER,
+  L_RESOURCES,
+  L_RES_RANGES,
+  L_SCOPES,
+  L_SCOPE_RANGES,
+  L_SPANS,
+  L_TRACES,
+  TAG_RESOURCE_SPANS,
+  TAG_SCOPE_SPANS,
+  TAG_SPANS,
+  TAG_TRACE_ID,
+  resourceGroupSize,
+  scopeGroupSize,
+  sections,
+  sizeTrace,
+} from './trace-layout.js';
 
 const SEED = randomBytes(4).readUInt32LE(0) | 0;
-
-/** Growable Int32Array columns, reused across calls (a worker splits one request at a time). */
-class Column {
-  data: Int32Array;
-  constructor(size: number) {
-    this.data = new Int32Array(size);
-  }
-  ensure(n: number): Int32Array {
-    if (n > this.data.length) {
-      const next = new Int32Array(Math.max(n, this.data.length * 2));
-      next.set(this.data);
-      this.data = next;
-    }
-    return this.data;
-  }
-  /** Gives memory back after an unusually large request. */
-  shrink(limit: number, size: number): void {
-    if (this.data.length > limit) this.data = new Int32Array(size);
-  }
-}
 
 // Spans: where the span field (tag included) lies, its trace (index into `traces`) and its scope.
 const spanStart = new Column(1024);
@@ -69,10 +51,8 @@ const scopeRangeStart = new Column(128);
 const scopeRangeStop = new Column(128);
 const resRangeStart = new Column(128);
 const resRangeStop = new Column(128);
-// Per trace: span count (then the write cursor of the counting sort); group sizes of the trace being sized.
+// Per trace: span count (then the write cursor of the counting sort).
 const traceSpanCount = new Column(64);
-const resourceGroupSize = new Column(64);
-const scopeGroupSize = new Column(64);
 // Trace id → index table: four 32-bit words per trace, open addressing.
 const traceWords = new Column(256);
 const table = new Column(256);
@@ -84,30 +64,6 @@ let nScopeRanges = 0;
 let nResRanges = 0;
 let tableMask = 0;
 let emptyTrace = -1;
-
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
-
-function writeVarint(out: Uint8Array, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  out[at++] = n;
-  return at;
-}
-
-/** Copies src[start, end) to out at `at`: a loop for short runs, Buffer#copy (a memcpy, no view object) otherwise. */
-function copy(out: Uint8Array, at: number, src: Buffer, start: number, end: number): number {
-  const n = end - start;
-  if (n < 32) {
-    for (let i = 0; i < n; i++) out[at + i] = src[start + i]!;
-  } else {
-    src.copy(out, at, start, end);
-  }
-  return at + n;
-}
 
 function fail(what: string, pos: number): never {
   // Only reachable when the caller broke the contract (an unvalidated body, or summaries of another body).
@@ -331,97 +287,10 @@ function parseResource(buf: Uint8Array, pos: number, end: number): void {
   resourceHeaderBytes.ensure(nResources)[r] = header;
 }
 
-// The layout (locateTraces): one Int32Array, so that it crosses from the worker to the main thread as one
-// memcpy (a structured clone of a typed array), not as objects. Offsets of its sections:
-const L_TRACES = 0; // header: trace, span, scope, resource, scope-range and resource-range counts
-const L_SPANS = 1;
-const L_SCOPES = 2;
-const L_RESOURCES = 3;
-const L_SCOPE_RANGES = 4;
-const L_RES_RANGES = 5;
-const L_HEADER = 8;
-// then: traceFirst[nTraces + 1] (index of each trace's first span in the ordered spans), traceSize[nTraces]
-// (bytes of its run), ordered spans (start, end, scope)×nSpans, scopes (resource, firstRange, endRange,
-// headerBytes)×nScopes, resources (firstRange, endRange, headerBytes)×nResources, scope header ranges
-// (start, stop)×nScopeRanges, resource header ranges (start, stop)×nResRanges.
-
-/** Where the sections of a layout start. */
-interface Sections {
-  nTraces: number;
-  first: number;
-  size: number;
-  spans: number;
-  scopes: number;
-  resources: number;
-  scopeRanges: number;
-  resRanges: number;
-}
-
-function sections(l: Int32Array): Sections {
-  const nTraces = l[L_TRACES]!;
-  const first = L_HEADER;
-  const size = first + nTraces + 1;
-  const spans = size + nTraces;
-  const scopes = spans + 3 * l[L_SPANS]!;
-  const resources = scopes + 4 * l[L_SCOPES]!;
-  const scopeRanges = resources + 3 * l[L_RESOURCES]!;
-  const resRanges = scopeRanges + 2 * l[L_SCOPE_RANGES]!;
-  return { nTraces, first, size, spans, scopes, resources, scopeRanges, resRanges };
-}
-
-/** Number of traces a layout describes. */
-export function layoutTraces(layout: Int32Array): number {
-  return layout[L_TRACES]!;
-}
-
-/**
- * Sizes of trace t's (resource) groups into resourceGroupSize and (scope) groups into scopeGroupSize, in
- * output order; returns the bytes of its run.
- */
-function sizeTrace(l: Int32Array, s: Sections, t: number): number {
-  let nResGroups = 0;
-  let nScopeGroups = 0;
-  let total = 0;
-  let curRes = -1;
-  let curScope = -1;
-  let resContent = 0;
-  let scopeContent = 0;
-  const end = l[s.first + t + 1]!;
-  for (let k = l[s.first + t]!; k < end; k++) {
-    const sp = s.spans + 3 * k;
-    const sc = l[sp + 2]!;
-    if (sc !== curScope) {
-      if (curScope >= 0) {
-        scopeGroupSize.ensure(nScopeGroups + 1)[nScopeGroups++] = scopeContent;
-        resContent += 1 + varintSize(scopeContent) + scopeContent;
-      }
-      const r = l[s.scopes + 4 * sc]!;
-      if (r !== curRes) {
-        if (curRes >= 0) {
-          resourceGroupSize.ensure(nResGroups + 1)[nResGroups++] = resContent;
-          total += 1 + varintSize(resContent) + resContent;
-        }
-        curRes = r;
-        resContent = l[s.resources + 3 * r + 2]!;
-      }
-      curScope = sc;
-      scopeContent = l[s.scopes + 4 * sc + 3]!;
-    }
-    scopeContent += l[sp + 1]! - l[sp]!;
-  }
-  if (curScope >= 0) {
-    scopeGroupSize.ensure(nScopeGroups + 1)[nScopeGroups++] = scopeContent;
-    resContent += 1 + varintSize(scopeContent) + scopeContent;
-    resourceGroupSize.ensure(nResGroups + 1)[nResGroups++] = resContent;
-    total += 1 + varintSize(resContent) + resContent;
-  }
-  return total;
-}
-
 /**
  * Where each trace of `traces` (the walk's summaries of `body`) lies in `body`: its spans, and the
  * resource and scope headers around them; the body itself is left as it is. null when there is at
- * most one trace (the body is that trace's run). Build a trace's regrouped bytes with writeTraces, only
+ * most one trace (the body is that trace's run). Build a trace's regrouped bytes with writeTrace (write-traces.ts), only
  * for the traces that need them (the tail sampler: the kept traces of partly kept requests).
  * `body` must be a request the walk accepted and `traces` its summaries; anything else throws.
  */
@@ -534,107 +403,4 @@ function locate(body: Uint8Array, nTraces: number): Int32Array {
     for (const c of [traceSpanCount, traceWords, table, resourceGroupSize, scopeGroupSize]) c.shrink(65_536, 256);
   }
   return l;
-}
-
-/** Bytes of trace t's regrouped run (locateTraces). */
-export function traceSize(layout: Int32Array, t: number): number {
-  return layout[L_HEADER + layout[L_TRACES]! + 1 + t]!;
-}
-
-/** Copies a scope's (or resource's) header ranges: ranges [first, end) of the range section at `base`. */
-function copyHeader(out: Uint8Array, at: number, src: Buffer, l: Int32Array, base: number, first: number, end: number): number {
-  for (let h = first; h < end; h++) at = copy(out, at, src, l[base + 2 * h]!, l[base + 2 * h + 1]!);
-  return at;
-}
-
-/**
- * Writes the regrouped run of trace t (one resource_spans entry per resource that holds its spans, each
- * with its resource and scopes: the bytes splitByTrace lays out for it) into out at `at`; returns the
- * position after it (at + traceSize(layout, t)). `body` and `layout` must belong together.
- */
-export function writeTrace(body: Uint8Array, layout: Int32Array, t: number, out: Uint8Array, at: number): number {
-  const l = layout;
-  const s = sections(l);
-  const start = at;
-  const size = sizeTrace(l, s, t);
-  const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const resSizes = resourceGroupSize.data;
-  const scopeSizes = scopeGroupSize.data;
-  let rg = 0;
-  let sg = 0;
-  let curRes = -1;
-  let curScope = -1;
-  // Spans of the trace that lie next to each other in the body are copied as one range.
-  let runStart = 0;
-  let runEnd = 0;
-  const end = l[s.first + t + 1]!;
-  for (let k = l[s.first + t]!; k < end; k++) {
-    const sp = s.spans + 3 * k;
-    const sc = l[sp + 2]!;
-    if (sc !== curScope) {
-      at = copy(out, at, src, runStart, runEnd);
-      runStart = runEnd = 0;
-      const r = l[s.scopes + 4 * sc]!;
-      if (curScope >= 0) {
-        // Close the scope group (its header after its spans), and the resource group when it ends.
-        const so = s.scopes + 4 * curScope;
-        at = copyHeader(out, at, src, l, s.scopeRanges, l[so + 1]!, l[so + 2]!);
-        if (r !== curRes) at = copyHeader(out, at, src, l, s.resRanges, l[s.resources + 3 * curRes]!, l[s.resources + 3 * curRes + 1]!);
-      }
-      if (r !== curRes) {
-        curRes = r;
-        out[at++] = TAG_RESOURCE_SPANS;
-        at = writeVarint(out, at, resSizes[rg++]!);
-      }
-      curScope = sc;
-      out[at++] = TAG_SCOPE_SPANS;
-      at = writeVarint(out, at, scopeSizes[sg++]!);
-    }
-    const a = l[sp]!;
-    if (a === runEnd && runEnd !== 0) runEnd = l[sp + 1]!;
-    else {
-      at = copy(out, at, src, runStart, runEnd);
-      runStart = a;
-      runEnd = l[sp + 1]!;
-    }
-  }
-  at = copy(out, at, src, runStart, runEnd);
-  if (curScope >= 0) {
-    const so = s.scopes + 4 * curScope;
-    at = copyHeader(out, at, src, l, s.scopeRanges, l[so + 1]!, l[so + 2]!);
-    at = copyHeader(out, at, src, l, s.resRanges, l[s.resources + 3 * curRes]!, l[s.resources + 3 * curRes + 1]!);
-  }
-  if (at - start !== size) throw new Error(`writeTrace: wrote ${at - start} bytes, sized ${size}`);
-  return at;
-}
-
-/**
- * `body` regrouped as one run of resource_spans entries per trace of `traces` (in that order), and each
- * summary's offset/length set to its run. `body` must be a request the walk accepted and `traces` its
- * summaries (walk.ts); anything else throws (a bug, not bad input). A body with one trace is returned
- * as is. (The gateway no longer splits whole requests: the worker returns locateTraces' layout and the
- * sampler writes only the kept traces of partly kept requests; this remains for callers that want the
- * whole regrouped body.)
- */
-export function splitByTrace(body: Uint8Array, traces: TraceSummary[]): Uint8Array {
-  const nTraces = traces.length;
-  if (nTraces === 0) return body;
-  const layout = locateTraces(body, traces);
-  if (layout === null) {
-    traces[0]!.offset = 0;
-    traces[0]!.length = body.length;
-    return body;
-  }
-  let total = 0;
-  for (let t = 0; t < nTraces; t++) total += traceSize(layout, t);
-  // Every byte is written below: no zero-fill; allocUnsafeSlow owns its ArrayBuffer (transferable).
-  const out: Uint8Array = Buffer.allocUnsafeSlow(total);
-  let at = 0;
-  for (let t = 0; t < nTraces; t++) {
-    const offset = at;
-    at = writeTrace(body, layout, t, out, at);
-    traces[t]!.offset = offset;
-    traces[t]!.length = at - offset;
-  }
-  return out;
 }

@@ -11,7 +11,8 @@
 //   an incident that ends is captured as signed bundles (`incidents.captureOnEnd.enabled`).
 // - `airgap`: no network egress: exporters must be `file://` (the default file exporter qualifies).
 //   A site that does want one network exporter in airgap says so explicitly, in the file:
-//   `profiles: { airgap: { allowNetworkExporters: true } }`. Archived segments get the `airgap`
+//   `profiles: { airgap: { allowNetworkExporters: true } }`, and lists its destination under `egress.allow`
+//   (sealed mode: every outbound destination must be on that list, src/egress/egress.ts). Archived segments get the `airgap`
 //   retention tier (kept longest: the archive may be the only copy an air-gapped site has).
 //
 // A config file can extend a built-in profile under `profiles.<name>`; that overlay is merged over the

@@ -19,6 +19,7 @@ import { startCapturePruner } from './admin/captures-routes.js';
 import { capturesDirOf, createGatewayAdmin } from './admin/routes.js';
 import { startCluster, type Cluster } from './cluster/cluster.js';
 import { createNotifier } from './incident/notify.js';
+import { startIncidentCaptures } from './incident/capture-on-end-wiring.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
 import type { ReloadAudit } from './policy/hot-reload.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
@@ -42,10 +43,12 @@ import type { PayloadEncoding } from './process/protocol.js';
 import { summariesOf } from './process/wire/trace-columns.js';
 import { createGrpcReceiver } from './receive/grpc-receiver.js';
 import { createHttpReceiver } from './receive/http-receiver.js';
+import { tlsAuditLine } from './receive/tls.js';
 import type { IngestDeps, IngestOutcome, RequestContext } from './receive/types.js';
 import type { Signal } from './signals.js';
 import type { Logger } from './telemetry/logger-types.js';
 import { createMetrics, type GatewayMetrics } from './telemetry/metrics.js';
+import { createEgressGuard } from './egress/egress.js';
 import { createStartStopGraph, type StartStopGraph } from './lifecycle.js';
 
 export interface RunningGateway {
@@ -115,6 +118,8 @@ async function startAll(
 
   // Policies load first (an invalid policy fails start-up before anything binds) and hot-reload from
   // then on. Workers receive the compiled policy by version (see the process stage).
+  // Sealed mode: every outbound connection (exporters, Notify; cluster peers) asks egress.allow first.
+  const egress = createEgressGuard(config, { metrics, logger });
   const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
   started.push('policy store', () => policies.stop(), { service: true });
   policies.start();
@@ -124,7 +129,7 @@ async function startAll(
     metrics,
     logger,
     // Isolation to the backend: every export request names its tenant; some tenants have their own backend.
-    transportOptions: { tenantHeader: config.tenancy.exportHeader },
+    transportOptions: { tenantHeader: config.tenancy.exportHeader, egress },
     tenantEndpoints: config.tenancy.exportOverrides,
     // Exporters with queue.persistent keep their on-disk logs here (docs/guides/persistent-queue.md).
     queueDir: join(config.dataDir, 'queue'),
@@ -162,7 +167,7 @@ async function startAll(
   // dir (a restart keeps it), every change audited and announced to the Notify webhooks. At shut-down
   // the state stays on disk for the next start; pending notifications get a short grace.
   const incidents = createIncidentStore(incidentStoreConfig(config), { metrics, logger });
-  const notifier = createNotifier(config.incidents.notify, { metrics, logger });
+  const notifier = createNotifier(config.incidents.notify, { metrics, logger, egress });
   started.push('incident notifier', (left) => notifier.stop(Math.min(left, 1000)));
   incidents.onChange((change) => notifier.notify(change));
   started.push('incident store', () => incidents.stop());
@@ -174,11 +179,15 @@ async function startAll(
   const tee = createTee({ ...config.forensic, root: forensicDir(config) }, { metrics, logger, incidents, tenantLabel });
   started.push('forensic tee', (left) => tee.close(left), { with: 'exporters' });
   await tee.start();
+  // An incident that ends is captured as signed bundles (incidents.captureOnEnd; off unless configured).
+  // At shut-down, captures still in their cooldown run before the tee and Notify stop.
+  const incidentCaptures = startIncidentCaptures(config, { incidents, notifier, tee, metrics, logger });
+  if (incidentCaptures) started.push('incident captures', (left) => incidentCaptures.stop(left));
 
   // cluster: several replicas as one gateway (src/cluster): membership, the peer listener (readiness
   // answers 503 once stopping), fleet-wide incidents. It stops after the sampler has drained.
   if (config.cluster) {
-    const c = await startCluster(config.cluster, { logger, metrics, incidents, isReady: () => state === 'ready' });
+    const c = await startCluster(config.cluster, { logger, metrics, incidents, egress, isReady: () => state === 'ready' });
     started.push('cluster', () => c.stop());
     cluster = c;
   }
@@ -348,12 +357,12 @@ async function startAll(
 
   // receive: the listeners open last; at shut-down they stop taking requests first, side by side.
   if (config.receivers.grpc.enabled) {
-    const grpc = createGrpcReceiver(config.receivers.grpc, { open, shedEarly, metrics, logger });
+    const grpc = createGrpcReceiver(config.receivers.grpc, { open, shedEarly, metrics, logger, tlsAudit: (e) => auditLine(tlsAuditLine(e)) });
     started.push('gRPC receiver', (left) => grpc.stop(left));
     addresses.grpc = await grpc.start();
   }
   if (config.receivers.http.enabled) {
-    const http = createHttpReceiver(config.receivers.http, { open, shedEarly, metrics, logger });
+    const http = createHttpReceiver(config.receivers.http, { open, shedEarly, metrics, logger, tlsAudit: (e) => auditLine(tlsAuditLine(e)) });
     started.push('HTTP receiver', (left) => http.stop(left), { with: 'gRPC receiver' });
     addresses.http = await http.start();
   }

@@ -16,7 +16,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { fastify, type FastifyInstance } from 'fastify';
 import { isLoopbackHost } from '../identify/identify.js';
 import { FLEET } from '../incident/types.js';
-import { createTlsReloader, followReloads, type TlsReloader } from '../receive/tls.js';
+import { createTlsReloader, followReloads, type TlsReloader, type TlsReloadEvent } from '../receive/tls.js';
 import type { AdminConfig, HostPort } from '../config/types.js';
 import { sendAdminError } from './admin-errors.js';
 import type { AdminAuthorize } from './auth-types.js';
@@ -37,6 +37,8 @@ export interface AdminServerDeps {
   extraRoutes?: (app: FastifyInstance) => void;
   /** Admin token check, for /metrics when admin.metricsAuth asks for one (without it such a /metrics refuses everyone). */
   authorize?: AdminAuthorize;
+  /** TLS reloads of the admin listener, for the audit log. */
+  tlsAudit?: (e: TlsReloadEvent) => void;
   /** False when no admin token exists at all: the start-up warning then says /metrics refuses everyone. */
   tokensConfigured?: boolean;
 }
@@ -62,7 +64,7 @@ export function createAdminServer(config: AdminConfig, deps: AdminServerDeps): A
   let reloader: TlsReloader | undefined;
   let tlsError: unknown;
   try {
-    reloader = config.tls ? createTlsReloader(config.tls, { listener: 'admin', metrics, logger }) : undefined;
+    reloader = config.tls ? createTlsReloader(config.tls, { listener: 'admin', metrics, logger, ...(deps.tlsAudit && { onAudit: deps.tlsAudit }) }) : undefined;
   } catch (err) {
     tlsError = err;
   }

@@ -6,6 +6,7 @@
 // Every /admin/v1 route calls the same authorize first (auth.ts: bearer tokens with roles and tenant
 // scopes); refused admin requests become audit lines (capped per minute in auth.ts), beside incident
 // changes and captures.
+import { tlsAuditLine } from '../receive/tls.js';
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/types.js';
 import type { IncidentStore } from '../incident/store.js';
@@ -58,6 +59,7 @@ export function createGatewayAdmin(config: GatewayConfig, deps: GatewayAdminDeps
     metrics,
     logger,
     isReady: () => deps.state() === 'ready',
+    tlsAudit: (e) => deps.audit(tlsAuditLine(e)),
     phase: deps.state,
     extraRoutes: (app) => {
       registerStatusRoute(app, { authorize, source });

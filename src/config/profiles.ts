@@ -7,10 +7,12 @@
 // - `forensic`: lose less when a backend is slow or down: every exporter (unless its own entry says
 //   otherwise) queues up to 512MiB in memory, keeps its queue on disk (`queue.persistent`: a request is
 //   acknowledged once on disk, replayed after a crash) and keeps retrying a batch for up to 1h; shutdown waits up to 60s
-//   for the queues to drain; the forensic tee archives every tenant all the time (`forensic.mode: always`).
+//   for the queues to drain; the forensic tee archives every tenant all the time (`forensic.mode: always`);
+//   an incident that ends is captured as signed bundles (`incidents.captureOnEnd.enabled`).
 // - `airgap`: no network egress: exporters must be `file://` (the default file exporter qualifies).
 //   A site that does want one network exporter in airgap says so explicitly, in the file:
-//   `profiles: { airgap: { allowNetworkExporters: true } }`. Archived segments get the `airgap`
+//   `profiles: { airgap: { allowNetworkExporters: true } }`, and lists its destination under `egress.allow`
+//   (sealed mode: every outbound destination must be on that list, src/egress/egress.ts). Archived segments get the `airgap`
 //   retention tier (kept longest: the archive may be the only copy an air-gapped site has).
 //
 // A config file can extend a built-in profile under `profiles.<name>`; that overlay is merged over the
@@ -26,6 +28,8 @@ export const BUILTIN_PROFILES: Readonly<Record<ProfileName, RawConfig>> = {
     exporterDefaults: { queue: { maxBytes: '512MiB', persistent: true }, retry: { maxElapsed: '1h' } },
     shutdownTimeout: '60s',
     forensic: { mode: 'always' },
+    // An incident that ends leaves a signed bundle of its window (src/incident/capture-on-end.ts).
+    incidents: { captureOnEnd: { enabled: true } },
   },
   airgap: { allowNetworkExporters: false, forensic: { tier: 'airgap' } },
 };

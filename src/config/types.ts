@@ -5,6 +5,7 @@ import type { Signal } from '../signals.js';
 import type { ClusterConfig } from './sections/cluster.js';
 import { DEFAULT_FORENSIC, type ForensicConfig } from './sections/forensic.js';
 import { DEFAULT_INCIDENTS, type IncidentsConfig } from './sections/incidents.js';
+import { DEFAULT_EGRESS, type EgressConfig } from './sections/egress.js';
 import { DEFAULT_POLICY, type PolicyConfig } from './sections/policy.js';
 import { DEFAULT_SAMPLING, type SamplingConfig } from './sections/sampling.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './sections/tenancy.js';
@@ -243,6 +244,8 @@ export interface GatewayConfig {
   forensic: ForensicConfig;
   /** Several replicas acting as one gateway (src/cluster); absent = a single replica. */
   cluster?: ClusterConfig;
+  /** Sealed mode: the outbound destinations allowed (src/config/sections/egress.ts, src/egress). */
+  egress: EgressConfig;
 }
 
 const MiB = 1024 * 1024;
@@ -272,6 +275,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   sampling: DEFAULT_SAMPLING,
   incidents: DEFAULT_INCIDENTS,
   forensic: DEFAULT_FORENSIC,
+  egress: DEFAULT_EGRESS,
 };
 
 /** Defaults for one exporter entry; `name`, `kind` and `endpoint` come from the user. */

@@ -20,6 +20,8 @@ import { SIGNALS, type Signal } from '../signals.js';
 import { readCluster } from './sections/cluster.js';
 import { readForensic } from './sections/forensic.js';
 import { readIncidents } from './sections/incidents.js';
+import { readEgress } from './sections/egress.js';
+import { checkConfigEgress } from '../egress/egress.js';
 import { readPolicy } from './sections/policy.js';
 import { readSampling } from './sections/sampling.js';
 import { readTenancy } from './sections/tenancy.js';
@@ -81,6 +83,7 @@ const TOP_KEYS = [
   'incidents',
   'forensic',
   'cluster',
+  'egress',
 ] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'requireClientCert', 'minVersion'] as const;
 const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
@@ -361,6 +364,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     sampling: readSampling(r, top.sampling),
     incidents: readIncidents(r, top.incidents),
     forensic: readForensic(r, top.forensic),
+    egress: readEgress(r, top.egress),
   };
   const cluster = readCluster(r, top.cluster, (path, v, what) => {
     if (v === undefined || v === null) {
@@ -380,6 +384,10 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
 
   const allowNetwork = r.bool('allowNetworkExporters', top.allowNetworkExporters, true);
   config.exporters = readExporters(r, top.exporters, top.exporterDefaults, allowNetwork, config);
+  // Sealed mode: every destination the config names must be on egress.allow (airgap, or a list set).
+  // A destination already refused (a bad endpoint, or a network exporter where none is allowed) is not named twice.
+  const refused = new Set(r.errors.map((e) => e.slice(0, e.indexOf(':'))));
+  for (const e of checkConfigEgress(config)) if (!refused.has(e.path)) r.fail(e.path, e.message);
   return config;
 }
 

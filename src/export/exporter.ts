@@ -23,6 +23,7 @@ import { createOtlpGrpcTransport } from './otlp-grpc-transport.js';
 import { createOtlpHttpTransport } from './otlp-http-transport.js';
 import { createRetrySchedule } from './retry.js';
 import type { ExportBatch, Transport, TransportOptions, TransportResult } from './transport.js';
+import { exporterDestination, guardTransport } from '../egress/egress.js';
 import { createPersistentQueue, type PersistentQueue } from './queue/persistent-queue.js';
 import type { Exporter, ExportItem, OfferOutcome } from './types.js';
 
@@ -51,12 +52,18 @@ export type DropReason = 'permanent' | 'retries_exhausted' | 'shutdown';
 export function createTransport(config: ExporterConfig, options: TransportOptions = {}): Transport {
   switch (config.kind) {
     case 'otlp-grpc':
-      return createOtlpGrpcTransport(config, options);
+      return guarded(config, createOtlpGrpcTransport(config, options), options);
     case 'otlp-http':
-      return createOtlpHttpTransport(config, options);
+      return guarded(config, createOtlpHttpTransport(config, options), options);
     case 'file':
       return createFileTransport(config);
   }
+}
+
+/** Sealed mode: the transport asks egress.allow before each send (src/egress/egress.ts). */
+function guarded(config: ExporterConfig, transport: Transport, options: TransportOptions): Transport {
+  const destination = options.egress?.enforced ? exporterDestination(config) : undefined;
+  return destination && options.egress ? guardTransport(transport, destination, options.egress) : transport;
 }
 
 /** Resolves after `ms`, or early (false) when `signal` aborts. */

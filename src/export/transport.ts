@@ -4,6 +4,7 @@
 import type { Signal } from '../signals.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { EgressGuard } from '../egress/egress.js';
 
 /** One export request: concatenated ExportItem bodies of one signal and one tenant. */
 export interface ExportBatch {
@@ -45,6 +46,8 @@ export interface TransportOptions {
   /** For TLS: the insecure warning, reload lines and tls_reload_failures_total (client-tls.ts). */
   logger?: Logger;
   metrics?: GatewayMetrics;
+  /** Sealed mode (src/egress): asked before every send; a refused destination never gets a socket. */
+  egress?: EgressGuard;
 }
 
 export const abortedResult: TransportResult = { status: 'retryable', reason: 'aborted', message: 'export cancelled by shutdown' };

@@ -15,6 +15,7 @@ import type { WebhookConfig } from '../config/sections/incidents.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { urlDestination, type EgressGuard } from '../egress/egress.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { IncidentChange } from './store.js';
 import { FLEET, type Incident } from './types.js';
@@ -38,11 +39,26 @@ export interface NotifyDeps {
   clock?: Clock;
   /** 0..1 for the jitter (default Math.random). */
   random?: () => number;
+  /** Sealed mode (src/egress): a webhook off egress.allow is refused before any connection. */
+  egress?: EgressGuard;
+}
+
+/** What a capture on incident end produced (src/incident/capture-on-end.ts), per tenant. */
+export interface CaptureNotice {
+  tenant: string;
+  from: string;
+  to: string;
+  /** capture.completed: the bundle and the hex SHA-256 of its manifest.json (what `stella telemetry verify` checks). */
+  path?: string;
+  manifestSha256?: string;
+  bytes?: number;
+  /** capture.failed: why. */
+  error?: string;
 }
 
 /** The JSON body of a notification. */
 export interface NotifyEvent {
-  type: 'incident.start' | 'incident.end' | 'incident.expire';
+  type: 'incident.start' | 'incident.end' | 'incident.expire' | 'capture.completed' | 'capture.failed';
   /** Unique per event (the same for every webhook and every retry): receivers can de-duplicate on it. */
   id: string;
   /** When the change happened (ISO 8601). */
@@ -50,6 +66,8 @@ export interface NotifyEvent {
   /** true when the incident covers the whole fleet (scope "_all"). */
   fleet: boolean;
   incident: Incident;
+  /** capture.* events only. */
+  capture?: CaptureNotice;
   /** The gateway that sent it. */
   source: { hostname: string };
 }
@@ -57,6 +75,8 @@ export interface NotifyEvent {
 export interface Notifier {
   /** Queues the change for every webhook; returns at once. */
   notify(change: IncidentChange): void;
+  /** Queues a capture.completed or capture.failed event about `incident`'s capture; returns at once. */
+  announceCapture(type: 'capture.completed' | 'capture.failed', incident: Incident, capture: CaptureNotice): void;
   /** Events waiting or in flight, all webhooks. */
   pending(): number;
   /** Stops taking events, waits up to deadlineMs for the queues to drain, then gives up on the rest (counted). */
@@ -141,6 +161,11 @@ export function createNotifier(config: NotifyConfig, deps: NotifyDeps): Notifier
   }
 
   async function attempt(hook: Hook, d: Delivery): Promise<AttemptOutcome> {
+    if (deps.egress?.enforced) {
+      const to = urlDestination(hook.config.url);
+      const allowed = to ? deps.egress.check(to.host, to.port) : { ok: false as const, message: 'bad URL' };
+      if (!allowed.ok) return { status: 'permanent', reason: 'egress_refused' };
+    }
     const signal = AbortSignal.any([AbortSignal.timeout(hook.config.timeoutMs), stopController.signal]);
     try {
       const res = await fetch(hook.config.url, {
@@ -204,31 +229,40 @@ export function createNotifier(config: NotifyConfig, deps: NotifyDeps): Notifier
     }
   }
 
+  function enqueue(type: NotifyEvent['type'], incident: Incident, capture?: CaptureNotice): void {
+    const event: NotifyEvent = {
+      type,
+      id: randomUUID(),
+      time: new Date(clock.now()).toISOString(),
+      fleet: incident.scope === FLEET,
+      incident,
+      ...(capture && { capture }),
+      source: { hostname: host },
+    };
+    const body = JSON.stringify(event);
+    for (const hook of hooks) {
+      const d: Delivery = { event, body, attempts: 0 };
+      if (closed) {
+        drop(hook, 'shutdown', d);
+        continue;
+      }
+      if (hook.queue.length >= config.maxQueue) {
+        drop(hook, 'queue_full', d);
+        continue;
+      }
+      hook.queue.push(d);
+      void pump(hook);
+    }
+    updateGauge();
+  }
+
   return {
     notify(change) {
-      const event: NotifyEvent = {
-        type: `incident.${change.type}`,
-        id: randomUUID(),
-        time: new Date(clock.now()).toISOString(),
-        fleet: change.incident.scope === FLEET,
-        incident: change.incident,
-        source: { hostname: host },
-      };
-      const body = JSON.stringify(event);
-      for (const hook of hooks) {
-        const d: Delivery = { event, body, attempts: 0 };
-        if (closed) {
-          drop(hook, 'shutdown', d);
-          continue;
-        }
-        if (hook.queue.length >= config.maxQueue) {
-          drop(hook, 'queue_full', d);
-          continue;
-        }
-        hook.queue.push(d);
-        void pump(hook);
-      }
-      updateGauge();
+      enqueue(`incident.${change.type}`, change.incident);
+    },
+
+    announceCapture(type, incident, capture) {
+      enqueue(type, incident, capture);
     },
 
     pending,

@@ -27,6 +27,12 @@ export interface IncidentStoreConfig {
   defaultTtlMs: number;
   maxTtlMs: number;
   maxIncidents: number;
+  /**
+   * A new incident of a scope whose incident ended less than this ago resumes that one (same start; audit
+   * action "resume"), so a flapping alert makes one incident and one capture (incidents.captureOnEnd.cooldown).
+   * 0 or absent: every start is a new incident.
+   */
+  resumeWithinMs?: number;
 }
 
 export interface IncidentStoreDeps {
@@ -35,7 +41,8 @@ export interface IncidentStoreDeps {
   clock?: Clock;
 }
 
-export type IncidentChange = { type: 'start' | 'end' | 'expire'; incident: Incident };
+/** `resumed`: a start within the cooldown after the same scope's incident ended, keeping its startedAt. */
+export type IncidentChange = { type: 'start' | 'end' | 'expire'; incident: Incident; resumed?: boolean };
 
 export type IncidentErrorCode = 'INVALID_SCOPE' | 'INVALID_TTL' | 'INVALID_REASON' | 'TOO_MANY' | 'NOT_FOUND' | 'DISABLED' | 'PERSIST_FAILED';
 
@@ -84,7 +91,7 @@ export interface IncidentStore extends IncidentState {
 /** One line of audit.log. */
 export interface AuditRecord {
   time: string;
-  action: 'start' | 'update' | 'end' | 'expire';
+  action: 'start' | 'update' | 'resume' | 'end' | 'expire';
   /** Cluster mode: the change came from this peer replica (it was made there). */
   via?: string;
   scope: string;
@@ -107,6 +114,7 @@ export function incidentStoreConfig(config: GatewayConfig): IncidentStoreConfig 
     defaultTtlMs: c.defaultTtlMs,
     maxTtlMs: c.maxTtlMs,
     maxIncidents: c.maxIncidents,
+    resumeWithinMs: c.captureOnEnd.enabled ? c.captureOnEnd.cooldownMs : 0,
   };
 }
 
@@ -122,6 +130,21 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
   const active = new Map<string, Incident>();
   const listeners = new Set<(e: IncidentChange) => void>();
   const localListeners = new Set<(scope: string, incident: Incident | null, ended?: { by: string; reason: string | null }) => void>();
+  // Incidents that ended within resumeWithinMs, by scope (in memory only: a restart forgets them).
+  const ended = new Map<string, { incident: Incident; atMs: number }>();
+  function recentlyEnded(scope: string, now: number): Incident | undefined {
+    const e = ended.get(scope);
+    if (!e) return undefined;
+    if (now - e.atMs < (config.resumeWithinMs ?? 0)) return e.incident;
+    ended.delete(scope);
+    return undefined;
+  }
+  function remember(incident: Incident, atMs: number): void {
+    if (!config.resumeWithinMs) return;
+    ended.set(incident.scope, { incident, atMs });
+    // Bounded: only scopes that ended within the cooldown are worth keeping.
+    for (const [scope, e] of ended) if (atMs - e.atMs >= config.resumeWithinMs) ended.delete(scope);
+  }
   let timer: TimerHandle | undefined;
   let stopped = false;
 
@@ -204,6 +227,7 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
     // An expiry happens whether or not the disk cooperates; a stale state.json is expired again at start.
     persist(active);
     for (const incident of due) {
+      remember(incident, Date.parse(incident.expiresAt!));
       audit({ action: 'expire', scope: incident.scope, by: 'ttl', reason: cause, incident });
       logger.info({ scope: incident.scope, expiresAt: incident.expiresAt }, 'incident mode expired');
       emit({ type: 'expire', incident });
@@ -304,20 +328,24 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
         return err('TOO_MANY', `${active.size} incidents are active, the configured maximum (incidents.maxIncidents)`);
       }
       const now = clock.now();
+      const resumed = previous ? undefined : recentlyEnded(scope, now);
       const incident: Incident = {
         scope,
         reason,
         by: options.by,
-        startedAt: previous?.startedAt ?? iso(now),
+        startedAt: previous?.startedAt ?? resumed?.startedAt ?? iso(now),
         expiresAt: iso(now + ttlMs),
       };
       const next = new Map(active).set(scope, incident);
       if (!persist(next)) return err('PERSIST_FAILED', `cannot write ${stateFile}; incident mode was not changed`);
       active.set(scope, incident);
-      audit({ action: previous ? 'update' : 'start', scope, by: options.by, reason, incident });
-      logger.info({ scope, by: options.by, reason, expiresAt: incident.expiresAt }, previous ? 'incident mode extended' : 'incident mode on');
-      // An update changes nothing a listener acts on (the scope stays in incident mode): no event.
-      if (!previous) emit({ type: 'start', incident });
+      if (resumed) ended.delete(scope);
+      audit({ action: previous ? 'update' : resumed ? 'resume' : 'start', scope, by: options.by, reason, incident });
+      logger.info({ scope, by: options.by, reason, expiresAt: incident.expiresAt }, previous ? 'incident mode extended' : resumed ? 'incident mode resumed' : 'incident mode on');
+      // An update changes nothing a listener acts on (the scope stays in incident mode): no event. A
+      // resumed incident is a start for the sampler and the tee (the scope was out of incident mode), with
+      // `resumed` so the capture waiting on the ended one is folded into this one.
+      if (!previous) emit({ type: 'start', incident, ...(resumed && { resumed: true }) });
       emitLocal(scope, incident);
       arm();
       return { ok: true, incident, updated: previous !== undefined };
@@ -332,6 +360,7 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
       next.delete(scope);
       if (!persist(next)) return err('PERSIST_FAILED', `cannot write ${stateFile}; incident mode was not changed`);
       active.delete(scope);
+      remember(incident, clock.now());
       audit({ action: 'end', scope, by, reason: reason?.trim() || null, incident });
       logger.info({ scope, by, reason }, 'incident mode off');
       emit({ type: 'end', incident });
@@ -355,6 +384,7 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
         next.delete(scope);
         if (!persist(next)) return 'failed';
         active.delete(scope);
+        remember(previous, clock.now());
         audit({ action: 'end', scope, by: via.by, reason: via.reason, incident: previous, via: via.peer });
         logger.info({ scope, by: via.by, peer: via.peer }, 'incident mode off (from a peer)');
         emit({ type: 'end', incident: previous });

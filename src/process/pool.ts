@@ -19,6 +19,8 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { ProcessOk, ProcessResult, ProcessTask, WorkerResult } from './protocol.js';
 import { transferableView } from './wire/transfer.js';
+import { SIGNALS, type Signal } from '../signals.js';
+import type { SignalHistogramChild } from '../telemetry/signal-histogram.js';
 
 export interface ProcessPoolStats {
   /** Worker threads alive. */
@@ -80,6 +82,10 @@ const KEEP_WORKERS_MS = 2 ** 31 - 1;
 export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps): ProcessPool {
   const { metrics } = deps;
   const tenantLabel = deps.tenantLabel ?? ((tenant: string) => tenant);
+  // Per-signal series, looked up once (src/telemetry/signal-histogram.ts: an observe is a few array writes).
+  const timing = Object.fromEntries(
+    SIGNALS.map((signal) => [signal, { processing: metrics.workerProcessingSeconds.labels({ signal }), evaluation: metrics.policyEvaluationSeconds.labels({ signal }) }]),
+  ) as Record<Signal, { processing: SignalHistogramChild; evaluation: SignalHistogramChild }>;
   const workers = config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
   const maxQueueWaitMs = config.maxQueueWaitMs;
   const file = deps.workerFile ?? defaultWorkerFile;
@@ -193,7 +199,11 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
         }
       }
       count(task, result.status === 'ok' ? 'ok' : result.code);
-      if (result.status === 'ok') countPolicy(task, result);
+      if (result.status === 'ok') {
+        countPolicy(task, result);
+        if (result.processSeconds !== undefined) timing[task.signal].processing.observe(result.processSeconds);
+        if (result.policySeconds !== undefined) timing[task.signal].evaluation.observe(result.policySeconds);
+      }
       return result;
     } catch (e) {
       const refusal = refusalFor(e, controller.signal.aborted, config.taskTimeoutMs);

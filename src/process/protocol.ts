@@ -107,6 +107,10 @@ export interface ProcessOk {
   /** Policy effects, counted by the pool into metrics: redactions by category/rule, drops by reason. */
   redactions?: Record<string, number>;
   dropped?: Record<string, number>;
+  /** Seconds the worker spent on the task (set by the worker entry; the pool observes worker_processing_seconds). */
+  processSeconds?: number;
+  /** Of which applying the policy and stamping (the rewrite), when it ran (policy_evaluation_seconds). */
+  policySeconds?: number;
 }
 
 /** The worker lacks the compiled policy of ProcessTask.policyVersion: the pool resends with `policy`. */

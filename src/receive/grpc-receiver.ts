@@ -490,7 +490,7 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
     async start() {
       if (address) return address;
       const { host, port } = config.endpoint;
-      reloader = config.tls ? createTlsReloader(config.tls, { listener: 'grpc', metrics, logger }) : undefined;
+      reloader = config.tls ? createTlsReloader(config.tls, { listener: 'grpc', metrics, logger, ...(deps.tlsAudit && { onAudit: deps.tlsAudit }) }) : undefined;
       const options: http2.ServerOptions = {
         settings: {
           initialWindowSize: STREAM_WINDOW_BYTES,

@@ -170,7 +170,7 @@ export function createHttpReceiver(
 
   // TLS (optional): node's https server takes the same timeout options as http's; the certificate
   // follows the files on disk (tls.ts), new handshakes only.
-  const reloader = config.tls ? createTlsReloader(config.tls, { listener: 'http', metrics, logger }) : undefined;
+  const reloader = config.tls ? createTlsReloader(config.tls, { listener: 'http', metrics, logger, ...(deps.tlsAudit && { onAudit: deps.tlsAudit }) }) : undefined;
   const serverOptions = {
     requestTimeout: t.requestTimeoutMs,
     headersTimeout: Math.min(t.headersTimeoutMs, t.requestTimeoutMs),

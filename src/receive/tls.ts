@@ -115,6 +115,33 @@ export interface TlsReloaderDeps {
   pollIntervalMs?: number;
   /** Watch the directories for change events (default true; false leaves only the stat fallback). */
   watch?: boolean;
+  /** Told of every reload and every refused version (once per version), for the audit log. */
+  onAudit?: (event: TlsReloadEvent) => void;
+}
+
+/** A TLS reload as the audit log records it (tlsAuditLine). */
+export interface TlsReloadEvent {
+  listener: TlsListenerName;
+  outcome: 'reloaded' | 'failed';
+  /** SHA-256 fingerprints of the certificate served before and (reloaded) after. */
+  fingerprintBefore: string;
+  fingerprintAfter?: string;
+  validTo?: string;
+  error?: string;
+}
+
+/** The audit line of a TLS reload: `tls.reload` or `tls.reload.failed` (the previous certificate keeps serving). */
+export function tlsAuditLine(e: TlsReloadEvent): { action: string; scope: string; by: string; reason: string | null } & Record<string, unknown> {
+  return {
+    action: e.outcome === 'reloaded' ? 'tls.reload' : 'tls.reload.failed',
+    scope: '*',
+    by: 'gateway',
+    reason: e.error ?? null,
+    listener: e.listener,
+    fingerprintBefore: e.fingerprintBefore,
+    ...(e.fingerprintAfter !== undefined && { fingerprintAfter: e.fingerprintAfter }),
+    ...(e.validTo !== undefined && { validTo: e.validTo }),
+  };
 }
 
 export interface TlsReloader {
@@ -139,6 +166,13 @@ export const DEFAULT_TLS_POLL_INTERVAL_MS = 30_000;
  */
 export function createTlsReloader(config: TlsConfig, deps: TlsReloaderDeps): TlsReloader {
   const { listener, metrics, logger } = deps;
+  const audit = (e: Omit<TlsReloadEvent, 'listener' | 'fingerprintBefore'>): void => {
+    try {
+      deps.onAudit?.({ listener, fingerprintBefore: material.fingerprint256, ...e });
+    } catch (err) {
+      logger.error({ listener, err }, 'cannot audit a TLS reload');
+    }
+  };
   const first = loadTlsMaterial(config);
   if (!first.ok) throw new Error(`TLS for the ${listener} listener: ${first.error}`);
   let material = first.material;
@@ -166,6 +200,7 @@ export function createTlsReloader(config: TlsConfig, deps: TlsReloaderDeps): Tls
         failedDigest = raw;
         metrics.tlsReloadFailures.inc({ listener });
         logger.error({ listener, error: loaded.error }, 'TLS reload failed; still serving the previous certificate');
+        audit({ outcome: 'failed', error: loaded.error });
       }
       return 'failed';
     }
@@ -179,9 +214,11 @@ export function createTlsReloader(config: TlsConfig, deps: TlsReloaderDeps): Tls
         // setSecureContext re-validates; should it still refuse, the old context stays in place.
         metrics.tlsReloadFailures.inc({ listener });
         logger.error({ listener, err }, 'TLS reload failed; still serving the previous certificate');
+        audit({ outcome: 'failed', error: (err as Error).message });
         return 'failed';
       }
     }
+    audit({ outcome: 'reloaded', fingerprintAfter: loaded.material.fingerprint256, validTo: loaded.material.validTo.toISOString() });
     material = loaded.material;
     currentDigest = d;
     failedDigest = undefined;

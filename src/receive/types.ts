@@ -20,6 +20,7 @@ import type { PayloadEncoding } from '../process/protocol.js';
 import type { Signal } from '../signals.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { TlsReloadEvent } from './tls.js';
 
 export type Protocol = 'grpc' | 'http';
 
@@ -79,4 +80,4 @@ export interface Receiver {
 }
 
 /** What a receiver is given: the pipeline, its self-metrics and a logger. */
-export type ReceiverDeps = IngestDeps & { metrics: GatewayMetrics; logger: Logger };
+export type ReceiverDeps = IngestDeps & { metrics: GatewayMetrics; logger: Logger; /** TLS reloads, for the audit log. */ tlsAudit?: (e: TlsReloadEvent) => void };

@@ -7,8 +7,8 @@ import type { CaptureRequest } from './capture-request.js';
 export type CaptureOutcome = 'ok' | 'refused' | 'failed';
 
 export interface CaptureAuditEntry {
-  via: 'api' | 'cli';
-  /** A token name (API) or the OS user (CLI). */
+  via: 'api' | 'cli' | 'incident';
+  /** A token name (API), the OS user (CLI), or `incident:<scope>` (capture on incident end). */
   by: string;
   outcome: CaptureOutcome;
   /** The tenant as given (a refused one may not be a tenant id: it is only ever written as a JSON string). */

@@ -3,6 +3,8 @@
 // Every metric name is listed in the README's metrics table.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { buildInfo } from './build-info.js';
+import { SignalHistogram } from './signal-histogram.js';
+import { SIGNALS, type Signal } from '../signals.js';
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -122,6 +124,14 @@ export interface GatewayMetrics {
   tenancyBindingsInfo: Gauge<'version'>;
   /** Incident state or audit log writes that failed (file: state | audit). */
   incidentPersistFailures: Counter<'file'>;
+  /** Time a worker spent on one request (walk, policy, stamping, trace layout), per signal. */
+  workerProcessingSeconds: SignalHistogram<Signal>;
+  /** Of which applying the policy and stamping the tenant (the rewrite), per signal. */
+  policyEvaluationSeconds: SignalHistogram<Signal>;
+  /** Outbound connections refused before a socket was opened: the destination is not on egress.allow (src/egress). */
+  egressRefused: Counter<'destination'>;
+  /** Captures made because an incident ended (src/incident/capture-on-end.ts), one per tenant, by outcome (ok, failed). */
+  incidentCaptures: Counter<'outcome'>;
   /** Notify: events delivered to a webhook (2xx). */
   incidentNotifyDelivered: Counter<'webhook' | 'event'>;
   /** Notify: failed delivery attempts (reason: http_<status> | timeout | network). */
@@ -560,6 +570,32 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'incident_persist_failures_total',
       help: 'Incident state (state) or audit log (audit) writes that failed',
       labelNames: ['file'],
+      registers,
+    }),
+    workerProcessingSeconds: new SignalHistogram({
+      name: 'worker_processing_seconds',
+      help: 'Time a worker spent processing one request (walk, policy, stamping), per signal',
+      values: SIGNALS,
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    policyEvaluationSeconds: new SignalHistogram({
+      name: 'policy_evaluation_seconds',
+      help: 'Time a worker spent applying the policy and stamping the tenant on one request, per signal',
+      values: SIGNALS,
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    egressRefused: new Counter({
+      name: 'egress_refused_total',
+      help: 'Outbound connections refused before a socket was opened because the destination is not on egress.allow',
+      labelNames: ['destination'],
+      registers,
+    }),
+    incidentCaptures: new Counter({
+      name: 'incident_captures_total',
+      help: 'Signed bundles captured because an incident ended, one per tenant, by outcome (ok, failed)',
+      labelNames: ['outcome'],
       registers,
     }),
     incidentNotifyDelivered: new Counter({

@@ -232,11 +232,12 @@ t.test('profiles', async (t) => {
     t.same(valid({ profile: 'default' }), valid({}));
   });
 
-  t.test('built-in airgap: file exporters only, unless allowed in profiles.airgap', async (t) => {
+  t.test('built-in airgap: file exporters only, unless allowed in profiles.airgap and on egress.allow', async (t) => {
     t.equal(valid({ profile: 'airgap' }).exporters[0]!.kind, 'file', 'the fallback file exporter is fine');
     t.equal(valid({ profile: 'airgap', exporters: [{ endpoint: 'file:///tmp/x' }] }).exporters.length, 1);
     t.notOk(validateConfig({ exporters: [{ endpoint: 'otlp-grpc://a:1' }] }, undefined, { profile: 'airgap' }).ok);
-    const allowed = valid({ profile: 'airgap', profiles: { airgap: { allowNetworkExporters: true } }, exporters: [{ endpoint: 'otlp-grpc://a:1' }] });
+    const allowed = valid({ profile: 'airgap', profiles: { airgap: { allowNetworkExporters: true } }, egress: { allow: ['a:1'] }, exporters: [{ endpoint: 'otlp-grpc://a:1' }] });
+    t.notOk(validateConfig({ profile: 'airgap', profiles: { airgap: { allowNetworkExporters: true } }, exporters: [{ endpoint: 'otlp-grpc://a:1' }] }).ok, 'not without egress.allow (sealed mode)');
     t.equal(allowed.exporters[0]!.kind, 'otlp-grpc');
     t.ok(valid({ exporters: [{ endpoint: 'otlp-grpc://a:1' }] }), 'other profiles allow network exporters');
   });

@@ -10,7 +10,23 @@ t.test('defaults: enabled, 1h / 24h, no tokens, no webhooks', async (t) => {
   const r = validateConfig({});
   t.ok(r.ok);
   if (r.ok) t.same(r.config.incidents, DEFAULT_INCIDENTS);
-  t.same(DEFAULT_INCIDENTS, { enabled: true, defaultTtlMs: 3_600_000, maxTtlMs: 86_400_000, maxIncidents: 1000, adminTokens: [], notify: { maxQueue: 256, webhooks: [] } });
+  t.same(DEFAULT_INCIDENTS, { enabled: true, defaultTtlMs: 3_600_000, maxTtlMs: 86_400_000, maxIncidents: 1000, adminTokens: [], notify: { maxQueue: 256, webhooks: [] }, captureOnEnd: { enabled: false, leadMs: 300_000, cooldownMs: 60_000 } });
+});
+
+t.test('captureOnEnd: off by default, on in the forensic profile, lead and cooldown checked', async (t) => {
+  const forensic = validateConfig({}, undefined, { profile: 'forensic' });
+  t.ok(forensic.ok);
+  if (forensic.ok) t.same(forensic.config.incidents.captureOnEnd, { enabled: true, leadMs: 300_000, cooldownMs: 60_000 });
+  const set = validateConfig({ incidents: { captureOnEnd: { enabled: true, lead: '10m', cooldown: 0 } } });
+  t.ok(set.ok);
+  if (set.ok) t.same(set.config.incidents.captureOnEnd, { enabled: true, leadMs: 600_000, cooldownMs: 0 });
+  const bad = validateConfig({ incidents: { captureOnEnd: { enabled: 'yes', lead: 'soon', when: 1 } } });
+  t.notOk(bad.ok);
+  if (!bad.ok) {
+    t.ok(bad.errors.some((e) => e.startsWith('incidents.captureOnEnd.enabled: expected true or false')), bad.errors.join('\n'));
+    t.ok(bad.errors.some((e) => e.startsWith('incidents.captureOnEnd.lead: expected a duration')), bad.errors.join('\n'));
+    t.ok(bad.errors.some((e) => e.includes('incidents.captureOnEnd') && e.includes('when')), bad.errors.join('\n'));
+  }
 });
 
 t.test('a full section', async (t) => {

@@ -3,7 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Signer, Witness } from '@sigstore/sign';
+import { DEFAULT_FULCIO_URL, DEFAULT_REKOR_URL, type Signer, type Witness } from '@sigstore/sign';
+import type { EgressConfig } from '../../config/sections/egress.js';
+import { PROFILES, type ProfileName } from '../../config/types.js';
+import { createEgressGuard, urlDestination } from '../../egress/egress.js';
 import { loadConfig } from '../../config/load.js';
 import { DEFAULT_FORENSIC, type CaptureLimitsConfig } from '../../config/sections/forensic.js';
 import { defaultAuditFile } from '../../incident/audit-log.js';
@@ -72,7 +75,7 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
 }
 
 /** Where the CLI reads the archive and the limits from: --config, then --data-dir, else the defaults. */
-function captureSettings(values: { config?: string; 'data-dir'?: string; profile?: string }): { root: string; auditFile: string; limits: CaptureLimitsConfig; profile?: string } {
+function captureSettings(values: { config?: string; 'data-dir'?: string; profile?: string }): { root: string; auditFile: string; limits: CaptureLimitsConfig; profile?: string; egress?: EgressConfig } {
   if (values.config === undefined) {
     const dataDir = resolve(values['data-dir'] ?? 'data');
     return { root: join(dataDir, 'forensic'), auditFile: defaultAuditFile(dataDir), limits: DEFAULT_FORENSIC.captures };
@@ -80,7 +83,7 @@ function captureSettings(values: { config?: string; 'data-dir'?: string; profile
   const loaded = loadConfig({ file: values.config, flags: { dataDir: values['data-dir'] }, ...(values.profile !== undefined && { profile: values.profile }) });
   if (!loaded.ok) throw new UsageError(loaded.errors.join('\n'));
   const c = loaded.config;
-  return { root: forensicDir(c), auditFile: join(incidentStoreConfig(c).dir, 'audit.log'), limits: c.forensic.captures, profile: c.profile };
+  return { root: forensicDir(c), auditFile: join(incidentStoreConfig(c).dir, 'audit.log'), limits: c.forensic.captures, profile: c.profile, egress: c.egress };
 }
 
 function osUser(): string {
@@ -127,6 +130,14 @@ export const captureCommand: Command = {
       if (values.key) throw new UsageError('--keyless and --key exclude each other');
       const identityToken = process.env.SIGSTORE_ID_TOKEN;
       if (!identityToken) throw new UsageError('--keyless needs an OIDC identity token in SIGSTORE_ID_TOKEN');
+      // Sealed mode (docs/guides/sealed-mode.md): Fulcio and Rekor are outbound destinations like any other.
+      const profile = settings.profile ?? values.profile;
+      const guard = createEgressGuard({ profile: (PROFILES as readonly string[]).includes(profile ?? '') ? (profile as ProfileName) : 'default', ...(settings.egress && { egress: settings.egress }) });
+      for (const [flag, url] of [['--fulcio-url', values['fulcio-url'] ?? DEFAULT_FULCIO_URL], ['--rekor-url', values['rekor-url'] ?? DEFAULT_REKOR_URL]] as const) {
+        const to = urlDestination(url);
+        const allowed = to ? guard.check(to.host, to.port) : { ok: false as const, message: `${url} is not a URL` };
+        if (!allowed.ok) throw new UsageError(`--keyless: ${flag} ${allowed.message}; sign with the offline key (--key) instead`);
+      }
       signing = createKeylessSigning({ identityToken, fulcioURL: values['fulcio-url'], rekorURL: values['rekor-url'] });
     } else {
       const keyPath = resolve(values.key ?? join(DEFAULT_KEYS_DIR, PRIVATE_KEY_FILE));

@@ -19,6 +19,10 @@
 //           retries: 5
 //           backoff: 1s             # first retry delay; doubles per attempt up to maxBackoff
 //           maxBackoff: 1m
+//     captureOnEnd:                 # when an incident ends, capture its window as signed bundles (src/incident/capture-on-end.ts)
+//       enabled: false              # on in the forensic profile
+//       lead: 5m                    # the window starts this long before the incident did
+//       cooldown: 1m                # a new incident of the same scope within this resumes the ended one (one capture)
 import { ADMIN_ROLES, type AdminRole } from '../../admin/auth-types.js';
 import { isPlainObject, type RawConfig } from '../profiles.js';
 import type { Reader } from '../validate.js';
@@ -57,6 +61,18 @@ export interface IncidentsConfig {
   maxIncidents: number;
   adminTokens: AdminTokenConfig[];
   notify: { maxQueue: number; webhooks: WebhookConfig[] };
+  captureOnEnd: CaptureOnEndConfig;
+}
+
+export interface CaptureOnEndConfig {
+  enabled: boolean;
+  /** The captured window starts this long before the incident started. */
+  leadMs: number;
+  /**
+   * After an incident ends, the capture waits this long: a new incident of the same scope within it
+   * resumes the ended one (same start), so a flapping alert yields one incident and one capture.
+   */
+  cooldownMs: number;
 }
 
 export const DEFAULT_INCIDENTS: IncidentsConfig = {
@@ -66,6 +82,7 @@ export const DEFAULT_INCIDENTS: IncidentsConfig = {
   maxIncidents: 1000,
   adminTokens: [],
   notify: { maxQueue: 256, webhooks: [] },
+  captureOnEnd: { enabled: false, leadMs: 300_000, cooldownMs: 60_000 },
 };
 
 export const DEFAULT_WEBHOOK: Omit<WebhookConfig, 'url'> = { timeoutMs: 5000, retries: 5, initialBackoffMs: 1000, maxBackoffMs: 60_000 };
@@ -76,7 +93,8 @@ const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function readIncidents(r: Reader, value: unknown): IncidentsConfig {
   const D = DEFAULT_INCIDENTS;
-  const s: RawConfig = r.section('incidents', value, ['enabled', 'dir', 'defaultTtl', 'maxTtl', 'maxIncidents', 'adminTokens', 'notify']);
+  const s: RawConfig = r.section('incidents', value, ['enabled', 'dir', 'defaultTtl', 'maxTtl', 'maxIncidents', 'adminTokens', 'notify', 'captureOnEnd']);
+  const cap: RawConfig = r.section('incidents.captureOnEnd', s.captureOnEnd, ['enabled', 'lead', 'cooldown']);
   const notify: RawConfig = r.section('incidents.notify', s.notify, ['maxQueue', 'webhooks']);
   const maxTtlMs = r.duration('incidents.maxTtl', s.maxTtl, D.maxTtlMs, 1000);
   const defaultTtlMs = r.duration('incidents.defaultTtl', s.defaultTtl, Math.min(D.defaultTtlMs, maxTtlMs), 1000);
@@ -90,6 +108,11 @@ export function readIncidents(r: Reader, value: unknown): IncidentsConfig {
     notify: {
       maxQueue: r.int('incidents.notify.maxQueue', notify.maxQueue, D.notify.maxQueue, 1, 100_000),
       webhooks: readWebhooks(r, notify.webhooks),
+    },
+    captureOnEnd: {
+      enabled: r.bool('incidents.captureOnEnd.enabled', cap.enabled, D.captureOnEnd.enabled),
+      leadMs: r.duration('incidents.captureOnEnd.lead', cap.lead, D.captureOnEnd.leadMs, 0),
+      cooldownMs: r.duration('incidents.captureOnEnd.cooldown', cap.cooldown, D.captureOnEnd.cooldownMs, 0),
     },
   };
   const dir = s.dir === undefined || s.dir === null ? undefined : r.string('incidents.dir', s.dir, '');

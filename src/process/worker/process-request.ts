@@ -15,7 +15,7 @@ import { WireType, readLength, readTag, skipVarint, wire } from '../wire/wire-re
  * Processes one request under `policy` (the compiled rules of task.policyVersion; the worker entry
  * resolves it). Never throws on any input: malformed bodies come back as rejections.
  */
-export function processRequest(task: ProcessTask, policy?: VersionRules): ProcessResult {
+export function processRequest(task: ProcessTask, policy?: VersionRules, now?: () => number): ProcessResult {
   let body = task.body;
   if (task.encoding === 'json') {
     const converted = otlpJsonToProtobuf(task.signal, body);
@@ -37,7 +37,10 @@ export function processRequest(task: ProcessTask, policy?: VersionRules): Proces
     if (walked.foreignTopLevel) result.body = keepResourceFields(body);
     return splitIfAsked(task, result);
   }
+  // `now` (performance.now, from the worker entry) times the rewrite: policy_evaluation_seconds.
+  const started = now?.();
   const rewritten = rewriteRequest(task.signal, body, { rules, tenant: task.tenant, tenantAttribute: task.tenantAttribute });
+  if (started !== undefined) result.policySeconds = (now!() - started) / 1000;
   result.body = rewritten.body;
   if (rewritten.droppedItems > 0) {
     // Items went with a dropped metric or resource: count and summarise what is left.

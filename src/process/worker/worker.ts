@@ -29,8 +29,11 @@ export default function processTask(task: ProcessTask): WorkerResult {
       return transferBack({ status: 'need-policy', policyVersion: task.policyVersion, body }, body);
     }
   }
-  const result = processRequest(task, rules);
+  // Two clock reads per request (not per span): the cost is in docs/performance-log.md (2026-12-07).
+  const started = performance.now();
+  const result = processRequest(task, rules, performance.now.bind(performance));
   if (result.status !== 'ok') return result;
+  result.processSeconds = (performance.now() - started) / 1000;
   // The input arrived transferred (the pool makes sure it owns its buffer), so an unchanged body moves
   // straight back; a new body (JSON conversion, stripped fields, rewrites) may be a view into a shared pool.
   result.body = transferableView(result.body);

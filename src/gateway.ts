@@ -25,6 +25,7 @@ import { createTenantStore } from './identify/tenant-store.js';
 import { createQuotas } from './admit/quota.js';
 import { createTenantLabeler } from './telemetry/tenant-label.js';
 import { createPolicyStore } from './policy/policy-store.js';
+import { trustedKeyPems } from './config/sections/trust.js';
 import { forensicDir } from './tee/layout.js';
 import { archiveStatus } from './tee/retention.js';
 import { createTee, type Tee } from './tee/tee.js';
@@ -91,7 +92,9 @@ export async function startGateway(
 
   // Policies load first (an invalid policy fails start-up before anything binds) and hot-reload from
   // then on. Workers receive the compiled policy by version (see the process stage).
-  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
+  // trust.keys: every policy file must carry a signature by one of them (src/trust), at start and on reload.
+  const trustKeys = trustedKeyPems(config.trust);
+  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, audit, limits: config.policy.limits, trustKeys });
   policies.start();
   const router = createExportRouter(effectiveExporters(config), {
     metrics,
@@ -118,6 +121,7 @@ export async function startGateway(
     metrics,
     defaultQuota: config.tenancy.quota,
     limits: config.policy.limits,
+    trustKeys,
   });
   try {
     tenants.start();
@@ -167,7 +171,7 @@ export async function startGateway(
   // (hot-reloaded); every trace of a tenant in incident mode is kept. Off: traces go straight to export.
   let sampling: { sampler: ReturnType<typeof createSampler>; policies: ReturnType<typeof createSamplingPolicyStore> } | undefined;
   if (config.sampling.enabled) {
-    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
+    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger, audit, limits: config.policy.limits, trustKeys });
     try {
       samplingPolicies.start();
     } catch (err) {

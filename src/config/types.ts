@@ -7,6 +7,7 @@ import { DEFAULT_INCIDENTS, type IncidentsConfig } from './sections/incidents.js
 import { DEFAULT_POLICY, type PolicyConfig } from './sections/policy.js';
 import { DEFAULT_SAMPLING, type SamplingConfig } from './sections/sampling.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './sections/tenancy.js';
+import { DEFAULT_TRUST, type TrustConfig } from './sections/trust.js';
 
 export type ProfileName = 'default' | 'forensic' | 'airgap';
 export const PROFILES: readonly ProfileName[] = ['default', 'forensic', 'airgap'];
@@ -240,6 +241,8 @@ export interface GatewayConfig {
   incidents: IncidentsConfig;
   /** Forensic tee, archives and retention (src/tee). */
   forensic: ForensicConfig;
+  /** Public keys whose signatures the config and policy files must carry (src/config/sections/trust.ts). */
+  trust: TrustConfig;
 }
 
 const MiB = 1024 * 1024;
@@ -269,6 +272,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   sampling: DEFAULT_SAMPLING,
   incidents: DEFAULT_INCIDENTS,
   forensic: DEFAULT_FORENSIC,
+  trust: DEFAULT_TRUST,
 };
 
 /** Defaults for one exporter entry; `name`, `kind` and `endpoint` come from the user. */

@@ -22,6 +22,7 @@ import { readIncidents } from './sections/incidents.js';
 import { readPolicy } from './sections/policy.js';
 import { readSampling } from './sections/sampling.js';
 import { readTenancy } from './sections/tenancy.js';
+import { readTrust } from './sections/trust.js';
 import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
 import { registerSecret } from './secrets.js';
 import { didYouMean } from './suggest.js';
@@ -78,6 +79,7 @@ const TOP_KEYS = [
   'sampling',
   'incidents',
   'forensic',
+  'trust',
 ] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'requireClientCert', 'minVersion'] as const;
 const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
@@ -375,6 +377,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     sampling: readSampling(r, top.sampling),
     incidents: readIncidents(r, top.incidents),
     forensic: readForensic(r, top.forensic),
+    trust: readTrust(r, top.trust),
   };
   checkListenerClashes(r, config);
 

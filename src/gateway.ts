@@ -11,6 +11,7 @@ import { ADMIN_TOKEN_ENV, createAdminAuth } from './admin/auth.js';
 import { registerIncidentRoutes } from './admin/incidents-routes.js';
 import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
+import { registerReloadRoute } from './admin/reload-route.js';
 import { createNotifier } from './incident/notify.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
 import type { ReloadAudit } from './policy/hot-reload.js';
@@ -336,6 +337,9 @@ export async function startGateway(
   });
   const adminRoutes: ((app: FastifyInstance) => void)[] = [(app) => registerStatusRoute(app, { authorize: adminAuth.authorize, source: statusSource })];
   if (config.incidents.enabled) adminRoutes.push((app) => registerIncidentRoutes(app, { authorize: adminAuth.authorize, incidents }));
+  // POST /admin/v1/reload: what `deploy` calls after a swap (as SIGHUP, with each store's outcome).
+  const reloadable = { policies: policies.reload, tenants: tenants.reload, ...(sampling && { sampling: sampling.policies.reload }) };
+  adminRoutes.push((app) => registerReloadRoute(app, { authorize: adminAuth.authorize, stores: reloadable }));
   adminRoutes.push((app) =>
     registerCaptureRoutes(app, {
       authorize: adminAuth.authorize,

@@ -32,6 +32,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/profile-diff.js')).profileDiffCommand,
   },
   {
+    path: ['deploy'],
+    summary: 'roll a reviewed config and policies out to a directory: validate, diff, sign, swap, reload (--rollback)',
+    load: async () => (await import('./commands/deploy.js')).deployCommand,
+  },
+  {
     path: ['certs', 'init'],
     summary: 'write a development CA and mTLS certificates',
     load: async () => (await import('./commands/certs-init.js')).certsInitCommand,

@@ -5,6 +5,7 @@
 // that need a restart. `--format kubernetes` prints ConfigMap/Secret manifests instead.
 // Exit codes: 0 deployed (or nothing to do, or a dry run), 1 invalid source or the gateway refused the
 // new policies, 2 bad command line.
+import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { createAdminClient, ADMIN_FLAGS, ADMIN_FLAGS_HELP } from '../admin-client.js';
 import { RELOAD_PATH } from '../../admin/reload-route.js';
@@ -12,7 +13,7 @@ import type { ReloadOutcome } from '../../policy/hot-reload.js';
 import { activate, CURRENT_LINK, currentVersion, DEFAULT_KEEP, previousVersion, prune, readSource, versionSource, writeVersion, type DeploySource, type Version } from '../../rollout/deploy-dir.js';
 import { renderKubernetes } from '../../rollout/kubernetes.js';
 import { planChange, validateSource, type Plan } from '../../rollout/plan.js';
-import { readPrivateKey } from '../../trust/signed-files.js';
+import { readPrivateKey, verifyManifest } from '../../trust/signed-files.js';
 import { parseCommandArgs, stdio, UsageError, type Command } from '../command.js';
 
 const help = `Usage: stella telemetry deploy SRC --to DIR [--profile P] [--key KEY.pem] [--dry-run] [--admin URL]
@@ -174,7 +175,9 @@ export const deployCommand: Command = {
     const deployed: DeploySource | undefined = current ? versionSource(current) : undefined;
     const plan = planChange(deployed, src, validation.profile);
     printPlan(plan, current?.id ?? '(nothing deployed)', src.dir);
-    if (!plan.changed && current) {
+    // Same files: nothing to do, unless this deploy signs a version deployed unsigned (or with another key).
+    const signedAlready = (dir: string, pem: string): boolean => verifyManifest(dir, [createPublicKey(pem).export({ type: 'spki', format: 'pem' }) as string]).ok;
+    if (!plan.changed && current && (privateKeyPem === undefined || signedAlready(current.dir, privateKeyPem))) {
       stdio.out(`already deployed: ${current.id}`);
       return 0;
     }

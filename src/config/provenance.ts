@@ -24,8 +24,10 @@ export interface ConfigSide {
 }
 
 export interface Setting {
-  /** JSON-ish text of the value, secrets masked. */
+  /** JSON-ish text of the value, secrets masked: what is shown. */
   value: string;
+  /** The same unmasked: what is compared (two different secrets both show as [redacted]). Never printed. */
+  raw: string;
   /** "built-in default", "file stella.yaml", "built-in profile forensic", "stella.yaml profiles.forensic", "flag". */
   source: string;
 }
@@ -95,7 +97,7 @@ export function effectiveSettings(side: ConfigSide): EffectiveSettings {
     for (let i = 1; i < flat.length; i++) {
       if (flat[i - 1]!.values.has(path) && flat[i]!.values.get(path) !== flat[i - 1]!.values.get(path)) source = flat[i]!.source;
     }
-    settings.set(path, { value: redactSecrets(value), source });
+    settings.set(path, { value: redactSecrets(value), raw: value, source });
   }
   return { ok: true, profile, settings, config: full.config };
 }
@@ -113,7 +115,7 @@ export function diffSettings(a: Map<string, Setting>, b: Map<string, Setting>): 
   for (const path of paths) {
     const x = a.get(path);
     const y = b.get(path);
-    if (x?.value === y?.value) continue;
+    if (x?.raw === y?.raw) continue;
     out.push({ path, ...(x && { a: x }), ...(y && { b: y }) });
   }
   return out;

@@ -69,7 +69,8 @@ export const profileDiffCommand: Command = {
     const ea = effectiveSettings(a);
     const eb = effectiveSettings(b);
     if (!ea.ok || !eb.ok) {
-      for (const r of [ea, eb]) if (!r.ok) for (const e of r.errors) stdio.err(`stella telemetry profile diff: ${e}`);
+      const errors = new Set([ea, eb].flatMap((r) => (r.ok ? [] : r.errors)));
+      for (const e of errors) stdio.err(`stella telemetry profile diff: ${e}`);
       return 2;
     }
     const name = (side: ConfigSide, profile: string): string => `${profile}${side.file !== undefined ? ` (${side.file})` : ''}`;

@@ -54,6 +54,11 @@ export interface LoadOptions {
   flags: ServeFlags;
   /** Base for relative paths; the process's working directory by default. */
   cwd?: string;
+  /**
+   * Check the file's signature when trust keys are configured (default true: serve). False for tools
+   * that read a config before it is signed or deployed (profile diff, deploy's validation).
+   */
+  verifySignature?: boolean;
 }
 
 export function loadConfig(options: LoadOptions): ConfigResult {
@@ -72,7 +77,7 @@ export function loadConfig(options: LoadOptions): ConfigResult {
   // A bad value quoted in an error may be (or contain) a substituted secret.
   if (!result.ok) return { ok: false, errors: result.errors.map(redactSecrets) };
   // With trusted keys, the config file must be the signed one: the bytes parsed above are the bytes checked.
-  if (options.file !== undefined && bytes !== undefined && result.config.trust.keys.length > 0) {
+  if (options.verifySignature !== false && options.file !== undefined && bytes !== undefined && result.config.trust.keys.length > 0) {
     const v = verifyFileBytes(options.file, bytes, trustedKeyPems(result.config.trust));
     if (!v.ok) return { ok: false, errors: [`${v.message}; the config file is refused (trust.keys / --trust-key)`] };
   }

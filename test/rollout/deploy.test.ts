@@ -78,6 +78,18 @@ t.test('dry run, deploy, no-op, deploy, rollback, prune', async (t) => {
   t.equal(`.versions/${kept.at(-1)}`, current('gw'), 'the current one is kept');
 });
 
+t.test('a config that requires signatures (trust.keys) is validated unsigned, deployed signed', async (t) => {
+  writeFileSync(join(root, 'key.pub.pem'), key.publicKeyPem);
+  const s = source('trusting', '20s');
+  writeFileSync(join(root, s, 'stella.yaml'), `trust: { keys: [key.pub.pem] }\npoliciesDir: gwt/policies\n`);
+  const r = run([s, '--to', 'gwt', '--key', 'key.pem']);
+  t.equal(r.code, 0, r.err);
+  const file = join(root, 'gwt', 'stella.yaml');
+  t.ok(verifyFileBytes(file, readFileSync(file), [key.publicKeyPem]).ok, 'the deployed config verifies through the current link');
+  const diff = spawnSync(process.execPath, [cli, 'telemetry', 'profile', 'diff', 'default', 'forensic', '--config', join(s, 'stella.yaml')], { encoding: 'utf8', cwd: root });
+  t.equal(diff.status, 1, `profile diff reads an unsigned draft: ${diff.stderr}`);
+});
+
 t.test('an invalid source deploys nothing', async (t) => {
   const bad = source('bad', '20s');
   writeFileSync(join(root, bad, 'policies', 'redaction.yaml'), complete('detectors: { email: erase }'));

@@ -18,10 +18,11 @@ import { createAdmitter } from './admit/admitter.js';
 import { startCapturePruner } from './admin/captures-routes.js';
 import { capturesDirOf, createGatewayAdmin } from './admin/routes.js';
 import { startCluster, type Cluster } from './cluster/cluster.js';
+import { trustedKeyPems } from './config/sections/trust.js';
 import { createNotifier } from './incident/notify.js';
 import { startIncidentCaptures } from './incident/capture-on-end-wiring.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
-import type { ReloadAudit } from './policy/hot-reload.js';
+import type { ReloadAudit, ReloadOutcome } from './policy/hot-reload.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
 import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
 import { rejected, retryable, type Refusal } from './errors.js';
@@ -120,7 +121,9 @@ async function startAll(
   // then on. Workers receive the compiled policy by version (see the process stage).
   // Sealed mode: every outbound connection (exporters, Notify; cluster peers) asks egress.allow first.
   const egress = createEgressGuard(config, { metrics, logger });
-  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
+  // trust.keys: every policy file must carry a signature by one of them (src/trust), at start and on reload.
+  const trustKeys = trustedKeyPems(config.trust);
+  const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, audit, limits: config.policy.limits, trustKeys });
   started.push('policy store', () => policies.stop(), { service: true });
   policies.start();
 
@@ -146,6 +149,7 @@ async function startAll(
     metrics,
     defaultQuota: config.tenancy.quota,
     limits: config.policy.limits,
+    trustKeys,
   });
   // Stops beside the policy store: both are file watchers that outlive the pipeline's drain.
   started.push('tenant store', () => tenants.stop(), { service: true, with: 'policy store' });
@@ -196,10 +200,12 @@ async function startAll(
   // trace of a tenant in incident mode is kept. At shut-down what it still buffers is decided at once
   // (reason shutdown) and the kept traces reach the router before it drains.
   let sampler: ReturnType<typeof createSampler> | undefined;
+  let reloadSampling: (() => Promise<ReloadOutcome>) | undefined;
   if (config.sampling.enabled) {
-    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
+    const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger, audit, limits: config.policy.limits, trustKeys });
     started.push('sampling policy store', () => samplingPolicies.stop());
     samplingPolicies.start();
+    reloadSampling = samplingPolicies.reload;
     const s = createSampler(config.sampling, {
       emit: (t, b, items) => router.offer({ signal: 'traces', tenant: t, body: b, items }),
       policy: samplingPolicies.current,
@@ -339,6 +345,8 @@ async function startAll(
     state: () => state,
     audit: auditLine,
     incidents,
+    // POST /admin/v1/reload: what `deploy` calls after a swap (as SIGHUP, with each store's outcome).
+    reloadable: { policies: policies.reload, tenants: tenants.reload, ...(reloadSampling && { sampling: reloadSampling }) },
     status: {
       listeners: () => ({ ...addresses }),
       exporterNames: effectiveExporters(config).map((e) => e.name),

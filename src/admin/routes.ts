@@ -18,6 +18,7 @@ import { createAdminServer, type AdminServer } from './admin-server.js';
 import { ADMIN_TOKEN_ENV, createAdminAuth } from './auth.js';
 import { registerCaptureRoutes } from './captures-routes.js';
 import { registerIncidentRoutes } from './incidents-routes.js';
+import { registerReloadRoute, type ReloadRouteDeps } from './reload-route.js';
 import { createStatusSource, registerStatusRoute, type StatusInputs } from './status-route.js';
 
 export interface GatewayAdminDeps {
@@ -28,6 +29,8 @@ export interface GatewayAdminDeps {
   /** Appends one line to the audit log (the gateway's, src/incident/audit-log.ts). */
   audit: (line: AuditLine & Record<string, unknown>) => void;
   incidents: IncidentStore;
+  /** The hot-reloaded stores POST /admin/v1/reload reloads, by name (policies, tenants, sampling). */
+  reloadable: ReloadRouteDeps['stores'];
   /** What /admin/v1/status reports besides the state (see status-route.ts). */
   status: Omit<StatusInputs, 'metrics' | 'profile' | 'state' | 'incidents'>;
 }
@@ -37,7 +40,7 @@ export function capturesDirOf(config: Pick<GatewayConfig, 'dataDir'>): string {
   return join(config.dataDir, 'captures');
 }
 
-/** The admin listener (not yet listening) with the status, incident and capture routes mounted. */
+/** The admin listener (not yet listening) with the status, incident, reload and capture routes mounted. */
 export function createGatewayAdmin(config: GatewayConfig, deps: GatewayAdminDeps): AdminServer {
   const { metrics, logger, incidents } = deps;
   const adminAuth = createAdminAuth(config.incidents.adminTokens, {
@@ -64,6 +67,7 @@ export function createGatewayAdmin(config: GatewayConfig, deps: GatewayAdminDeps
     extraRoutes: (app) => {
       registerStatusRoute(app, { authorize, source });
       if (config.incidents.enabled) registerIncidentRoutes(app, { authorize, incidents });
+      registerReloadRoute(app, { authorize, stores: deps.reloadable });
       registerCaptureRoutes(app, {
         authorize,
         root: forensicDir(config),

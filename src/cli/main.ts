@@ -17,6 +17,26 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/config-validate.js')).configValidateCommand,
   },
   {
+    path: ['config', 'sign'],
+    summary: 'sign a config or policy file (or a directory) so that serve --trust-key accepts it',
+    load: async () => (await import('./commands/config-sign.js')).configSignCommand,
+  },
+  {
+    path: ['config', 'verify'],
+    summary: 'check offline that a file or directory carries a valid signature',
+    load: async () => (await import('./commands/config-sign.js')).configVerifyCommand,
+  },
+  {
+    path: ['profile', 'diff'],
+    summary: 'the effective settings that differ between two profiles (or config files), and where each came from',
+    load: async () => (await import('./commands/profile-diff.js')).profileDiffCommand,
+  },
+  {
+    path: ['deploy'],
+    summary: 'roll a reviewed config and policies out to a directory: validate, diff, sign, swap, reload (--rollback)',
+    load: async () => (await import('./commands/deploy.js')).deployCommand,
+  },
+  {
     path: ['certs', 'init'],
     summary: 'write a development CA and mTLS certificates',
     load: async () => (await import('./commands/certs-init.js')).certsInitCommand,

@@ -10,6 +10,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import { parseExportUrl } from '../export/export-url.js';
 import type { RawConfig } from './profiles.js';
 import { redactSecrets } from './secrets.js';
+import { publicKeyProblem, trustedKeyPems } from './sections/trust.js';
+import { verifyFileBytes } from '../trust/signed-files.js';
 import { substituteConfig } from './substitute.js';
 import type { GatewayConfig, TlsConfig } from './types.js';
 import { LOG_LEVELS, parseHostPort, validateConfig, type ConfigResult } from './validate.js';
@@ -41,6 +43,8 @@ export interface ServeFlags {
   tlsKey?: string;
   /** --tls-client-ca FILE: CA for client certificates; turns on mTLS (requireClientCert) on both OTLP listeners. */
   tlsClientCa?: string;
+  /** --trust-key PUB, repeatable: added to the config's trust.keys; the config file itself must be signed by one. */
+  trustKey?: string[];
 }
 
 export interface LoadOptions {
@@ -51,30 +55,43 @@ export interface LoadOptions {
   flags: ServeFlags;
   /** Base for relative paths; the process's working directory by default. */
   cwd?: string;
+  /**
+   * Check the file's signature when trust keys are configured (default true: serve). False for tools
+   * that read a config before it is signed or deployed (profile diff, deploy's validation).
+   */
+  verifySignature?: boolean;
 }
 
 export function loadConfig(options: LoadOptions): ConfigResult {
   const errors: string[] = [];
   let raw: unknown = {};
+  let bytes: Buffer | undefined;
   if (options.file !== undefined) {
     const read = readConfigFile(options.file);
     if ('errors' in read) errors.push(...read.errors);
-    else raw = read.raw;
+    else ({ raw, bytes } = read);
   }
-  const overrides = flagOverrides(options.flags, errors);
+  const overrides = serveFlagOverrides(options.flags, errors, raw);
   if (errors.length > 0) return { ok: false, errors };
 
   const result = validateConfig(raw, options.file, { profile: options.profile ?? options.flags.profile, overrides });
   // A bad value quoted in an error may be (or contain) a substituted secret.
   if (!result.ok) return { ok: false, errors: result.errors.map(redactSecrets) };
+  // With trusted keys, the config file must be the signed one: the bytes parsed above are the bytes checked.
+  if (options.verifySignature !== false && options.file !== undefined && bytes !== undefined && result.config.trust.keys.length > 0) {
+    const v = verifyFileBytes(options.file, bytes, trustedKeyPems(result.config.trust));
+    if (!v.ok) return { ok: false, errors: [`${v.message}; the config file is refused (trust.keys / --trust-key)`] };
+  }
   return { ok: true, config: resolvePaths(result.config, options.cwd ?? process.cwd()) };
 }
 
 /** Parses a YAML file; errors carry `file:line:column`. */
-export function readConfigFile(file: string): { raw: unknown } | { errors: string[] } {
+export function readConfigFile(file: string): { raw: unknown; bytes: Buffer } | { errors: string[] } {
   let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
+    text = bytes.toString('utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
@@ -100,11 +117,21 @@ export function readConfigFile(file: string): { raw: unknown } | { errors: strin
   // ${env:…} / ${file:…} (substitute.ts); errors name the key.
   const substituted = substituteConfig(raw);
   if ('errors' in substituted) return { errors: substituted.errors.map((e) => `${file}: ${e}`) };
-  return { raw: substituted.raw };
+  return { raw: substituted.raw, bytes };
 }
 
-function flagOverrides(flags: ServeFlags, errors: string[]): RawConfig {
+/** The serve flags as a config overlay in the YAML shape (errors name the flag). */
+export function serveFlagOverrides(flags: ServeFlags, errors: string[], raw: unknown = {}): RawConfig {
   const o: RawConfig = {};
+  if (flags.trustKey !== undefined && flags.trustKey.length > 0) {
+    for (const k of flags.trustKey) {
+      const problem = k === '' ? 'expected a file' : publicKeyProblem(k);
+      if (problem) errors.push(`--trust-key: cannot use public key ${show(k)}: ${problem}`);
+    }
+    // Added to the file's keys (a flag never removes a key the file trusts); validate.ts checks those.
+    const fileKeys = (raw as { trust?: { keys?: unknown } } | null)?.trust?.keys;
+    o.trust = { keys: [...(Array.isArray(fileKeys) ? fileKeys : []), ...flags.trustKey] };
+  }
   const receivers: RawConfig = {};
   const listener = (flag: string, value: string | undefined): string | undefined => {
     if (value === undefined) return undefined;

@@ -9,6 +9,7 @@ import { DEFAULT_EGRESS, type EgressConfig } from './sections/egress.js';
 import { DEFAULT_POLICY, type PolicyConfig } from './sections/policy.js';
 import { DEFAULT_SAMPLING, type SamplingConfig } from './sections/sampling.js';
 import { DEFAULT_TENANCY, type TenancyConfig } from './sections/tenancy.js';
+import { DEFAULT_TRUST, type TrustConfig } from './sections/trust.js';
 
 export type ProfileName = 'default' | 'forensic' | 'airgap';
 export const PROFILES: readonly ProfileName[] = ['default', 'forensic', 'airgap'];
@@ -246,6 +247,8 @@ export interface GatewayConfig {
   cluster?: ClusterConfig;
   /** Sealed mode: the outbound destinations allowed (src/config/sections/egress.ts, src/egress). */
   egress: EgressConfig;
+  /** Public keys whose signatures the config and policy files must carry (src/config/sections/trust.ts). */
+  trust: TrustConfig;
 }
 
 const MiB = 1024 * 1024;
@@ -276,6 +279,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   incidents: DEFAULT_INCIDENTS,
   forensic: DEFAULT_FORENSIC,
   egress: DEFAULT_EGRESS,
+  trust: DEFAULT_TRUST,
 };
 
 /** Defaults for one exporter entry; `name`, `kind` and `endpoint` come from the user. */

@@ -25,6 +25,7 @@ import { checkConfigEgress } from '../egress/egress.js';
 import { readPolicy } from './sections/policy.js';
 import { readSampling } from './sections/sampling.js';
 import { readTenancy } from './sections/tenancy.js';
+import { readTrust } from './sections/trust.js';
 import { deepMerge, isPlainObject, profileOverlay, type RawConfig } from './profiles.js';
 import { registerSecret } from './secrets.js';
 import {
@@ -84,6 +85,7 @@ const TOP_KEYS = [
   'forensic',
   'cluster',
   'egress',
+  'trust',
 ] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'requireClientCert', 'minVersion'] as const;
 const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
@@ -365,6 +367,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     incidents: readIncidents(r, top.incidents),
     forensic: readForensic(r, top.forensic),
     egress: readEgress(r, top.egress),
+    trust: readTrust(r, top.trust),
   };
   const cluster = readCluster(r, top.cluster, (path, v, what) => {
     if (v === undefined || v === null) {

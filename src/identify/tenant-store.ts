@@ -25,6 +25,8 @@ export interface TenantStoreOptions {
   debounceMs?: number;
   /** Bounds on the file (config `policy`). */
   limits?: PolicyLimits;
+  /** Trusted public keys (PEM, config `trust.keys`): an unsigned or tampered file is refused (reason `signature`). */
+  trustKeys?: readonly string[];
 }
 
 export interface TenantStore {
@@ -54,7 +56,7 @@ export function createTenantStore(file: string, options: TenantStoreOptions): Te
     versionInfo: metrics?.tenancyBindingsInfo,
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
     load(ctx) {
-      const r = loadTenantsFile(file, defaultQuota, { missing: !ctx.initial && present ? 'refuse' : 'defaults', ...(options.limits ? { limits: options.limits } : {}) });
+      const r = loadTenantsFile(file, defaultQuota, { missing: !ctx.initial && present ? 'refuse' : 'defaults', ...(options.limits ? { limits: options.limits } : {}), ...(options.trustKeys?.length ? { trustKeys: options.trustKeys } : {}) });
       if (!r.ok) return r;
       present = r.present;
       return { ok: true, value: r.bindings, version: r.bindings.version, logFields: { file, identities: r.bindings.identityCount, present: r.present } };

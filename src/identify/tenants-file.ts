@@ -62,8 +62,8 @@ export function emptyBindings(defaultQuota: QuotaSpec = UNLIMITED_QUOTA): Tenant
 }
 
 /** Reads, validates and compiles `file`; never throws. */
-export function loadTenantsFile(file: string, defaultQuota: QuotaSpec = UNLIMITED_QUOTA, opts: Pick<LoadOptions, 'missing' | 'limits'> = {}): TenantsLoad {
-  const read = readYamlFile(file, validateTenantsFile, 'tenants file', { maxBytes: (opts.limits ?? DEFAULT_POLICY_LIMITS).maxFileBytes });
+export function loadTenantsFile(file: string, defaultQuota: QuotaSpec = UNLIMITED_QUOTA, opts: Pick<LoadOptions, 'missing' | 'limits' | 'trustKeys'> = {}): TenantsLoad {
+  const read = readYamlFile(file, validateTenantsFile, 'tenants file', { maxBytes: (opts.limits ?? DEFAULT_POLICY_LIMITS).maxFileBytes, ...(opts.trustKeys ? { trustKeys: opts.trustKeys } : {}) });
   if (read.status === 'absent') {
     if (opts.missing === 'refuse') {
       return { ok: false, errors: [`${file}: missing (deleted, or its directory moved away): restore it, or write "${VERSION_KEY}: ${FILE_VERSION}" alone for no bindings`], rejected: [{ file, reason: 'missing' }] };

@@ -15,8 +15,13 @@
 // reloads never overlap: one that is asked for while another runs follows it, once.
 //
 // A directory created later is not watched (fs.watch needs it to exist): send SIGHUP after creating it.
+//
+// Symlink swaps: when the directory's path goes through symlinks (a `stella telemetry deploy` target,
+// a Kubernetes volume), the parent of each symlink is watched too, for that name (watch-path.ts), and
+// the watches are set up again after a swap, so the next edit in the new directory is seen as well.
 import { basename } from 'node:path';
-import { watch, type FSWatcher } from 'node:fs';
+import { realpathSync, watch, type FSWatcher } from 'node:fs';
+import { symlinksOf } from './watch-path.js';
 import type { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { FileRejection } from './load.js';
@@ -80,7 +85,9 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
   const { what, dir, source, fileName, logger } = options;
   const debounceMs = options.debounceMs ?? 200;
   let active: { value: T; version: string } | undefined;
-  let watcher: FSWatcher | undefined;
+  let watchers: FSWatcher[] = [];
+  /** What the watches were set up for: the directory's real path and the symlinks on the way to it. */
+  let watchedKey = '';
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   const listeners = new Set<(value: T) => void>();
@@ -160,6 +167,7 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
 
   const onSighup = (): void => {
     logger.info({ dir }, `SIGHUP: reloading the ${what}`);
+    if (running) rewatch();
     void reload();
   };
 
@@ -167,12 +175,60 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
     if (!running) return;
     // Kubernetes swaps `..data` symlinks; some platforms send events without a name.
     if (fileName !== undefined && name !== null && String(name) !== fileName && !String(name).startsWith('..')) return;
+    scheduleReload();
+  }
+
+  function scheduleReload(): void {
     clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
-      if (running) void reload();
+      if (!running) return;
+      // A swapped symlink points the directory elsewhere: watch the new one (before loading it, so an
+      // edit made while it loads is not missed).
+      rewatch();
+      void reload();
     }, debounceMs);
     timer.unref();
+  }
+
+  function watchKey(): string {
+    let real = dir;
+    try {
+      real = realpathSync(dir);
+    } catch {
+      /* missing: watched as written */
+    }
+    return JSON.stringify([real, symlinksOf(dir)]);
+  }
+
+  /** (Re)creates the watches when the directory resolves differently than when they were made. */
+  function rewatch(): void {
+    const key = watchKey();
+    if (key === watchedKey && watchers.length > 0) return;
+    for (const w of watchers) w.close();
+    watchers = [];
+    watchedKey = key;
+    try {
+      // Watch the directory, not the file: editors and Kubernetes replace files (rename, symlink
+      // swap), which a watch on the old inode would miss. An unchanged version is a no-op.
+      const w = watch(dir, { persistent: false }, schedule);
+      w.on('error', (err) => logger.warn({ dir, err }, `${what} watch failed; SIGHUP still reloads`));
+      watchers.push(w);
+    } catch (err) {
+      logger.info({ dir, code: (err as NodeJS.ErrnoException).code }, `${what} directory not watched (create it, then send SIGHUP)`);
+      return;
+    }
+    for (const link of symlinksOf(dir)) {
+      try {
+        const w = watch(link.dir, { persistent: false }, (_e, name) => {
+          if (running && (name === null || String(name) === link.name)) scheduleReload();
+        });
+        w.on('error', (err) => logger.warn({ dir: link.dir, err }, `${what} symlink watch failed; SIGHUP still reloads`));
+        watchers.push(w);
+      } catch (err) {
+        logger.warn({ dir: link.dir, code: (err as NodeJS.ErrnoException).code }, `${what}: cannot watch the symlink ${link.name}; a swap is seen at the next SIGHUP`);
+      }
+    }
   }
 
   return {
@@ -182,14 +238,7 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
       const first = loadSync();
       if (first.status === 'rejected' && !active) throw new Error(`invalid ${what} ${source}:\n${first.errors.join('\n')}`);
       running = true;
-      try {
-        // Watch the directory, not the file: editors and Kubernetes replace files (rename, symlink
-        // swap), which a watch on the old inode would miss. An unchanged version is a no-op.
-        watcher = watch(dir, { persistent: false }, schedule);
-        watcher.on('error', (err) => logger.warn({ dir, err }, `${what} watch failed; SIGHUP still reloads`));
-      } catch (err) {
-        logger.info({ dir, code: (err as NodeJS.ErrnoException).code }, `${what} directory not watched (create it, then send SIGHUP)`);
-      }
+      rewatch();
       // Installed only while running: without a listener, SIGHUP's default action ends the process.
       process.on('SIGHUP', onSighup);
     },
@@ -198,8 +247,9 @@ export function createHotReload<T>(options: HotReloadOptions<T>): HotReloaded<T>
       running = false;
       clearTimeout(timer);
       timer = undefined;
-      watcher?.close();
-      watcher = undefined;
+      for (const w of watchers) w.close();
+      watchers = [];
+      watchedKey = '';
       process.off('SIGHUP', onSighup);
     },
     reload,

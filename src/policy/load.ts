@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { DEFAULT_POLICY_LIMITS, type PolicyLimits } from '../config/sections/policy.js';
 import { defaultPoliciesDir } from '../paths.js';
+import { listedInManifest, verifyFileBytes } from '../trust/signed-files.js';
 import { compilePolicy, type CompiledPolicy, type PolicyFiles } from './compile.js';
 import { formatPath, show, type PathSegment, type SchemaError, type Validated } from '../schema-check.js';
 import { ALLOWLISTS_FILE, REDACTION_FILE, validateAllowlists, validateRedaction } from './schema.js';
@@ -39,7 +40,7 @@ function locate(doc: Document, lineCounter: LineCounter, path: readonly PathSegm
 }
 
 /** Why a file was refused: the `reason` label of policy_file_rejections_total. */
-export type RejectReason = 'missing' | 'empty' | 'incomplete' | 'unparsable' | 'invalid' | 'unreadable' | 'too_large';
+export type RejectReason = 'missing' | 'empty' | 'incomplete' | 'unparsable' | 'invalid' | 'unreadable' | 'too_large' | 'signature';
 
 /** A YAML file read, parsed and validated: absent, valid (with its raw bytes), or every error found. */
 export type YamlFileRead<T> = { status: 'absent' } | { status: 'ok'; value: T; bytes: Buffer } | { status: 'invalid'; errors: string[]; reason: RejectReason };
@@ -54,6 +55,13 @@ export interface ReadOptions {
   maxBytes?: number;
   /** Checked on the parsed document before the schema (cheap bounds such as a pattern count). */
   precheck?: (raw: unknown) => string | undefined;
+  /**
+   * Trusted public keys (PEM, config `trust.keys`): the bytes read must be signed by one of them (a
+   * bundle beside the file or a signed directory manifest, src/trust/signed-files.ts), else the file
+   * is refused with reason `signature`, before it is parsed. A missing file that a signed manifest
+   * lists is refused too (deleting a file must not let a default take over).
+   */
+  trustKeys?: readonly string[];
 }
 
 /**
@@ -75,12 +83,22 @@ export function readYamlFile<T>(file: string, validate: (raw: unknown) => Valida
     bytes = readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return { status: 'absent' };
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') {
+      if (opts.trustKeys?.length && listedInManifest(file, opts.trustKeys)) {
+        return { status: 'invalid', reason: 'signature', errors: [`${file}: missing, but listed in the signed manifest of its directory: restore it`] };
+      }
+      return { status: 'absent' };
+    }
     return { status: 'invalid', reason: 'unreadable', errors: [`${file}: cannot read the ${what}: ${e.code === 'EISDIR' ? 'is a directory' : e.message}`] };
   }
   // The file may have grown between stat and read.
   if (opts.maxBytes !== undefined && bytes.length > opts.maxBytes) {
     return { status: 'invalid', reason: 'too_large', errors: [`${file}: the ${what} has ${bytes.length} bytes, more than the limit of ${opts.maxBytes} (policy.maxFileBytes)`] };
+  }
+  // The signature covers these bytes, the ones parsed below (no window for a swap between check and use).
+  if (opts.trustKeys?.length) {
+    const v = verifyFileBytes(file, bytes, opts.trustKeys);
+    if (!v.ok) return { status: 'invalid', reason: 'signature', errors: [`${v.message}; the ${what} is refused (trust.keys)`] };
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(bytes.toString('utf8'), { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -152,6 +170,8 @@ export interface LoadOptions {
   limits?: PolicyLimits;
   /** The shipped defaults; the package's policies/ unless a test says otherwise. */
   defaultsDir?: string;
+  /** Trusted public keys (PEM): every file read must be signed by one (ReadOptions.trustKeys). */
+  trustKeys?: readonly string[];
 }
 
 export interface FileRejection {
@@ -192,9 +212,10 @@ export function readPolicyFile<T>(
   opts: LoadOptions & { what?: string; precheck?: ReadOptions['precheck'] } = {},
 ): OneFile<T> {
   const limits = opts.limits ?? DEFAULT_POLICY_LIMITS;
-  const read1 = (file: string): YamlFileRead<T> => readYamlFile(file, validate, opts.what, { maxBytes: limits.maxFileBytes, ...(opts.precheck ? { precheck: opts.precheck } : {}) });
+  const read1 = (file: string, trusted: boolean): YamlFileRead<T> =>
+    readYamlFile(file, validate, opts.what, { maxBytes: limits.maxFileBytes, ...(opts.precheck ? { precheck: opts.precheck } : {}), ...(trusted && opts.trustKeys ? { trustKeys: opts.trustKeys } : {}) });
   const file = join(dir, name);
-  const read = read1(file);
+  const read = read1(file, true);
   if (read.status === 'ok') return { ok: true, value: read.value, present: true, from: file };
   if (read.status === 'invalid') return { ok: false, errors: read.errors, rejection: { file, reason: read.reason } };
   if (opts.missing === 'refuse' || opts.required?.includes(name)) {
@@ -208,7 +229,8 @@ export function readPolicyFile<T>(
   if (resolve(shipped) === resolve(file)) {
     return { ok: false, errors: [`${file}: missing, and it is the package's own default: restore it or reinstall the package`], rejection: { file, reason: 'missing' } };
   }
-  const fallback = read1(shipped);
+  // The shipped default is part of the installed package, not of the signed set: not checked.
+  const fallback = read1(shipped, false);
   if (fallback.status === 'ok') return { ok: true, value: fallback.value, present: false, from: shipped };
   const errors = fallback.status === 'invalid' ? fallback.errors : [`${shipped}: missing`];
   return { ok: false, errors: [`${file}: missing, and the shipped default cannot be used:`, ...errors], rejection: { file, reason: 'missing' } };

@@ -37,6 +37,8 @@ export interface PolicyStoreOptions {
   defaultsDir?: string;
   /** Compile reloads in a worker thread (default true); false: on the main thread (tests, CLI). */
   worker?: boolean;
+  /** Trusted public keys (PEM, config `trust.keys`): unsigned or tampered files are refused (reason `signature`). */
+  trustKeys?: readonly string[];
 }
 
 export interface PolicyStore {
@@ -62,6 +64,7 @@ export function createPolicyStore(dir: string, options: PolicyStoreOptions): Pol
     required: ctx.initial ? [] : present,
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.defaultsDir ? { defaultsDir: options.defaultsDir } : {}),
+    ...(options.trustKeys?.length ? { trustKeys: options.trustKeys } : {}),
   });
   const toLoaded = (r: PolicyCompile | WorkerCompile): Loaded<CompiledPolicy> => {
     if (!r.ok) return r;

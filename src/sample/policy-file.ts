@@ -14,8 +14,8 @@ import { DEFAULT_SAMPLING_FILE, validateSampling, type SamplingFile } from './po
 export type SamplingLoad = { ok: true; policy: CompiledSampling; file: SamplingFile; present: boolean } | { ok: false; errors: string[]; rejected: FileRejection[] };
 
 /** Reads, validates and compiles `file` for the gateway profile; never throws. */
-export function loadSamplingFile(file: string, profile: string, opts: Pick<LoadOptions, 'missing' | 'limits'> = {}): SamplingLoad {
-  const read = readYamlFile(file, validateSampling, 'sampling policy', { maxBytes: (opts.limits ?? DEFAULT_POLICY_LIMITS).maxFileBytes });
+export function loadSamplingFile(file: string, profile: string, opts: Pick<LoadOptions, 'missing' | 'limits' | 'trustKeys'> = {}): SamplingLoad {
+  const read = readYamlFile(file, validateSampling, 'sampling policy', { maxBytes: (opts.limits ?? DEFAULT_POLICY_LIMITS).maxFileBytes, ...(opts.trustKeys ? { trustKeys: opts.trustKeys } : {}) });
   if (read.status === 'absent' && opts.missing === 'refuse') {
     return { ok: false, errors: [`${file}: missing (deleted, or its directory moved away): restore it; the last good policy stays active`], rejected: [{ file, reason: 'missing' }] };
   }

@@ -26,6 +26,8 @@ export interface SamplingPolicyStoreOptions {
   debounceMs?: number;
   /** Bounds on the file (config `policy`). */
   limits?: PolicyLimits;
+  /** Trusted public keys (PEM, config `trust.keys`): an unsigned or tampered file is refused (reason `signature`). */
+  trustKeys?: readonly string[];
 }
 
 export interface SamplingPolicyStore {
@@ -55,7 +57,7 @@ export function createSamplingPolicyStore(file: string, options: SamplingPolicyS
     versionInfo: metrics?.samplingPolicyVersionInfo,
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
     load(ctx) {
-      const r = loadSamplingFile(file, profile, { missing: !ctx.initial && present ? 'refuse' : 'defaults', ...(options.limits ? { limits: options.limits } : {}) });
+      const r = loadSamplingFile(file, profile, { missing: !ctx.initial && present ? 'refuse' : 'defaults', ...(options.limits ? { limits: options.limits } : {}), ...(options.trustKeys?.length ? { trustKeys: options.trustKeys } : {}) });
       if (!r.ok) return r;
       present = r.present;
       return { ok: true, value: r.policy, version: r.policy.version, logFields: { file, profile, present: r.present } };

@@ -391,7 +391,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     policyFileRejections: new Counter({
       name: 'policy_file_rejections_total',
-      help: 'Policy files refused by file and reason (missing, empty, incomplete, unparsable, invalid, unreadable, too_large); the last good version stays active',
+      help: 'Policy files refused by file and reason (missing, empty, incomplete, unparsable, invalid, unreadable, too_large, signature); the last good version stays active',
       labelNames: ['file', 'reason'],
       registers,
     }),

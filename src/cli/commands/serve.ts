@@ -33,6 +33,9 @@ Options (flags override the config file):
   --tls-key FILE       its private key (PEM)
   --tls-client-ca FILE CA of client certificates: mTLS, a client without a certificate is refused
                        (files are reloaded when they change; see "stella telemetry certs init")
+  --trust-key PUB      require signatures by this public key (repeatable; adds to trust.keys): the
+                       config file and every policy file must be signed ("config sign"), at start and
+                       on every policy reload (docs/guides/config-rollout.md)
   -h, --help           show this help
 
 Started without its node flags and malloc setting (e.g. "node dist/src/cli/main.js telemetry serve"),
@@ -52,6 +55,7 @@ const options = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-client-ca': { type: 'string' },
+  'trust-key': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -83,6 +87,7 @@ export const serveCommand: Command = {
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
       tlsClientCa: values['tls-client-ca'],
+      trustKey: values['trust-key'],
     };
     const loaded = loadConfig({ file: values.config, flags });
     if (!loaded.ok) {
@@ -117,7 +122,9 @@ export const serveCommand: Command = {
       gw = await startGateway(config, { logger });
     } catch (err) {
       await flushLogger(logger);
-      stdio.err(`stella telemetry serve: cannot start: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+      // The first lines: an invalid or unsigned policy file is named on the line after the first.
+      const lines = (err instanceof Error ? err.message : String(err)).split('\n');
+      stdio.err(`stella telemetry serve: cannot start: ${lines.slice(0, 6).join('\n  ')}`);
       return 1;
     }
     logger.info(

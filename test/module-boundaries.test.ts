@@ -45,7 +45,9 @@ function edgesOf(file: string): Edge[] {
   // Static imports and re-exports (one statement may span lines), side-effect imports, dynamic imports.
   for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?'([^']+)'/gms)) add(m[2]!, m[1] !== undefined, false);
   for (const m of text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)) add(m[1]!, false, false);
-  for (const m of text.matchAll(/new URL\(\s*'([^']+)'\s*,\s*import\.meta\.url\s*\)/g)) add(m[1]!, false, true);
+  // Module files named by URL (a worker's entry); other URLs name data folders (e.g. the dashboards an
+  // embedded script reads), which are no edge of the module graph.
+  for (const m of text.matchAll(/new URL\(\s*'([^']+\.js)'\s*,\s*import\.meta\.url\s*\)/g)) add(m[1]!, false, true);
   return edges;
 }
 

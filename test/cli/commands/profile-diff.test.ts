@@ -36,7 +36,8 @@ writeFileSync(
 t.test('two built-in profiles: exit 1, each line with both values and their sources', async (t) => {
   const r = run(['default', 'forensic']);
   t.equal(r.code, 1, r.err);
-  t.match(r.out, /^default → forensic: 6 settings differ$/m);
+  t.match(r.out, /^default → forensic: 7 settings differ$/m);
+  t.match(r.out, /^~ incidents\.captureOnEnd\.enabled: false \(built-in default\) → true \(built-in profile forensic\)$/m);
   t.match(r.out, /^~ shutdownTimeoutMs: 15000 \(built-in default\) → 60000 \(built-in profile forensic\)$/m);
   t.match(r.out, /^~ exporters\[file\]\.queue\.persistent: false \(built-in default\) → true \(built-in profile forensic\)$/m);
 });

@@ -11,6 +11,7 @@ import { ADMIN_TOKEN_ENV, createAdminAuth } from './admin/auth.js';
 import { registerIncidentRoutes } from './admin/incidents-routes.js';
 import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
+import { startCluster, type Cluster } from './cluster/cluster.js';
 import { createNotifier } from './incident/notify.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
 import type { ReloadAudit } from './policy/hot-reload.js';
@@ -48,6 +49,8 @@ export interface RunningGateway {
   incidents: IncidentStore;
   /** The forensic tee (flush, seal, prune; see src/tee/tee.ts). */
   tee: Tee;
+  /** Cluster mode (src/cluster): membership, peer listener and client; undefined without `cluster`. */
+  cluster?: Cluster;
   /** Stop receivers, drain the pool and the exporters; what is left at the deadline is dropped and counted. */
   stop(deadlineMs?: number): Promise<void>;
 }
@@ -133,7 +136,10 @@ export async function startGateway(
       http: { tls: config.receivers.http.tls !== undefined, host: config.receivers.http.endpoint.host },
     },
   });
-  const quotas = createQuotas({ quotaFor: (t) => tenants.current().quotaFor(t), maxBuckets: config.tenancy.maxBuckets });
+  // In cluster mode each replica enforces its share of the tenant's limit (src/cluster/quota-share.ts).
+  let cluster: Cluster | undefined;
+  const quotaFor = (t: string) => (cluster ? cluster.shareQuota(tenants.current().quotaFor(t)) : tenants.current().quotaFor(t));
+  const quotas = createQuotas({ quotaFor, maxBuckets: config.tenancy.maxBuckets });
   const admitter = createAdmitter(config.admit, { metrics, quotas, tenantLabel });
   // [stages] incident state, tail sampler and forensic tee are created here (issues 5 and 6).
   // Incident mode: tenants (or the fleet) whose traces are all kept and teed; persisted under the data
@@ -186,6 +192,20 @@ export async function startGateway(
       logger,
     });
     sampling = { sampler, policies: samplingPolicies };
+  }
+
+  // [cluster] several replicas as one gateway: membership, the peer listener, fleet-wide incidents.
+  if (config.cluster) {
+    try {
+      cluster = await startCluster(config.cluster, { logger, metrics, incidents, isReady: () => state === 'ready' });
+    } catch (err) {
+      policies.stop();
+      tenants.stop();
+      incidents.stop();
+      sampling?.policies.stop();
+      await Promise.allSettled([pool.close(), router.shutdown(0), tee.close(0)]);
+      throw err;
+    }
   }
 
   // Headers time (src/receive/types.ts): identify, then a reservation the receiver grows as bytes
@@ -325,6 +345,7 @@ export async function startGateway(
     policyVersion: () => policies.current().version,
     incidents: () => incidents.list(),
     archive: () => archiveStatus(forensicDir(config), config.forensic, tee),
+    cluster: () => cluster?.status(),
     queues: () => {
       const p = pool.stats();
       return { workerPoolQueued: p.queued, workerPoolInflight: p.inflight, notifyPending: notifier.pending() };
@@ -377,7 +398,7 @@ export async function startGateway(
     policies.stop();
     tenants.stop();
     capturePruner.stop();
-    await Promise.allSettled([admin.stop(), pool.close(), router.shutdown(0), tee.close(0)]);
+    await Promise.allSettled([admin.stop(), pool.close(), router.shutdown(0), tee.close(0), cluster?.stop()]);
     throw err;
   }
   state = 'ready';
@@ -413,6 +434,7 @@ export async function startGateway(
       sampling?.policies.stop();
       // Incident state stays on disk for the next start; pending notifications get a short grace.
       incidents.stop();
+      await cluster?.stop();
       await notifier.stop(Math.min(left(), 1000));
       // The tee seals while the exporters drain (both within the deadline: neither waits for the other).
       await Promise.all([tee.close(left()), router.shutdown(left())]);
@@ -425,5 +447,5 @@ export async function startGateway(
     return stopping;
   };
 
-  return { addresses: addresses as RunningGateway['addresses'], metrics, incidents, tee, stop };
+  return { addresses: addresses as RunningGateway['addresses'], metrics, incidents, tee, ...(cluster && { cluster }), stop };
 }

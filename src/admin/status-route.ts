@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { ClusterStatus } from '../cluster/cluster.js';
 import type { HostPort } from '../config/types.js';
 import { formatHostPort } from '../config/validate.js';
 import { FLEET, type Incident } from '../incident/types.js';
@@ -62,6 +63,8 @@ export interface GatewayStatus {
   exporters: ExporterStatus[];
   /** The forensic archive (src/tee): bytes and segments per tenant and retention tier; null when not wired. */
   archive: ArchiveStatus | null;
+  /** Cluster mode (src/cluster): this replica, the live members and every known peer; null without `cluster`. */
+  cluster?: ClusterStatus | null;
 }
 
 export type StatusSource = () => Promise<GatewayStatus>;
@@ -80,6 +83,8 @@ export interface StatusInputs {
   queues?: () => Record<string, number>;
   /** The forensic archive's usage (archiveStatus in src/tee/retention.ts). */
   archive?: () => ArchiveStatus;
+  /** Membership and quota share (src/cluster/cluster.ts). */
+  cluster?: () => ClusterStatus | undefined;
   now?: () => number;
 }
 
@@ -158,6 +163,7 @@ export function createStatusSource(inputs: StatusInputs): StatusSource {
       queues: { admitInflightBytes: admitBytes.values[0]?.value ?? 0, ...inputs.queues?.() },
       exporters,
       archive: inputs.archive?.() ?? null,
+      cluster: inputs.cluster?.() ?? null,
     };
   };
 }

@@ -194,6 +194,9 @@ function resolvePaths(config: GatewayConfig, cwd: string): GatewayConfig {
     admin: tls(config.admin),
     dataDir: abs(config.dataDir),
     policiesDir: abs(config.policiesDir),
+    ...(config.cluster && {
+      cluster: { ...config.cluster, tls: { ...config.cluster.tls, certFile: abs(config.cluster.tls.certFile), keyFile: abs(config.cluster.tls.keyFile), caFile: abs(config.cluster.tls.caFile) } },
+    }),
     exporters: config.exporters.map((e) => {
       if (e.kind === 'file') return { ...e, endpoint: abs(e.endpoint) };
       if (!e.tls) return e;

@@ -2,6 +2,7 @@
 // Validation lives in validate.ts; this file is only the shape and the defaults.
 import { join } from 'node:path';
 import type { Signal } from '../signals.js';
+import type { ClusterConfig } from './sections/cluster.js';
 import { DEFAULT_FORENSIC, type ForensicConfig } from './sections/forensic.js';
 import { DEFAULT_INCIDENTS, type IncidentsConfig } from './sections/incidents.js';
 import { DEFAULT_POLICY, type PolicyConfig } from './sections/policy.js';
@@ -240,6 +241,8 @@ export interface GatewayConfig {
   incidents: IncidentsConfig;
   /** Forensic tee, archives and retention (src/tee). */
   forensic: ForensicConfig;
+  /** Several replicas acting as one gateway (src/cluster); absent = a single replica. */
+  cluster?: ClusterConfig;
 }
 
 const MiB = 1024 * 1024;

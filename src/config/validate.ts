@@ -17,6 +17,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseExportUrl } from '../export/router.js';
 import { SIGNALS, type Signal } from '../signals.js';
+import { readCluster } from './sections/cluster.js';
 import { readForensic } from './sections/forensic.js';
 import { readIncidents } from './sections/incidents.js';
 import { readPolicy } from './sections/policy.js';
@@ -78,6 +79,7 @@ const TOP_KEYS = [
   'sampling',
   'incidents',
   'forensic',
+  'cluster',
 ] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'requireClientCert', 'minVersion'] as const;
 const EXPORTER_SETTING_KEYS = ['signals', 'headers', 'compression', 'timeout', 'concurrency', 'batch', 'queue', 'retry', 'file'] as const;
@@ -376,6 +378,20 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
     incidents: readIncidents(r, top.incidents),
     forensic: readForensic(r, top.forensic),
   };
+  const cluster = readCluster(r, top.cluster, (path, v, what) => {
+    if (v === undefined || v === null) {
+      r.fail(path, `required: a PEM file (${what})`);
+      return undefined;
+    }
+    if (typeof v !== 'string' || v === '') {
+      r.fail(path, `expected the path of a PEM file (got ${show(v)})`);
+      return undefined;
+    }
+    const problem = unreadableFile(v);
+    if (problem) r.fail(path, `cannot read ${JSON.stringify(v)}: ${problem}`);
+    return v;
+  });
+  if (cluster) config.cluster = cluster;
   checkListenerClashes(r, config);
 
   const allowNetwork = r.bool('allowNetworkExporters', top.allowNetworkExporters, true);
@@ -445,6 +461,7 @@ function checkListenerClashes(r: Reader, config: GatewayConfig): void {
   if (config.receivers.grpc.enabled) listeners.push(['receivers.grpc.endpoint', config.receivers.grpc.endpoint]);
   if (config.receivers.http.enabled) listeners.push(['receivers.http.endpoint', config.receivers.http.endpoint]);
   listeners.push(['admin.endpoint', config.admin.endpoint]);
+  if (config.cluster) listeners.push(['cluster.listen', config.cluster.listen]);
   for (let i = 0; i < listeners.length; i++) {
     for (let j = 0; j < i; j++) {
       const [pathA, a] = listeners[i]!;

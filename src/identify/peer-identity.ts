@@ -21,6 +21,11 @@ export function asPeerCertificate(value: unknown): PeerCertificateLike | undefin
  * second entry (https://nodejs.org/api/tls.html#certificate-object, CVE-2021-44532).
  */
 export function uriSans(subjectaltname: string | undefined): string[] {
+  return sansOfType(subjectaltname, 'URI');
+}
+
+/** The SANs of one type ("URI", "DNS", "IP Address") of `subjectaltname`, in order; parsed as uriSans explains. */
+export function sansOfType(subjectaltname: string | undefined, wanted: string): string[] {
   if (!subjectaltname) return [];
   const out: string[] = [];
   let i = 0;
@@ -46,7 +51,7 @@ export function uriSans(subjectaltname: string | undefined): string[] {
       next = comma < 0 ? s.length : comma;
       value = s.slice(colon + 1, next);
     }
-    if (type === 'URI') out.push(value);
+    if (type === wanted) out.push(value);
     i = s.startsWith(', ', next) ? next + 2 : next + 1;
   }
   return out;

@@ -63,6 +63,18 @@ export interface IncidentStore extends IncidentState {
   /** Ends incident mode for a scope. */
   off(scope: string, by: string, reason?: string): OffResult;
   get(scope: string): Incident | undefined;
+  /**
+   * Every change made through on()/off() on this replica, updates (a new reason or TTL) included;
+   * not expiries (each replica expires by itself) nor apply(). Cluster mode propagates these.
+   */
+  onLocalChange(listener: (scope: string, incident: Incident | null, ended?: { by: string; reason: string | null }) => void): () => void;
+  /**
+   * A change made on a peer (cluster mode), applied as it is: `incident` (its times kept) or null to
+   * end the scope. Persisted, audited with `via` (the peer), announced to onChange listeners like a
+   * local change, but not to onLocalChange ones. 'unchanged' when it is what we have, or an incident
+   * that already expired; 'failed' when state.json cannot be written (nothing changed).
+   */
+  apply(scope: string, incident: Incident | null, via: { peer: string; by: string; reason: string | null }): 'applied' | 'unchanged' | 'failed';
   /** Cancels the expiry timer (state stays on disk for the next start). */
   stop(): void;
   readonly stateFile: string;
@@ -73,6 +85,8 @@ export interface IncidentStore extends IncidentState {
 export interface AuditRecord {
   time: string;
   action: 'start' | 'update' | 'end' | 'expire';
+  /** Cluster mode: the change came from this peer replica (it was made there). */
+  via?: string;
   scope: string;
   /** Who did it: a token name, "env", "cli", or "ttl" for an expiry. */
   by: string;
@@ -107,6 +121,7 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
   const auditFile = join(config.dir, AUDIT_FILE);
   const active = new Map<string, Incident>();
   const listeners = new Set<(e: IncidentChange) => void>();
+  const localListeners = new Set<(scope: string, incident: Incident | null, ended?: { by: string; reason: string | null }) => void>();
   let timer: TimerHandle | undefined;
   let stopped = false;
 
@@ -167,6 +182,16 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
       metrics?.incidentPersistFailures.inc({ file: 'state' });
       logger.error({ err: (e as Error).message, file: stateFile }, 'cannot write the incident state');
       return false;
+    }
+  }
+
+  function emitLocal(scope: string, incident: Incident | null, ended?: { by: string; reason: string | null }): void {
+    for (const fn of localListeners) {
+      try {
+        fn(scope, incident, ended);
+      } catch (e) {
+        logger.error({ err: (e as Error).message, scope }, 'incident listener failed');
+      }
     }
   }
 
@@ -293,6 +318,7 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
       logger.info({ scope, by: options.by, reason, expiresAt: incident.expiresAt }, previous ? 'incident mode extended' : 'incident mode on');
       // An update changes nothing a listener acts on (the scope stays in incident mode): no event.
       if (!previous) emit({ type: 'start', incident });
+      emitLocal(scope, incident);
       arm();
       return { ok: true, incident, updated: previous !== undefined };
     },
@@ -309,8 +335,46 @@ export function createIncidentStore(config: IncidentStoreConfig, deps: IncidentS
       audit({ action: 'end', scope, by, reason: reason?.trim() || null, incident });
       logger.info({ scope, by, reason }, 'incident mode off');
       emit({ type: 'end', incident });
+      emitLocal(scope, null, { by, reason: reason?.trim() || null });
       arm();
       return { ok: true, incident };
+    },
+
+    onLocalChange(listener) {
+      localListeners.add(listener);
+      return () => localListeners.delete(listener);
+    },
+
+    apply(scope, incident, via) {
+      if (!config.enabled || !isValidScope(scope)) return 'unchanged';
+      expireDue();
+      const previous = active.get(scope);
+      if (incident === null) {
+        if (!previous) return 'unchanged';
+        const next = new Map(active);
+        next.delete(scope);
+        if (!persist(next)) return 'failed';
+        active.delete(scope);
+        audit({ action: 'end', scope, by: via.by, reason: via.reason, incident: previous, via: via.peer });
+        logger.info({ scope, by: via.by, peer: via.peer }, 'incident mode off (from a peer)');
+        emit({ type: 'end', incident: previous });
+        arm();
+        return 'applied';
+      }
+      if (incident.expiresAt !== null && Date.parse(incident.expiresAt) <= clock.now()) return 'unchanged';
+      if (previous && JSON.stringify(previous) === JSON.stringify(incident)) return 'unchanged';
+      if (!previous && active.size >= config.maxIncidents) {
+        logger.warn({ scope, peer: via.peer, maxIncidents: config.maxIncidents }, 'incident from a peer refused: incidents.maxIncidents reached');
+        return 'failed';
+      }
+      const next = new Map(active).set(scope, incident);
+      if (!persist(next)) return 'failed';
+      active.set(scope, incident);
+      audit({ action: previous ? 'update' : 'start', scope, by: incident.by, reason: incident.reason, incident, via: via.peer });
+      logger.info({ scope, by: incident.by, peer: via.peer, expiresAt: incident.expiresAt }, previous ? 'incident mode extended (from a peer)' : 'incident mode on (from a peer)');
+      if (!previous) emit({ type: 'start', incident });
+      arm();
+      return 'applied';
     },
 
     stop() {

@@ -28,7 +28,7 @@ import type { TlsConfig } from '../config/types.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 
-export type TlsListenerName = 'grpc' | 'http' | 'admin';
+export type TlsListenerName = 'grpc' | 'http' | 'admin' | 'cluster';
 
 /** The PEM material of one version of the files, checked. */
 export interface TlsMaterial {

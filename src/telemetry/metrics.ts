@@ -144,6 +144,21 @@ export interface GatewayMetrics {
   incidentNotifyDropped: Counter<'webhook' | 'reason'>;
   /** Notify: events waiting or in flight, all webhooks. */
   incidentNotifyQueueSize: Gauge;
+
+  /** Cluster mode (src/cluster): live members, this replica included. */
+  clusterPeersLive: Gauge;
+  /** Members that became live (join) or were declared down (leave). */
+  clusterMembershipChanges: Counter<'change'>;
+  /** Failed readiness probes of peers (timeout, network, status, wrong_id, identity). */
+  clusterProbeFailures: Counter<'reason'>;
+  /** Peer-name DNS lookups that failed or timed out (the last good answer is kept). */
+  clusterDnsFailures: Counter;
+  /** Connections or requests the peer listener refused (identity, over_limit, handshake_timeout, too_large, not_found, timeout). */
+  clusterPeerRefused: Counter<'reason'>;
+  /** Incident changes sent to peers and received from them, by outcome. */
+  clusterIncidentSync: Counter<'direction' | 'outcome'>;
+  /** This replica's share of each tenant quota (1 / live members). */
+  clusterQuotaShare: Gauge;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
@@ -623,7 +638,47 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       help: 'Incident events waiting for (or in flight to) Notify webhooks',
       registers,
     }),
+    clusterPeersLive: new Gauge({
+      name: 'cluster_peers_live',
+      help: 'Live members of the cluster, this replica included (0 without cluster mode)',
+      registers,
+    }),
+    clusterMembershipChanges: new Counter({
+      name: 'cluster_membership_changes_total',
+      help: 'Cluster members that became live (join) or were declared down (leave)',
+      labelNames: ['change'],
+      registers,
+    }),
+    clusterProbeFailures: new Counter({
+      name: 'cluster_probe_failures_total',
+      help: 'Failed readiness probes of peers, by reason (timeout, network, status, wrong_id, identity)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    clusterDnsFailures: new Counter({
+      name: 'cluster_dns_failures_total',
+      help: 'Lookups of cluster.peers (dns:NAME:PORT) that failed or timed out; the last good answer is kept',
+      registers,
+    }),
+    clusterPeerRefused: new Counter({
+      name: 'cluster_peer_refused_total',
+      help: 'Connections or requests refused by the peer listener, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    clusterIncidentSync: new Counter({
+      name: 'cluster_incident_sync_total',
+      help: 'Incident changes sent to (direction sent) or received from (received) peers, by outcome',
+      labelNames: ['direction', 'outcome'],
+      registers,
+    }),
+    clusterQuotaShare: new Gauge({
+      name: 'cluster_quota_share',
+      help: "This replica's share of every tenant quota (1 / live members; 1 without cluster mode)",
+      registers,
+    }),
   };
+  m.clusterQuotaShare.set(1);
   m.incidentMode.set({ tenant: '_all' }, 0);
   m.policyReloadFailures.inc(0);
   m.buildInfo.set(buildInfo(), 1);

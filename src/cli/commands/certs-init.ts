@@ -70,7 +70,8 @@ export async function issueCa(commonName: string, validity: Validity): Promise<I
 
 export interface LeafOptions {
   commonName: string;
-  usage: 'server' | 'client';
+  /** peer: both (a cluster replica is the server of its peers and their client). */
+  usage: 'server' | 'client' | 'peer';
   /** Subject alternative names: DNS names, IP addresses, URIs. */
   dns?: string[];
   ips?: string[];
@@ -96,7 +97,11 @@ export async function issueLeaf(ca: Issued, options: LeafOptions): Promise<Issue
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([options.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+      new x509.ExtendedKeyUsageExtension(
+        options.usage === 'peer'
+          ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]
+          : [options.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth],
+      ),
       // A SPIFFE X.509-SVID's only SAN is its URI; a server certificate names its hosts.
       new x509.SubjectAlternativeNameExtension(names, false),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
@@ -110,19 +115,32 @@ export function spiffeId(trustDomain: string, tenant: string): string {
   return `spiffe://${trustDomain}/tenant/${tenant}`;
 }
 
+/** The SPIFFE ID of a cluster replica's peer certificate (cluster.tls.peerNames: spiffe://<domain>/peer/*). */
+export function peerSpiffeId(trustDomain: string, replica: string): string {
+  return `spiffe://${trustDomain}/peer/${replica}`;
+}
+
 export interface DevCertsOptions {
   out: string;
   tenants: string[];
+  /** Cluster replicas to issue peer certificates for (server and client auth). */
+  peers?: string[];
   days: number;
   trustDomain: string;
   force: boolean;
 }
 
 /** The files `certs init` writes, by role. */
-export function devCertFiles(out: string, tenants: string[]): { ca: string; caKey: string; server: string; serverKey: string; clients: Record<string, { cert: string; key: string }> } {
+export function devCertFiles(
+  out: string,
+  tenants: string[],
+  replicas: string[] = [],
+): { ca: string; caKey: string; server: string; serverKey: string; clients: Record<string, { cert: string; key: string }>; peers: Record<string, { cert: string; key: string }> } {
   const clients: Record<string, { cert: string; key: string }> = {};
   for (const t of tenants) clients[t] = { cert: join(out, `client-${t}.pem`), key: join(out, `client-${t}-key.pem`) };
-  return { ca: join(out, 'ca.pem'), caKey: join(out, 'ca-key.pem'), server: join(out, 'server.pem'), serverKey: join(out, 'server-key.pem'), clients };
+  const peers: Record<string, { cert: string; key: string }> = {};
+  for (const p of replicas) peers[p] = { cert: join(out, `peer-${p}.pem`), key: join(out, `peer-${p}-key.pem`) };
+  return { ca: join(out, 'ca.pem'), caKey: join(out, 'ca-key.pem'), server: join(out, 'server.pem'), serverKey: join(out, 'server-key.pem'), clients, peers };
 }
 
 /** What `certs init` did with each file: written now, or kept as it was. */
@@ -155,8 +173,12 @@ async function readCa(certFile: string, keyFile: string): Promise<Issued> {
  * writing would replace a file with a different one. `force` writes everything anew.
  */
 export async function writeDevCerts(options: DevCertsOptions): Promise<DevCertsResult | { ok: false; error: string }> {
-  const files = devCertFiles(options.out, options.tenants);
-  const pairs: [string, string][] = [[files.ca, files.caKey], [files.server, files.serverKey], ...Object.values(files.clients).map((c) => [c.cert, c.key] as [string, string])];
+  const files = devCertFiles(options.out, options.tenants, options.peers ?? []);
+  const pairs: [string, string][] = [
+    [files.ca, files.caKey],
+    [files.server, files.serverKey],
+    ...[...Object.values(files.clients), ...Object.values(files.peers)].map((c) => [c.cert, c.key] as [string, string]),
+  ];
   const has = (f: string): boolean => !options.force && existsSync(f);
   for (const [cert, key] of pairs) {
     if (has(cert) !== has(key)) {
@@ -196,6 +218,14 @@ export async function writeDevCerts(options: DevCertsOptions): Promise<DevCertsR
     if (has(c.cert)) kept.push(c.cert, c.key);
     else writePair(c.cert, c.key, await issueLeaf(ca, { commonName: tenant, usage: 'client', uris: [spiffeId(options.trustDomain, tenant)], validity }));
   }
+  for (const replica of options.peers ?? []) {
+    const p = files.peers[replica]!;
+    if (has(p.cert)) kept.push(p.cert, p.key);
+    else {
+      const peer = await issueLeaf(ca, { commonName: replica, usage: 'peer', uris: [peerSpiffeId(options.trustDomain, replica)], dns: ['localhost'], ips: ['127.0.0.1', '::1'], validity });
+      writePair(p.cert, p.key, peer);
+    }
+  }
   return { ok: true, files, written, kept };
 }
 
@@ -205,12 +235,15 @@ Writes a development PKI for mTLS as PEM files in DIR:
   ca.pem, ca-key.pem              a CA (keep ca-key.pem to issue more certificates)
   server.pem, server-key.pem      a server certificate for localhost, 127.0.0.1 and ::1
   client-ID.pem, client-ID-key.pem per tenant, with the URI SAN spiffe://TRUST_DOMAIN/tenant/ID
+  peer-ID.pem, peer-ID-key.pem    per --peer (cluster replica): spiffe://TRUST_DOMAIN/peer/ID, server
+                                  and client auth (cluster.tls; docs/guides/cluster.md)
 Key files are created with mode 0600. Run it again to add tenants: existing files are kept and an
 existing CA issues the new certificates. For development and tests, not production.
 
 Options:
   --out DIR               output directory (created if missing)
   --tenant ID             a tenant to issue a client certificate for; repeat for several
+  --peer ID               a cluster replica to issue a peer certificate for; repeat for several
   --days N                validity in days (default ${DEFAULT_DAYS})
   --trust-domain DOMAIN   SPIFFE trust domain (default ${DEFAULT_TRUST_DOMAIN})
   --force                 write everything anew, a new CA included (existing files are replaced)
@@ -219,6 +252,7 @@ Options:
 const options = {
   out: { type: 'string' },
   tenant: { type: 'string', multiple: true },
+  peer: { type: 'string', multiple: true },
   days: { type: 'string' },
   'trust-domain': { type: 'string' },
   force: { type: 'boolean' },
@@ -246,8 +280,13 @@ export const certsInitCommand: Command = {
     if (!TRUST_DOMAIN_RE.test(trustDomain)) {
       throw new UsageError(`--trust-domain: expected lower-case letters, digits, ".", "-" or "_" (got ${JSON.stringify(trustDomain)})`);
     }
+    const peers = values.peer ?? [];
+    for (const p of peers) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(p)) throw new UsageError(`--peer: expected a replica id of letters, digits, ".", "_" or "-" (at most 63) (got ${JSON.stringify(p)})`);
+    }
+    if (new Set(peers).size !== peers.length) throw new UsageError('--peer: each replica once');
     const out = resolve(values.out);
-    const result = await writeDevCerts({ out, tenants, days, trustDomain, force: values.force === true });
+    const result = await writeDevCerts({ out, tenants, peers, days, trustDomain, force: values.force === true });
     if (!result.ok) {
       stdio.err(`stella telemetry certs init: ${result.error}`);
       return 1;
@@ -263,6 +302,7 @@ export const certsInitCommand: Command = {
         `  ${f.ca}  ${f.caKey}`,
         `  ${f.server}  ${f.serverKey}   (localhost, 127.0.0.1, ::1; valid ${days} days)`,
         ...tenants.map((t) => `  ${f.clients[t]!.cert}  ${f.clients[t]!.key}   (${spiffeId(trustDomain, t)})`),
+        ...peers.map((p) => `  ${f.peers[p]!.cert}  ${f.peers[p]!.key}   (${peerSpiffeId(trustDomain, p)}, cluster peer)`),
         '',
         'Serve both OTLP listeners with mTLS:',
         `  stella telemetry serve --tls-cert ${f.server} --tls-key ${f.serverKey} --tls-client-ca ${f.ca}`,

@@ -12,6 +12,8 @@ import { registerIncidentRoutes } from './admin/incidents-routes.js';
 import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
 import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
 import { startCluster, type Cluster } from './cluster/cluster.js';
+import { startTraceRouting } from './cluster/routing.js';
+import type { TraceRouter } from './cluster/trace-router.js';
 import { createNotifier } from './incident/notify.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
 import type { ReloadAudit } from './policy/hot-reload.js';
@@ -195,9 +197,12 @@ export async function startGateway(
   }
 
   // [cluster] several replicas as one gateway: membership, the peer listener, fleet-wide incidents.
+  let traceRouting: TraceRouter | undefined;
   if (config.cluster) {
     try {
       cluster = await startCluster(config.cluster, { logger, metrics, incidents, isReady: () => state === 'ready' });
+      // [route] with sampling, each trace id has one owner: other replicas' traces are forwarded there.
+      if (sampling && config.cluster.routing.enabled) traceRouting = startTraceRouting(config.cluster, { cluster, sampler: sampling.sampler, incidents, metrics, logger });
     } catch (err) {
       policies.stop();
       tenants.stop();
@@ -285,7 +290,7 @@ export async function startGateway(
       // [sample] traces go through the tail sampler here instead of straight to the router (issue 5).
       // It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
       if (sampling && signal === 'traces' && result.traceColumns) {
-        sampling.sampler.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
+        (traceRouting ?? sampling.sampler).offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
         if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);
@@ -429,6 +434,8 @@ export async function startGateway(
       await pool.close();
       // [stop] the sampler decides what it still buffers and the tee seals its segments here.
       // Buffered traces are decided now (early, reason shutdown) and the kept ones reach the router before it drains.
+      // Forwards in flight end first (each within cluster.routing.timeout): a failed one is decided here.
+      await traceRouting?.stop();
       sampling?.sampler.drain();
       sampling?.sampler.close();
       sampling?.policies.stop();

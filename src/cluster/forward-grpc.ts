@@ -9,6 +9,7 @@ import type { TraceSummary } from '../process/protocol.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { readForward } from './forward-wire.js';
+import type { PeerRouteHandler } from './peer-server.js';
 import type { ForwardResult, ForwardSend, LocalOffer } from './trace-router.js';
 
 export const TRACES_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -28,45 +29,17 @@ const TENANT_RE = /^[\x21-\x7e]{1,256}$/;
 
 // ---- sender -------------------------------------------------------------------------------------
 
-export interface PeerTls {
-  ca: string | Buffer;
-  cert: string | Buffer;
-  key: string | Buffer;
-  /** Checks the owner's certificate beyond the CA (e.g. its peer identity); default: Node's host check. */
-  checkServerIdentity?: (host: string, cert: import('node:tls').PeerCertificate) => Error | undefined;
-  /** The name to verify the owner's certificate against (default: the endpoint's host). */
-  servername?: string;
-}
-
 export interface ForwardClient {
   send: ForwardSend;
-  close(): void;
 }
 
-/** Forwards over one HTTP/2 session per owner endpoint (reopened after it fails). */
-export function createForwardClient(deps: { endpointOf(peer: string): string | undefined; tls: () => PeerTls }): ForwardClient {
-  const sessions = new Map<string, http2.ClientHttp2Session>();
-
-  function session(endpoint: string): http2.ClientHttp2Session {
-    const open = sessions.get(endpoint);
-    if (open && !open.closed && !open.destroyed) return open;
-    const tls = deps.tls();
-    const s = http2.connect(`https://${endpoint}`, {
-      ca: tls.ca,
-      cert: tls.cert,
-      key: tls.key,
-      ...(tls.servername !== undefined && { servername: tls.servername }),
-      ...(tls.checkServerIdentity && { checkServerIdentity: tls.checkServerIdentity }),
-    });
-    s.on('error', () => sessions.delete(endpoint));
-    s.on('close', () => {
-      if (sessions.get(endpoint) === s) sessions.delete(endpoint);
-    });
-    // An idle session must not keep the process alive at shutdown.
-    s.unref();
-    sessions.set(endpoint, s);
-    return s;
-  }
+/**
+ * Forwards over the HTTP/2 sessions of the cluster's peer client (peer-client.ts: mTLS with this
+ * replica's certificate, the owner's identity checked against cluster.tls.peerNames, one session per
+ * endpoint, reused).
+ */
+export function createForwardClient(deps: { endpointOf(peer: string): string | undefined; session(endpoint: string): http2.ClientHttp2Session }): ForwardClient {
+  const session = deps.session;
 
   const send: ForwardSend = (peer, tenant, message, timeoutMs) =>
     new Promise<ForwardResult>((resolve) => {
@@ -123,13 +96,7 @@ export function createForwardClient(deps: { endpointOf(peer: string): string | u
       stream.end(message);
     });
 
-  return {
-    send,
-    close() {
-      for (const s of sessions.values()) s.close();
-      sessions.clear();
-    },
-  };
+  return { send };
 }
 
 // ---- owner --------------------------------------------------------------------------------------
@@ -150,7 +117,6 @@ export interface ForwardReceiverDeps {
   logger?: Logger;
 }
 
-export type PeerRouteHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peerId: string) => void;
 
 /**
  * The handler of TRACES_EXPORT_PATH on the peer listener. Only route it there: the tenant comes from

@@ -1,55 +1,87 @@
-// Forwards over a real HTTP/2 mTLS connection: the owner's handler takes the tenant from the header,
+// Forwards over the cluster's real peer listener and peer client (HTTP/2, mTLS, peer names): the owner's handler takes the tenant from the header,
 // offers the runs to its sampler and answers OK; refusals (budget, size, malformed, missing tenant) come
 // back as gRPC statuses the sender reports as `refused`; a dead owner and a silent one are `unavailable`
 // and `timeout`.
-import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
-import { createForwardClient, createForwardReceiver, TRACES_EXPORT_PATH, type PeerRouteHandler } from '../../src/cluster/forward-grpc.js';
+import { createForwardClient, createForwardReceiver, TRACES_EXPORT_PATH } from '../../src/cluster/forward-grpc.js';
+import type { PeerRouteHandler } from '../../src/cluster/peer-server.js';
 import { createTraceRouter, DEFAULT_ROUTING, type ForwardSend } from '../../src/cluster/trace-router.js';
 import type { TraceSummary } from '../../src/process/protocol.js';
 import { walkRequest } from '../../src/process/worker/walk.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { flattenRequests } from '../helpers/flatten.js';
-import { makePki, type Pki } from '../helpers/tls.js';
+import { freePort } from '../helpers/gateway-child.js';
+import { writeDevCerts } from '../../src/cli/commands/certs-init.js';
+import { createPeerClient } from '../../src/cluster/peer-client.js';
+import { clusterTlsReloader, createPeerServer } from '../../src/cluster/peer-server.js';
+import { DEFAULT_CLUSTER, type ClusterConfig } from '../../src/config/sections/cluster.js';
+import { silentLogger } from '../../src/telemetry/logger-types.js';
 import { request, traceId } from '../sample/helpers.js';
 import { createRendezvous, traceHashHex } from '../../src/cluster/rendezvous.js';
 
-async function peerServer(pki: Pki, handler: PeerRouteHandler): Promise<{ endpoint: string; close(): Promise<void>; peers: string[] }> {
-  const peers: string[] = [];
-  const server = http2.createSecureServer({ cert: pki.read(pki.server), key: pki.read(pki.serverKey), ca: pki.read(pki.ca), requestCert: true, rejectUnauthorized: true });
-  server.on('stream', (stream, headers) => {
-    // What the peer server does: only verified peers reach a route, with their identity.
-    const cert = (stream.session?.socket as import('node:tls').TLSSocket).getPeerCertificate();
-    const peer = String(cert.subject?.CN ?? '?');
-    peers.push(peer);
-    if (headers[':path'] === TRACES_EXPORT_PATH) handler(stream, headers, peer);
-    else stream.respond({ ':status': 404 }, { endStream: true });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+const REPLICAS = ['gw-a', 'gw-b'];
+type Files = Extract<Awaited<ReturnType<typeof writeDevCerts>>, { ok: true }>['files'];
+
+async function pki(): Promise<Files> {
+  const dir = mkdtempSync(join(tmpdir(), 'stella-forward-pki-'));
+  const r = await writeDevCerts({ out: dir, tenants: ['acme'], peers: REPLICAS, days: 2, trustDomain: 'stella.local', force: false });
+  if (!r.ok) throw new Error(r.error);
+  return r.files;
+}
+
+function clusterConfig(files: Files, self: string, port: number): ClusterConfig {
   return {
-    endpoint: `127.0.0.1:${port}`,
-    peers,
-    close: () => new Promise((r) => server.close(() => r())),
+    ...DEFAULT_CLUSTER,
+    self,
+    listen: { host: '127.0.0.1', port },
+    peers: { kind: 'static', peers: [] },
+    tls: { certFile: files.peers[self]!.cert, keyFile: files.peers[self]!.key, caFile: files.ca, peerNames: ['spiffe://stella.local/peer/*'], minVersion: 'TLSv1.2' },
   };
 }
 
+/**
+ * gw-a's peer listener (the cluster's real peer server: mTLS, peer names) serving `handler` on the
+ * Export path, and gw-b's forward client over the cluster's real peer client.
+ */
+async function pair(t: { teardown(fn: () => unknown): void }, handler: PeerRouteHandler) {
+  const files = await pki();
+  const logger = silentLogger;
+  const metrics = createMetrics({ defaultMetrics: false });
+  const a = clusterConfig(files, 'gw-a', await freePort());
+  const server = createPeerServer(a, { logger, metrics });
+  const peers: string[] = [];
+  server.route(TRACES_EXPORT_PATH, (stream, headers, peer) => {
+    peers.push(peer);
+    return handler(stream, headers, peer);
+  });
+  const listen = await server.start();
+  const b = clusterConfig(files, 'gw-b', await freePort());
+  const tls = clusterTlsReloader(b, { logger, metrics });
+  const peerClient = createPeerClient(b, { tls });
+  t.teardown(async () => {
+    peerClient.close();
+    tls.close();
+    await server.stop();
+  });
+  const endpoint = `127.0.0.1:${listen.port}`;
+  const client = createForwardClient({
+    endpointOf: (p) => (p === 'gw-a' ? endpoint : p === 'gw-dead' ? '127.0.0.1:1' : undefined),
+    session: (e) => peerClient.session(e),
+  });
+  return { client, peers };
+}
+
 t.test('forwards over mTLS: owner receives the runs and the tenant; refusals and failures are reported', async (t) => {
-  const pki = await makePki(['gw-b']);
   const offered: Array<{ tenant: string; body: Uint8Array; traces: readonly TraceSummary[] }> = [];
   const metrics = createMetrics({ defaultMetrics: false });
   const receiver = createForwardReceiver({ maxInflightBytes: 1 << 20, maxMessageBytes: 1 << 20 }, {
     offer: (tenant, body, traces) => offered.push({ tenant, body: Uint8Array.from(body), traces }),
     metrics,
   });
-  const server = await peerServer(pki, receiver.handler);
-  t.teardown(server.close);
-  const client = createForwardClient({
-    endpointOf: (p) => (p === 'gw-a' ? server.endpoint : p === 'gw-dead' ? '127.0.0.1:1' : undefined),
-    tls: () => ({ ca: pki.read(pki.ca), cert: pki.read(pki.clients['gw-b']!.cert), key: pki.read(pki.clients['gw-b']!.key) }),
-  });
-  t.teardown(() => client.close());
+  const { client, peers } = await pair(t, receiver.handler);
 
   // A router on replica gw-b whose only peer is gw-a: the traces gw-a owns go there over the wire.
   const members = ['gw-a', 'gw-b'];
@@ -73,7 +105,7 @@ t.test('forwards over mTLS: owner receives the runs and the tenant; refusals and
   t.ok(toA.length > 5 && toA.length < 35, `${toA.length} of 40 traces owned by gw-a`);
   t.equal(offered.length, 1, 'one call to the owner');
   t.equal(offered[0]!.tenant, 'acme', 'the tenant travelled in the header');
-  t.equal(server.peers[0], 'gw-b', 'the peer was verified by its certificate');
+  t.same(peers, ['spiffe://stella.local/peer/gw-b'], 'the peer was verified by its certificate');
   t.same(new Set(offered[0]!.traces.map((x) => x.traceId)), new Set(toA), 'exactly its traces');
   t.same(
     [...flattenRequests('traces', [offered[0]!.body]), ...flattenRequests('traces', locals)].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
@@ -98,27 +130,13 @@ t.test('forwards over mTLS: owner receives the runs and the tenant; refusals and
 });
 
 t.test('an owner that never answers: timeout', async (t) => {
-  const pki = await makePki(['gw-b']);
-  const silent = await peerServer(pki, (stream) => stream.resume());
-  t.teardown(silent.close);
-  const client = createForwardClient({
-    endpointOf: () => silent.endpoint,
-    tls: () => ({ ca: pki.read(pki.ca), cert: pki.read(pki.clients['gw-b']!.cert), key: pki.read(pki.clients['gw-b']!.key) }),
-  });
-  t.teardown(() => client.close());
+  const { client } = await pair(t, (stream) => void stream.resume());
   t.match(await client.send('gw-a', 'acme', new Uint8Array(10), 300), { status: 'failed', reason: 'timeout' });
 });
 
 t.test('the receive budget refuses a forward before buffering it', async (t) => {
-  const pki = await makePki(['gw-b']);
   const receiver = createForwardReceiver({ maxInflightBytes: 100, maxMessageBytes: 1 << 20 }, { offer: () => {} });
-  const server = await peerServer(pki, receiver.handler);
-  t.teardown(server.close);
-  const client = createForwardClient({
-    endpointOf: () => server.endpoint,
-    tls: () => ({ ca: pki.read(pki.ca), cert: pki.read(pki.clients['gw-b']!.cert), key: pki.read(pki.clients['gw-b']!.key) }),
-  });
-  t.teardown(() => client.close());
+  const { client } = await pair(t, receiver.handler);
   t.match(await client.send('gw-a', 'acme', new Uint8Array(1000), 5000), { status: 'failed', reason: 'refused', message: /grpc-status 8.*limit 100/ });
 });
 

@@ -1,7 +1,11 @@
 // The one error catalogue: every refusal the gateway answers with, and how it maps onto gRPC codes and
-// HTTP statuses. The mapping follows the OTLP specification's failure rules:
-// https://opentelemetry.io/docs/specs/otlp/#failures (gRPC) and #failures-1 (HTTP).
-// Receivers, the exporter's retry logic and the docs all read this table; nothing else maps codes.
+// HTTP statuses, in two tables with names unique across both:
+//   ERRORS        what the OTLP receivers answer (src/receive), mapped by the OTLP specification's
+//                 failure rules: https://opentelemetry.io/docs/specs/otlp/#failures (gRPC) and #failures-1 (HTTP)
+//   ADMIN_ERRORS  what the admin API answers (/metrics, /admin/v1/...; src/admin/admin-errors.ts sends them)
+// and which statuses of a backend an exporter retries (RETRYABLE_HTTP_STATUSES, isRetryableGrpc; the
+// same OTLP rules, read by both export transports). docs/reference/status-codes.md documents every code
+// (test/errors.test.ts checks both directions); nothing else maps codes to statuses.
 
 /** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const GrpcCode = {
@@ -155,6 +159,68 @@ export const ERRORS = {
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * OTLP/HTTP: the statuses a client retries (honouring Retry-After); every other 4xx/5xx is permanent.
+ * https://opentelemetry.io/docs/specs/otlp/#failures-1
+ */
+export const RETRYABLE_HTTP_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/**
+ * OTLP/gRPC: the codes a client retries. RESOURCE_EXHAUSTED is retryable only when the server says
+ * when (a RetryInfo detail): https://opentelemetry.io/docs/specs/otlp/#failures
+ */
+export const RETRYABLE_GRPC_CODES: ReadonlySet<number> = new Set([
+  GrpcCode.CANCELLED,
+  GrpcCode.DEADLINE_EXCEEDED,
+  GrpcCode.ABORTED,
+  GrpcCode.OUT_OF_RANGE,
+  GrpcCode.UNAVAILABLE,
+  GrpcCode.DATA_LOSS,
+]);
+
+export function isRetryableGrpc(code: number, hasRetryInfo: boolean): boolean {
+  return RETRYABLE_GRPC_CODES.has(code) || (code === GrpcCode.RESOURCE_EXHAUSTED && hasRetryInfo);
+}
+
+export interface AdminErrorSpec {
+  /** What the error means (docs), and the message when the route has no more precise one. */
+  message: string;
+  http: number;
+  /** The `code` of the google.rpc.Status body. */
+  grpc: GrpcCodeValue;
+}
+
+/**
+ * The admin API's errors. Bodies are google.rpc.Status JSON, `{code, message, details}`, whose one
+ * detail is a google.rpc.ErrorInfo naming the code: `{"@type": ".../google.rpc.ErrorInfo", "reason":
+ * "INCIDENT_NOT_FOUND", "domain": "stella.admin"}` (https://google.aip.dev/193).
+ */
+export const ADMIN_ERRORS = {
+  ADMIN_TOKEN_MISSING: { message: 'no admin token: send "Authorization: Bearer <token>"', http: 401, grpc: GrpcCode.UNAUTHENTICATED },
+  ADMIN_TOKEN_UNKNOWN: { message: 'the admin token is not one this gateway accepts', http: 401, grpc: GrpcCode.UNAUTHENTICATED },
+  ADMIN_AUTH_UNAVAILABLE: { message: 'this route needs an admin token and none can be checked here', http: 401, grpc: GrpcCode.UNAUTHENTICATED },
+  ADMIN_ROLE_DENIED: { message: "the token's role is below what the request needs", http: 403, grpc: GrpcCode.PERMISSION_DENIED },
+  ADMIN_SCOPE_DENIED: { message: "the tenant (or the fleet) is outside the token's scopes", http: 403, grpc: GrpcCode.PERMISSION_DENIED },
+  ADMIN_BAD_REQUEST: { message: 'the request body or its parameters are invalid', http: 400, grpc: GrpcCode.INVALID_ARGUMENT },
+  ADMIN_BODY_TOO_LARGE: { message: 'the request body is over the admin listener\'s limit', http: 413, grpc: GrpcCode.RESOURCE_EXHAUSTED },
+  ADMIN_UNSUPPORTED_MEDIA_TYPE: { message: 'the request body must be JSON (content-type: application/json)', http: 415, grpc: GrpcCode.INVALID_ARGUMENT },
+  ADMIN_INTERNAL: { message: 'internal error', http: 500, grpc: GrpcCode.INTERNAL },
+  STATUS_UNAVAILABLE: { message: 'the status could not be gathered', http: 500, grpc: GrpcCode.INTERNAL },
+  INCIDENT_INVALID_SCOPE: { message: 'expected a tenant id, or "_all" (or no tenant) for the fleet', http: 400, grpc: GrpcCode.INVALID_ARGUMENT },
+  INCIDENT_INVALID_REASON: { message: 'a reason is required (it goes to the audit log and the notification)', http: 400, grpc: GrpcCode.INVALID_ARGUMENT },
+  INCIDENT_INVALID_TTL: { message: 'the TTL must be a duration between 1s and incidents.maxTtl', http: 400, grpc: GrpcCode.INVALID_ARGUMENT },
+  INCIDENT_NOT_FOUND: { message: 'the tenant (or the fleet) is not in incident mode', http: 404, grpc: GrpcCode.NOT_FOUND },
+  INCIDENT_TOO_MANY: { message: 'incidents.maxIncidents incidents are active', http: 409, grpc: GrpcCode.RESOURCE_EXHAUSTED },
+  INCIDENTS_DISABLED: { message: 'incident mode is disabled in the config (incidents.enabled: false)', http: 409, grpc: GrpcCode.FAILED_PRECONDITION },
+  INCIDENT_PERSIST_FAILED: { message: 'the incident state could not be written; incident mode was not changed', http: 500, grpc: GrpcCode.INTERNAL },
+  CAPTURE_INVALID_REQUEST: { message: 'the capture request (tenant, window, signals) is invalid', http: 400, grpc: GrpcCode.INVALID_ARGUMENT },
+  CAPTURE_RUNNING: { message: 'a capture is already running; retry when it is done', http: 409, grpc: GrpcCode.ABORTED },
+  CAPTURE_CODEC_UNAVAILABLE: { message: 'the archive holds segments this Node cannot read (written by a newer one)', http: 501, grpc: GrpcCode.UNIMPLEMENTED },
+  CAPTURE_NO_SIGNING_KEY: { message: 'no signing key in the data dir: run "stella telemetry keys init"', http: 503, grpc: GrpcCode.UNAVAILABLE },
+} as const satisfies Record<string, AdminErrorSpec>;
+
+export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
 
 /** Default retry hint for retryable refusals that have no better estimate. */
 export const DEFAULT_RETRY_AFTER_MS = 1000;

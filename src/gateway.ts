@@ -1,16 +1,22 @@
-// The gateway: wires the stages and states the chain (DESIGN.md, "The flow of data").
+// The gateway: starts the stages, states the chain, and stops them (DESIGN.md, "The flow of data").
 //
-//   receive (gRPC, HTTP) ─▶ identify ─▶ admit ─▶ process (worker pool) ─▶ export (router ─▶ exporters)
+//   receive (gRPC, HTTP) ─▶ identify ─▶ admit ─▶ process (worker pool) ─▶ tee ─▶ sample ─▶ export (router ─▶ exporters)
 //
-// Start-up follows the graph backwards (export first, receivers last) and shut-down forwards
-// (receivers stop taking requests, then each stage drains in turn within one deadline).
+// identify binds each request to a tenant (tenants.yaml); admit charges the in-flight budget and the
+// tenant's quota; process redacts and stamps in the worker pool under one policy version; tee keeps the
+// forensic copy (post-redaction, pre-sampling); sample holds traces for a tail decision (off: traces go
+// straight to export); export batches, queues and retries per backend. Around the pipeline: the policy
+// and tenant stores (hot-reloaded), incident mode with its notifications, and the admin listener
+// (src/admin/routes.ts).
+//
+// Every component is recorded on one start/stop graph (src/lifecycle.ts) as it starts: start-up follows
+// the chain backwards (export first, receivers last) and a failure unwinds what started, newest first;
+// shut-down stops the receivers, then drains each stage in turn within one deadline, then the services
+// around the pipeline (the admin listener last but one, so /readyz says "stopping" while draining).
 import { join, resolve } from 'node:path';
 import { createAdmitter } from './admit/admitter.js';
-import { createAdminServer } from './admin/admin-server.js';
-import { ADMIN_TOKEN_ENV, createAdminAuth } from './admin/auth.js';
-import { registerIncidentRoutes } from './admin/incidents-routes.js';
-import { registerCaptureRoutes, startCapturePruner } from './admin/captures-routes.js';
-import { createStatusSource, registerStatusRoute } from './admin/status-route.js';
+import { startCapturePruner } from './admin/captures-routes.js';
+import { capturesDirOf, createGatewayAdmin } from './admin/routes.js';
 import { startCluster, type Cluster } from './cluster/cluster.js';
 import { startTraceRouting } from './cluster/routing.js';
 import type { TraceRouter } from './cluster/trace-router.js';
@@ -18,7 +24,6 @@ import { createNotifier } from './incident/notify.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
 import type { ReloadAudit } from './policy/hot-reload.js';
 import { createIncidentStore, incidentStoreConfig, type IncidentStore } from './incident/store.js';
-import type { FastifyInstance } from 'fastify';
 import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type HostPort } from './config/types.js';
 import { rejected, retryable, type Refusal } from './errors.js';
 import { partialSuccessOf } from './receive/responses.js';
@@ -39,10 +44,11 @@ import type { PayloadEncoding } from './process/protocol.js';
 import { summariesOf } from './process/worker/trace-groups.js';
 import { createGrpcReceiver } from './receive/grpc-receiver.js';
 import { createHttpReceiver } from './receive/http-receiver.js';
-import type { IngestDeps, IngestOutcome, Receiver, RequestContext } from './receive/types.js';
+import type { IngestDeps, IngestOutcome, RequestContext } from './receive/types.js';
 import type { Signal } from './signals.js';
 import type { Logger } from './telemetry/logger-types.js';
 import { createMetrics, type GatewayMetrics } from './telemetry/metrics.js';
+import { createStartStopGraph, type StartStopGraph } from './lifecycle.js';
 
 export interface RunningGateway {
   addresses: { grpc?: HostPort; http?: HostPort; admin: HostPort };
@@ -65,6 +71,21 @@ export function effectiveExporters(config: GatewayConfig): ExporterConfig[] {
 export async function startGateway(
   config: GatewayConfig,
   deps: { logger: Logger; metrics?: GatewayMetrics; /** Tests substitute the pool's worker module. */ workerFile?: string | URL },
+): Promise<RunningGateway> {
+  const started = createStartStopGraph({ logger: deps.logger });
+  try {
+    return await startAll(config, deps, started);
+  } catch (err) {
+    // Fail fast at start-up, but release what did start so the process can exit cleanly.
+    await started.unwind();
+    throw err;
+  }
+}
+
+async function startAll(
+  config: GatewayConfig,
+  deps: { logger: Logger; metrics?: GatewayMetrics; workerFile?: string | URL },
+  started: StartStopGraph,
 ): Promise<RunningGateway> {
   const { logger } = deps;
   const metrics = deps.metrics ?? createMetrics();
@@ -97,7 +118,10 @@ export async function startGateway(
   // Policies load first (an invalid policy fails start-up before anything binds) and hot-reload from
   // then on. Workers receive the compiled policy by version (see the process stage).
   const policies = createPolicyStore(config.policiesDir, { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
+  started.push('policy store', () => policies.stop(), { service: true });
   policies.start();
+
+  // export: the router and its exporters (queues, retries; persistent queues replay here).
   const router = createExportRouter(effectiveExporters(config), {
     metrics,
     logger,
@@ -107,16 +131,12 @@ export async function startGateway(
     // Exporters with queue.persistent keep their on-disk logs here (docs/guides/persistent-queue.md).
     queueDir: join(config.dataDir, 'queue'),
   });
-  try {
-    await router.start();
-  } catch (err) {
-    policies.stop();
-    throw err;
-  }
+  started.push('exporters', (left) => router.shutdown(left));
+  await router.start();
+
+  // identify ─▶ admit: who may send as which tenant (tenants.yaml, hot-reloaded) and each tenant's quota.
   // Tenant metric labels are capped (the first N tenants seen keep theirs, the rest share `_other`).
   const tenantLabel = createTenantLabeler(config.tenancy.maxTenantLabels).label;
-  const pool = createProcessPool(config.process, { metrics, tenantLabel, ...(deps.workerFile ? { workerFile: deps.workerFile } : {}) });
-  // identify ─▶ admit: who may send as which tenant (tenants.yaml, hot-reloaded) and each tenant's quota.
   const tenants = createTenantStore(config.tenancy.tenantsFile ?? resolve(config.policiesDir, 'tenants.yaml'), {
     logger,
     audit,
@@ -124,13 +144,9 @@ export async function startGateway(
     defaultQuota: config.tenancy.quota,
     limits: config.policy.limits,
   });
-  try {
-    tenants.start();
-  } catch (err) {
-    policies.stop();
-    await Promise.allSettled([pool.close(), router.shutdown(0)]);
-    throw err;
-  }
+  // Stops beside the policy store: both are file watchers that outlive the pipeline's drain.
+  started.push('tenant store', () => tenants.stop(), { service: true, with: 'policy store' });
+  tenants.start();
   const identifier = createIdentifier(config, {
     bindings: tenants.current,
     listeners: {
@@ -143,49 +159,41 @@ export async function startGateway(
   const quotaFor = (t: string) => (cluster ? cluster.shareQuota(tenants.current().quotaFor(t)) : tenants.current().quotaFor(t));
   const quotas = createQuotas({ quotaFor, maxBuckets: config.tenancy.maxBuckets });
   const admitter = createAdmitter(config.admit, { metrics, quotas, tenantLabel });
-  // [stages] incident state, tail sampler and forensic tee are created here (issues 5 and 6).
+
   // Incident mode: tenants (or the fleet) whose traces are all kept and teed; persisted under the data
-  // dir (a restart keeps it), every change audited and announced to the Notify webhooks.
+  // dir (a restart keeps it), every change audited and announced to the Notify webhooks. At shut-down
+  // the state stays on disk for the next start; pending notifications get a short grace.
   const incidents = createIncidentStore(incidentStoreConfig(config), { metrics, logger });
-  let notifier: ReturnType<typeof createNotifier>;
-  try {
-    notifier = createNotifier(config.incidents.notify, { metrics, logger });
-    incidents.onChange((change) => notifier.notify(change));
-    incidents.start();
-  } catch (err) {
-    policies.stop();
-    tenants.stop();
-    await Promise.allSettled([pool.close(), router.shutdown(0)]);
-    throw err;
-  }
-  // The forensic tee: post-redaction, pre-sampling copy to per-tenant segments (src/tee); in mode
-  // `incident` it archives the tenants in incident, at the escalated retention tier.
+  const notifier = createNotifier(config.incidents.notify, { metrics, logger });
+  started.push('incident notifier', (left) => notifier.stop(Math.min(left, 1000)));
+  incidents.onChange((change) => notifier.notify(change));
+  started.push('incident store', () => incidents.stop());
+  incidents.start();
+
+  // tee: the forensic copy to per-tenant segments (src/tee); in mode `incident` it archives the tenants
+  // in incident, at the escalated retention tier. It seals while the exporters drain (both within the
+  // deadline: neither waits for the other).
   const tee = createTee({ ...config.forensic, root: forensicDir(config) }, { metrics, logger, incidents, tenantLabel });
-  try {
-    await tee.start();
-  } catch (err) {
-    policies.stop();
-    tenants.stop();
-    incidents.stop();
-    await Promise.allSettled([pool.close(), router.shutdown(0)]);
-    throw err;
+  started.push('forensic tee', (left) => tee.close(left), { with: 'exporters' });
+  await tee.start();
+
+  // cluster: several replicas as one gateway (src/cluster): membership, the peer listener (readiness
+  // answers 503 once stopping), fleet-wide incidents. It stops after the sampler has drained.
+  if (config.cluster) {
+    const c = await startCluster(config.cluster, { logger, metrics, incidents, isReady: () => state === 'ready' });
+    started.push('cluster', () => c.stop());
+    cluster = c;
   }
 
-  // [stages] tail sampling (src/sample): traces wait per (tenant, trace id) for a decision by sampling.yaml
-  // (hot-reloaded); every trace of a tenant in incident mode is kept. Off: traces go straight to export.
-  let sampling: { sampler: ReturnType<typeof createSampler>; policies: ReturnType<typeof createSamplingPolicyStore> } | undefined;
+  // sample: traces wait per (tenant, trace id) for a decision by sampling.yaml (hot-reloaded); every
+  // trace of a tenant in incident mode is kept. At shut-down what it still buffers is decided at once
+  // (reason shutdown) and the kept traces reach the router before it drains.
+  let sampler: ReturnType<typeof createSampler> | undefined;
   if (config.sampling.enabled) {
     const samplingPolicies = createSamplingPolicyStore(config.sampling.policyFile ?? resolve(config.policiesDir, SAMPLING_FILE), { profile: config.profile, metrics, logger, audit, limits: config.policy.limits });
-    try {
-      samplingPolicies.start();
-    } catch (err) {
-      policies.stop();
-      tenants.stop();
-      incidents.stop();
-      await Promise.allSettled([pool.close(), router.shutdown(0), tee.close(0)]);
-      throw err;
-    }
-    const sampler = createSampler(config.sampling, {
+    started.push('sampling policy store', () => samplingPolicies.stop());
+    samplingPolicies.start();
+    const s = createSampler(config.sampling, {
       emit: (t, b, items) => router.offer({ signal: 'traces', tenant: t, body: b, items }),
       policy: samplingPolicies.current,
       incidents,
@@ -193,25 +201,27 @@ export async function startGateway(
       tenantLabel,
       logger,
     });
-    sampling = { sampler, policies: samplingPolicies };
+    started.push('tail sampler', () => {
+      s.drain();
+      s.close();
+    });
+    sampler = s;
   }
 
-  // [cluster] several replicas as one gateway: membership, the peer listener, fleet-wide incidents.
+  // route: with sampling and a cluster, each trace id has one owner among the live replicas; the traces
+  // of other owners are forwarded there (src/cluster/routing.ts). It stops before the sampler drains:
+  // forwards in flight end first (each within cluster.routing.timeout; a failed one is decided here).
   let traceRouting: TraceRouter | undefined;
-  if (config.cluster) {
-    try {
-      cluster = await startCluster(config.cluster, { logger, metrics, incidents, isReady: () => state === 'ready' });
-      // [route] with sampling, each trace id has one owner: other replicas' traces are forwarded there.
-      if (sampling && config.cluster.routing.enabled) traceRouting = startTraceRouting(config.cluster, { cluster, sampler: sampling.sampler, incidents, metrics, logger });
-    } catch (err) {
-      policies.stop();
-      tenants.stop();
-      incidents.stop();
-      sampling?.policies.stop();
-      await Promise.allSettled([pool.close(), router.shutdown(0), tee.close(0)]);
-      throw err;
-    }
+  if (cluster && sampler && config.cluster?.routing.enabled) {
+    const r = startTraceRouting(config.cluster, { cluster, sampler, incidents, metrics, logger });
+    started.push('trace routing', () => r.stop());
+    traceRouting = r;
   }
+
+  // process: the worker pool. It stops right after the receivers: requests in flight finish their
+  // processing before the stages behind it drain.
+  const pool = createProcessPool(config.process, { metrics, tenantLabel, ...(deps.workerFile ? { workerFile: deps.workerFile } : {}) });
+  started.push('worker pool', () => pool.close());
 
   // Headers time (src/receive/types.ts): identify, then a reservation the receiver grows as bytes
   // arrive; the body is processed only once it is complete and admitted.
@@ -258,13 +268,12 @@ export async function startGateway(
     tenant: string,
     ctx: RequestContext,
   ): Promise<IngestOutcome> {
-    // [process] the task carries the tenant to stamp and the policy version (issues 3 and 4).
-    // One policy version per request: the one active now, whatever reloads happen while it runs.
+    // The task carries the tenant to stamp and the policy version: one policy version per request: the one active now, whatever reloads happen while it runs.
     const policy = policies.current();
     // The client's deadline and cancellation go with the task: work nobody waits for is dropped before
     // it reaches a worker (process/pool.ts).
     const client = ctx.deadlineAt !== undefined || ctx.signal !== undefined ? { deadlineAt: ctx.deadlineAt, signal: ctx.signal } : undefined;
-    const result = await pool.run({ signal, encoding, body, tenant, tenantAttribute: config.tenancy.attributeKey, policyVersion: policy.version, policy, splitTraces: sampling !== undefined && signal === 'traces', omitTraceSummaries: sampling === undefined }, client);
+    const result = await pool.run({ signal, encoding, body, tenant, tenantAttribute: config.tenancy.attributeKey, policyVersion: policy.version, policy, splitTraces: sampler !== undefined && signal === 'traces', omitTraceSummaries: sampler === undefined }, client);
     if (result.status === 'rejected') return refuse(signal, tenant, ctx, rejected(result.code, result.message));
     if (result.status !== 'ok') return refuse(signal, tenant, ctx, result);
     // Never acknowledge after the client stopped waiting: it would retry, and what was exported here
@@ -283,14 +292,12 @@ export async function startGateway(
       metrics.receiverRefusedItems.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol, reason: 'MALFORMED_PAYLOAD' }, result.rejectedItems);
     }
     if (result.items > 0) {
-      // [tee] the forensic copy goes here: post-redaction, pre-sampling (issue 6).
-      // The tee keeps a reference to the body until it is written: then the sampler must not free it early.
+      // tee: the forensic copy, post-redaction, pre-sampling. The tee keeps a reference to the body until it is written: then the sampler must not free it early.
       const teed = tee.isTeed(tenant);
       tee.offer({ signal, tenant, body: result.body, items: result.items, policyVersion: result.policyVersion ?? '', timeMs: Date.now() });
-      // [sample] traces go through the tail sampler here instead of straight to the router (issue 5).
-      // It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
-      if (sampling && signal === 'traces' && result.traceColumns) {
-        (traceRouting ?? sampling.sampler).offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
+      // sample: traces go through the tail sampler instead of straight to the router. It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
+      if (sampler && signal === 'traces' && result.traceColumns) {
+        (traceRouting ?? sampler).offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
         if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);
@@ -302,7 +309,7 @@ export async function startGateway(
       }
     }
     metrics.receiverAcceptedItems.inc({ signal, tenant: tenantLabel(tenant), protocol: ctx.protocol }, result.items);
-    // partial_success: malformed items and items the allowlists dropped, counted per reason (issue 19 item 4).
+    // partial_success: malformed items and items the allowlists dropped, counted per reason.
     return { status: 'ok', ...partialSuccessOf(signal, result), tenant, items: result.items };
   }
 
@@ -322,89 +329,45 @@ export async function startGateway(
   const shedEarly: NonNullable<IngestDeps['shedEarly']> = (deadlineAt, bodyLagMs, bodiesAhead) =>
     state === 'ready' ? pool.pressure(deadlineAt, bodyLagMs, bodiesAhead) : undefined;
 
-  const receivers: Receiver[] = [];
   const addresses: Partial<RunningGateway['addresses']> = {};
-  // [admin] /admin/v1 routes (incidents, captures, status) are registered through extraRoutes.
-  // Every /admin/v1 route calls adminAuth.authorize first (bearer tokens with roles and tenant scopes).
-  // Refused admin requests are audit lines (capped per minute in auth.ts), beside incidents and captures.
-  const adminAuth = createAdminAuth(config.incidents.adminTokens, {
-    onRefused: (r) =>
-      auditLine({
-        action: 'admin.refused',
-        scope: '*',
-        by: r.principal ?? 'unauthenticated',
-        reason: r.message,
-        status: r.status,
-        request: `${r.method} ${r.path}`,
-        remoteAddress: r.remoteAddress ?? null,
-        ...(r.suppressedBefore > 0 && { suppressedBefore: r.suppressedBefore }),
-      }),
-  });
-  const statusSource = createStatusSource({
-    metrics,
-    profile: config.profile,
-    state: () => state,
-    listeners: () => ({ ...addresses }),
-    exporterNames: effectiveExporters(config).map((e) => e.name),
-    exporterHealth: () => Object.fromEntries(router.exporters.map((e) => [e.name, e.health?.()])),
-    policyVersion: () => policies.current().version,
-    incidents: () => incidents.list(),
-    archive: () => archiveStatus(forensicDir(config), config.forensic, tee),
-    cluster: () => cluster?.status(),
-    queues: () => {
-      const p = pool.stats();
-      return { workerPoolQueued: p.queued, workerPoolInflight: p.inflight, notifyPending: notifier.pending() };
-    },
-  });
-  const adminRoutes: ((app: FastifyInstance) => void)[] = [(app) => registerStatusRoute(app, { authorize: adminAuth.authorize, source: statusSource })];
-  if (config.incidents.enabled) adminRoutes.push((app) => registerIncidentRoutes(app, { authorize: adminAuth.authorize, incidents }));
-  adminRoutes.push((app) =>
-    registerCaptureRoutes(app, {
-      authorize: adminAuth.authorize,
-      root: forensicDir(config),
-      capturesDir: join(config.dataDir, 'captures'),
-      signingKeyPath: join(config.dataDir, 'keys', 'signing-key.pem'),
-      profile: config.profile,
-      auditFile: incidents.auditFile,
-      limits: config.forensic.captures,
-      metrics,
-      logger,
-    }),
-  );
   // Capture bundles are bounded like the archive: pruned at start and every forensic.pruneInterval.
   const capturePruner = startCapturePruner(
-    { capturesDir: join(config.dataDir, 'captures'), limits: config.forensic.captures, intervalMs: config.forensic.pruneIntervalMs },
+    { capturesDir: capturesDirOf(config), limits: config.forensic.captures, intervalMs: config.forensic.pruneIntervalMs },
     { metrics, logger },
   );
-  const admin = createAdminServer(config.admin, {
+  started.push('capture pruner', () => capturePruner.stop(), { service: true });
+  const admin = createGatewayAdmin(config, {
     metrics,
     logger,
-    isReady: () => state === 'ready',
-    phase: () => state,
-    extraRoutes: (app) => adminRoutes.forEach((add) => add(app)),
-    authorize: adminAuth.authorize,
-    tokensConfigured: config.incidents.adminTokens.length > 0 || Boolean(process.env[ADMIN_TOKEN_ENV]),
+    state: () => state,
+    audit: auditLine,
+    incidents,
+    status: {
+      listeners: () => ({ ...addresses }),
+      exporterNames: effectiveExporters(config).map((e) => e.name),
+      exporterHealth: () => Object.fromEntries(router.exporters.map((e) => [e.name, e.health?.()])),
+      policyVersion: () => policies.current().version,
+      archive: () => archiveStatus(forensicDir(config), config.forensic, tee),
+      cluster: () => cluster?.status(),
+      queues: () => {
+        const p = pool.stats();
+        return { workerPoolQueued: p.queued, workerPoolInflight: p.inflight, notifyPending: notifier.pending() };
+      },
+    },
   });
-  try {
-    addresses.admin = await admin.start();
-    if (config.receivers.grpc.enabled) {
-      const grpc = createGrpcReceiver(config.receivers.grpc, { open, shedEarly, metrics, logger });
-      receivers.push(grpc);
-      addresses.grpc = await grpc.start();
-    }
-    if (config.receivers.http.enabled) {
-      const http = createHttpReceiver(config.receivers.http, { open, shedEarly, metrics, logger });
-      receivers.push(http);
-      addresses.http = await http.start();
-    }
-  } catch (err) {
-    // Fail fast at start-up, but release what did start so the process can exit cleanly.
-    await Promise.allSettled(receivers.map((r) => r.stop(0)));
-    policies.stop();
-    tenants.stop();
-    capturePruner.stop();
-    await Promise.allSettled([admin.stop(), pool.close(), router.shutdown(0), tee.close(0), cluster?.stop()]);
-    throw err;
+  started.push('admin listener', () => admin.stop(), { service: true });
+  addresses.admin = await admin.start();
+
+  // receive: the listeners open last; at shut-down they stop taking requests first, side by side.
+  if (config.receivers.grpc.enabled) {
+    const grpc = createGrpcReceiver(config.receivers.grpc, { open, shedEarly, metrics, logger });
+    started.push('gRPC receiver', (left) => grpc.stop(left));
+    addresses.grpc = await grpc.start();
+  }
+  if (config.receivers.http.enabled) {
+    const http = createHttpReceiver(config.receivers.http, { open, shedEarly, metrics, logger });
+    started.push('HTTP receiver', (left) => http.stop(left), { with: 'gRPC receiver' });
+    addresses.http = await http.start();
   }
   state = 'ready';
   // What started, as the audit log's record of the configuration in force (no secrets: names and hashes only).
@@ -427,28 +390,8 @@ export async function startGateway(
   const stop = (deadlineMs = config.shutdownTimeoutMs): Promise<void> => {
     stopping ??= (async () => {
       state = 'stopping';
-      const deadline = Date.now() + deadlineMs;
-      const left = () => Math.max(0, deadline - Date.now());
       logger.info({ deadlineMs }, 'shutting down: stopping receivers, then draining');
-      await Promise.allSettled(receivers.map((r) => r.stop(left())));
-      await pool.close();
-      // [stop] the sampler decides what it still buffers and the tee seals its segments here.
-      // Buffered traces are decided now (early, reason shutdown) and the kept ones reach the router before it drains.
-      // Forwards in flight end first (each within cluster.routing.timeout): a failed one is decided here.
-      await traceRouting?.stop();
-      sampling?.sampler.drain();
-      sampling?.sampler.close();
-      sampling?.policies.stop();
-      // Incident state stays on disk for the next start; pending notifications get a short grace.
-      incidents.stop();
-      await cluster?.stop();
-      await notifier.stop(Math.min(left(), 1000));
-      // The tee seals while the exporters drain (both within the deadline: neither waits for the other).
-      await Promise.all([tee.close(left()), router.shutdown(left())]);
-      await admin.stop();
-      capturePruner.stop();
-      policies.stop();
-      tenants.stop();
+      await started.stop(deadlineMs);
       logger.info({}, 'shut down');
     })();
     return stopping;

@@ -4,7 +4,7 @@
 //   GET /readyz   readiness: 200 once every listener is up, 503 while starting or draining, so a load
 //                 balancer stops sending before the receivers close (Kubernetes probe semantics:
 //                 https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/)
-// Later features mount /admin/v1/... through `extraRoutes`.
+// The /admin/v1 routes are mounted through `extraRoutes` (all of them in routes.ts).
 //
 // /metrics names every tenant in its labels. On loopback (the default bind) only local processes reach
 // it; bound elsewhere (`--admin 0.0.0.0:8888`) anyone on the network could read the tenant list and
@@ -18,7 +18,7 @@ import { isLoopbackHost } from '../identify/identify.js';
 import { FLEET } from '../incident/types.js';
 import { createTlsReloader, followReloads, type TlsReloader } from '../receive/tls.js';
 import type { AdminConfig, HostPort } from '../config/types.js';
-import { sendAdminError } from './auth.js';
+import { sendAdminError } from './admin-errors.js';
 import type { AdminAuthorize } from './auth-types.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -78,7 +78,7 @@ export function createAdminServer(config: AdminConfig, deps: AdminServerDeps): A
   app.get('/metrics', async (req, reply) => {
     if (metricsAuth) {
       // Every tenant is named in the labels: only a token scoped to every tenant reads them.
-      if (!deps.authorize) return sendAdminError(reply, 401, 'metrics need an admin token (admin.metricsAuth) and none can be checked here');
+      if (!deps.authorize) return sendAdminError(reply, 'ADMIN_AUTH_UNAVAILABLE', 'metrics need an admin token (admin.metricsAuth) and none can be checked here');
       if (!deps.authorize(req, reply, { role: 'viewer', tenant: FLEET })) return reply;
     }
     const body = await metrics.registry.metrics();

@@ -9,8 +9,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminTokenConfig } from '../config/sections/incidents.js';
-import { GrpcCode } from '../errors.js';
+import { ADMIN_ERRORS } from '../errors.js';
 import { FLEET } from '../incident/types.js';
+import { sendAdminError } from './admin-errors.js';
 import { ADMIN_ROLES, type AdminAuthorize, type AdminPrincipal, type AdminRole } from './auth-types.js';
 
 export const ADMIN_TOKEN_ENV = 'STELLA_ADMIN_TOKEN';
@@ -27,6 +28,8 @@ export interface AdminAuthDeps {
 /** A refused admin request, as the audit log records it. */
 export interface AdminRefusal {
   status: 401 | 403;
+  /** The catalogue's name for it (src/errors.ts). */
+  code: RefusalCode;
   message: string;
   method: string;
   path: string;
@@ -37,33 +40,10 @@ export interface AdminRefusal {
   suppressedBefore: number;
 }
 
+type RefusalCode = 'ADMIN_TOKEN_MISSING' | 'ADMIN_TOKEN_UNKNOWN' | 'ADMIN_ROLE_DENIED' | 'ADMIN_SCOPE_DENIED';
+
 /** A flood of bad tokens must not grow the audit log without bound: this many refusals a minute are reported. */
 export const REFUSALS_AUDITED = 60;
-
-/** An admin API error body: google.rpc.Status in its JSON form (code is the gRPC code). */
-export interface AdminErrorBody {
-  code: number;
-  message: string;
-}
-
-const GRPC_FOR_HTTP: Record<number, number> = {
-  400: GrpcCode.INVALID_ARGUMENT,
-  401: GrpcCode.UNAUTHENTICATED,
-  403: GrpcCode.PERMISSION_DENIED,
-  404: GrpcCode.NOT_FOUND,
-  409: GrpcCode.ALREADY_EXISTS,
-  413: GrpcCode.RESOURCE_EXHAUSTED,
-  415: GrpcCode.INVALID_ARGUMENT,
-  429: GrpcCode.RESOURCE_EXHAUSTED,
-  500: GrpcCode.INTERNAL,
-  503: GrpcCode.UNAVAILABLE,
-};
-
-/** Sends `{code, message}` with the HTTP status; every admin route answers errors this way. */
-export function sendAdminError(reply: FastifyReply, httpStatus: number, message: string): FastifyReply {
-  const body: AdminErrorBody = { code: GRPC_FOR_HTTP[httpStatus] ?? GrpcCode.UNKNOWN, message };
-  return reply.code(httpStatus).header('cache-control', 'no-store').send(body);
-}
 
 export function sha256Hex(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -106,8 +86,9 @@ export function createAdminAuth(tokens: readonly AdminTokenConfig[], deps: Admin
 
   const now = deps.now ?? Date.now;
   let window = { startMs: 0, reported: 0, suppressed: 0 };
-  function refuse(req: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string, principal?: AdminPrincipal): undefined {
-    sendAdminError(reply, status, message);
+  function refuse(req: FastifyRequest, reply: FastifyReply, code: RefusalCode, message: string, principal?: AdminPrincipal): undefined {
+    sendAdminError(reply, code, message);
+    const status = ADMIN_ERRORS[code].http;
     if (!deps.onRefused) return undefined;
     const t = now();
     let suppressedBefore = 0;
@@ -120,7 +101,7 @@ export function createAdminAuth(tokens: readonly AdminTokenConfig[], deps: Admin
       return undefined;
     }
     window.reported++;
-    deps.onRefused({ status, message, method: req.method, path: req.url.split('?', 1)[0]!, remoteAddress: req.ip, principal: principal?.name, suppressedBefore });
+    deps.onRefused({ status, code, message, method: req.method, path: req.url.split('?', 1)[0]!, remoteAddress: req.ip, principal: principal?.name, suppressedBefore });
     return undefined;
   }
 
@@ -129,19 +110,19 @@ export function createAdminAuth(tokens: readonly AdminTokenConfig[], deps: Admin
     const principal = authenticate(header);
     if (!principal) {
       reply.header('www-authenticate', 'Bearer realm="stella-admin"');
-      return refuse(req, reply, 401, header ? `unknown admin token: ${knownTokens}` : `missing admin token: send "Authorization: Bearer <token>"; ${knownTokens}`);
+      return refuse(req, reply, header ? 'ADMIN_TOKEN_UNKNOWN' : 'ADMIN_TOKEN_MISSING', header ? `unknown admin token: ${knownTokens}` : `missing admin token: send "Authorization: Bearer <token>"; ${knownTokens}`);
     }
     let role = need.role;
     // Changing the whole fleet is an admin's act, whatever the route asks for.
     if (need.tenant === FLEET && rank(role) >= rank('operator')) role = 'admin';
     if (rank(principal.role) < rank(role)) {
-      return refuse(req, reply, 403, `token "${principal.name}" has role ${principal.role}; this needs ${role}${need.tenant === FLEET && role !== need.role ? ' (fleet-wide)' : ''}`, principal);
+      return refuse(req, reply, 'ADMIN_ROLE_DENIED', `token "${principal.name}" has role ${principal.role}; this needs ${role}${need.tenant === FLEET && role !== need.role ? ' (fleet-wide)' : ''}`, principal);
     }
     if (need.tenant !== undefined && !inScope(principal, need.tenant)) {
       return refuse(
         req,
         reply,
-        403,
+        'ADMIN_SCOPE_DENIED',
         need.tenant === FLEET
           ? `token "${principal.name}" is scoped to tenants ${(principal.tenants as string[]).join(', ')}; fleet-wide needs a "*" scope`
           : `token "${principal.name}" may not act on tenant "${need.tenant}"`,

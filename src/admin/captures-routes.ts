@@ -4,12 +4,13 @@
 //   201  {"path": "/…/captures/acme-<fromMs>-<toMs>.tar", "manifestSha256": "…", "from": ISO, "to": ISO,
 //         "clampedFrom"?: ISO (the from asked for, when clamped to the archive's first record), "chunks": n,
 //         "records": {...}, "items": {...}, "shed": [...], "warnings": [...]}
-//   400 bad body or window (src/tee/capture-request.ts, shared with the CLI), 401/403 auth, 409 a capture
-//   is already running, 503 no signing key; errors are {code, message}.
+//   errors (src/errors.ts, ADMIN_ERRORS): CAPTURE_INVALID_REQUEST 400 (bad body or window; checks shared
+//   with the CLI in src/tee/capture-request.ts), ADMIN_* 401/403 (auth), CAPTURE_RUNNING 409,
+//   CAPTURE_CODEC_UNAVAILABLE 501, CAPTURE_NO_SIGNING_KEY 503; bodies are google.rpc.Status JSON.
 // The signing key is read per request, so `stella telemetry keys init` after start-up is enough. Bundles
 // are 0600 in a 0700 dir and pruned (forensic.captures); every capture is a line in the audit log.
 import { readFileSync } from 'node:fs';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { DEFAULT_FORENSIC, type CaptureLimitsConfig } from '../config/sections/forensic.js';
 import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -19,7 +20,8 @@ import { isTenantId, parseCaptureRequest } from '../tee/capture-request.js';
 import { captureWindow, CodecUnavailableError } from '../tee/capture.js';
 import { childPath } from '../tee/layout.js';
 import { createKeySigner } from '../tee/sign.js';
-import { sendAdminError } from './auth.js';
+import { ADMIN_ERRORS, type AdminErrorCode } from '../errors.js';
+import { adminErrorHandler, sendAdminError } from './admin-errors.js';
 import type { AdminAuthorize } from './auth-types.js';
 
 export const CAPTURES_PATH = '/admin/v1/captures';
@@ -66,10 +68,7 @@ export function registerCaptureRoutes(app: FastifyInstance, deps: CaptureRoutesD
   }
 
   void app.register(async (scope) => {
-    scope.setErrorHandler((error: FastifyError, _req, reply) => {
-      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-      return sendAdminError(reply, status, status === 500 ? 'internal error' : error.message);
-    });
+    scope.setErrorHandler(adminErrorHandler);
     scope.addHook('onRequest', async (req, reply) => {
       if (!deps.authorize(req, reply, { role: 'operator' })) return reply;
     });
@@ -77,31 +76,31 @@ export function registerCaptureRoutes(app: FastifyInstance, deps: CaptureRoutesD
       const principal = deps.authorize(req, reply, { role: 'operator' });
       if (!principal) return reply;
       const by = principal.name;
-      const refuse = (status: number, message: string, entry: Partial<CaptureAuditEntry> = {}): FastifyReply => {
+      const refuse = (code: AdminErrorCode, message: string = ADMIN_ERRORS[code].message, entry: Partial<CaptureAuditEntry> = {}): FastifyReply => {
         audit({ by, outcome: 'refused', tenant: body?.tenant, error: message, ...entry });
-        return sendAdminError(reply, status, message);
+        return sendAdminError(reply, code, message);
       };
       const body = (req.body ?? {}) as CaptureBody;
-      if (typeof body !== 'object' || Array.isArray(body)) return refuse(400, 'expected a JSON object body');
+      if (typeof body !== 'object' || Array.isArray(body)) return refuse('ADMIN_BAD_REQUEST', 'expected a JSON object body');
       // The tenant is checked (shape, then the token's scope) before the archive is looked at.
       if (!isTenantId(body.tenant)) {
         const bad = parseCaptureRequest({ tenant: body.tenant }, { now: now(), limits, root: deps.root });
-        return refuse(400, bad.ok ? 'tenant: expected a tenant id' : bad.message);
+        return refuse('CAPTURE_INVALID_REQUEST', bad.ok ? 'tenant: expected a tenant id' : bad.message);
       }
       if (!deps.authorize(req, reply, { role: 'operator', tenant: body.tenant })) {
         audit({ by, outcome: 'refused', tenant: body.tenant, error: `token "${by}" may not act on tenant "${body.tenant}"` });
         return reply;
       }
       const parsed = parseCaptureRequest(body, { now: now(), limits, root: deps.root });
-      if (!parsed.ok) return refuse(400, parsed.message);
+      if (!parsed.ok) return refuse('CAPTURE_INVALID_REQUEST', parsed.message);
       const request = parsed.request;
       let keyPem: string;
       try {
         keyPem = readFileSync(deps.signingKeyPath, 'utf8');
       } catch {
-        return refuse(503, `no signing key at ${deps.signingKeyPath}: run "stella telemetry keys init --out <dataDir>/keys"`, { request });
+        return refuse('CAPTURE_NO_SIGNING_KEY', `no signing key at ${deps.signingKeyPath}: run "stella telemetry keys init --out <dataDir>/keys"`, { request });
       }
-      if (running) return refuse(409, 'a capture is already running; retry when it is done', { request });
+      if (running) return refuse('CAPTURE_RUNNING', undefined, { request });
       running = true;
       try {
         const { tenant, fromMs, toMs, signals } = request;
@@ -130,7 +129,7 @@ export function registerCaptureRoutes(app: FastifyInstance, deps: CaptureRoutesD
       } catch (err) {
         audit({ by, outcome: 'failed', tenant: request.tenant, request, error: (err as Error).message });
         // The archive holds segments this Node cannot read (written by a newer one): say so, not "internal error".
-        if (err instanceof CodecUnavailableError) return sendAdminError(reply, 501, err.message);
+        if (err instanceof CodecUnavailableError) return sendAdminError(reply, 'CAPTURE_CODEC_UNAVAILABLE', err.message);
         throw err;
       } finally {
         running = false;

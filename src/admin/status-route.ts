@@ -15,7 +15,8 @@ import { scopeArchiveStatus, type ArchiveStatus } from '../tee/retention.js';
 import { redactDeep } from '../config/secrets.js';
 import type { ExporterHealthSnapshot, ExporterHealthState } from '../export/health.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import { inScope, sendAdminError } from './auth.js';
+import { sendAdminError } from './admin-errors.js';
+import { inScope } from './auth.js';
 import type { AdminAuthorize } from './auth-types.js';
 
 export const STATUS_PATH = '/admin/v1/status';
@@ -181,7 +182,7 @@ export function registerStatusRoute(app: FastifyInstance, deps: StatusRouteDeps)
     try {
       status = await deps.source();
     } catch (e) {
-      return sendAdminError(reply, 500, `cannot gather the status: ${(e as Error).message}`);
+      return sendAdminError(reply, 'STATUS_UNAVAILABLE', `cannot gather the status: ${(e as Error).message}`);
     }
     if (principal.tenants !== '*') {
       status = {

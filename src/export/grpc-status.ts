@@ -1,18 +1,8 @@
-// How an OTLP/gRPC export's status is classified, per the OTLP spec:
-// https://opentelemetry.io/docs/specs/otlp/#failures and #otlpgrpc-throttling
-import { GrpcCode } from '../errors.js';
+// How an OTLP/gRPC export's status is classified, per the OTLP spec (which codes are retryable is
+// defined once, in src/errors.ts): https://opentelemetry.io/docs/specs/otlp/#failures and #otlpgrpc-throttling
+import { GrpcCode, isRetryableGrpc } from '../errors.js';
 import { decodeRpcStatus } from '../rpc-status.js';
 import type { TransportResult } from './transport.js';
-
-/** Retryable per the OTLP spec; RESOURCE_EXHAUSTED only when the server says when (RetryInfo). */
-const RETRYABLE_CODES: ReadonlySet<number> = new Set([
-  GrpcCode.CANCELLED,
-  GrpcCode.DEADLINE_EXCEEDED,
-  GrpcCode.ABORTED,
-  GrpcCode.OUT_OF_RANGE,
-  GrpcCode.UNAVAILABLE,
-  GrpcCode.DATA_LOSS,
-]);
 
 const CODE_NAMES = new Map<number, string>(Object.entries(GrpcCode).map(([name, code]) => [code, name.toLowerCase()]));
 
@@ -26,7 +16,7 @@ export function classifyGrpcStatus(code: number, details: string, statusDetailsB
   const retryAfterMs = status?.retryDelayMs;
   const reason = grpcReason(code);
   const message = status?.message || details;
-  if (RETRYABLE_CODES.has(code) || (code === GrpcCode.RESOURCE_EXHAUSTED && retryAfterMs !== undefined)) {
+  if (isRetryableGrpc(code, retryAfterMs !== undefined)) {
     return retryAfterMs === undefined
       ? { status: 'retryable', reason, message }
       : { status: 'retryable', reason, retryAfterMs, message };

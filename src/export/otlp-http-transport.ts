@@ -1,13 +1,13 @@
 // OTLP/HTTP export (binary protobuf): POST `${endpoint}/v1/{signal}` over a keep-alive agent.
-// Status classification follows the OTLP spec: 429, 502, 503 and 504 are retryable and honour
-// Retry-After; every other 4xx/5xx is permanent; network errors and timeouts are retryable.
+// Status classification follows the OTLP spec (the retryable statuses, 429, 502, 503 and 504, are
+// defined once in src/errors.ts) and honours Retry-After; every other 4xx/5xx is permanent; network errors and timeouts are retryable.
 // https://opentelemetry.io/docs/specs/otlp/#failures-1 and #otlphttp-throttling
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { ExporterConfig } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RETRYABLE_HTTP_STATUSES } from '../errors.js';
 import { decodeRpcStatus, parseRetryAfter } from '../rpc-status.js';
 import { SIGNAL_WIRE } from '../signals.js';
 import { classifyTlsError, createClientTls, type ClientTls } from './client-tls.js';
@@ -15,7 +15,6 @@ import { abortedResult, type ExportBatch, type Transport, type TransportOptions,
 
 const gzip = promisify(gzipCb);
 
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 /** Enough of an error body for a log line; the rest is read and discarded. */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -35,7 +34,7 @@ export function classifyHttpStatus(
     const status = contentType.includes('protobuf') ? decodeRpcStatus(body) : undefined;
     message += `: ${status?.message ?? body.subarray(0, 512).toString('utf8')}`;
   }
-  if (RETRYABLE_STATUSES.has(statusCode)) {
+  if (RETRYABLE_HTTP_STATUSES.has(statusCode)) {
     const retryAfterMs = parseRetryAfter(headerValue(headers['retry-after']), now);
     return retryAfterMs === undefined
       ? { status: 'retryable', reason, message }

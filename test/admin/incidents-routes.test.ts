@@ -42,7 +42,7 @@ async function setup(t: Test) {
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(base + path, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
-    return { status: res.status, body: (await res.json()) as { incident?: Incident; incidents?: Incident[]; updated?: boolean; code?: number; message?: string } };
+    return { status: res.status, body: (await res.json()) as { incident?: Incident; incidents?: Incident[]; updated?: boolean; code?: number; message?: string; details?: { reason: string; domain: string }[] } };
   };
   return { call, incidents, dir };
 }
@@ -53,20 +53,25 @@ t.test('RBAC: 401 without a token, viewers cannot start, tenants stay apart, the
 
   const none = await call('GET', undefined);
   t.equal(none.status, 401);
-  t.same(Object.keys(none.body).sort(), ['code', 'message']);
+  t.same(Object.keys(none.body).sort(), ['code', 'details', 'message'], 'google.rpc.Status JSON');
+  t.same(none.body.details, [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ADMIN_TOKEN_MISSING', domain: 'stella.admin' }], 'naming the code');
   t.equal((await call('POST', undefined, start)).status, 401);
   t.equal((await call('POST', undefined, undefined, '', '{broken')).status, 401, 'no token: 401 before the body is even parsed');
   t.equal((await call('DELETE', undefined, undefined, '/acme')).status, 401);
-  t.equal((await call('GET', 'wrong')).status, 401);
+  const wrong = await call('GET', 'wrong');
+  t.equal(wrong.status, 401);
+  t.equal(wrong.body.details?.[0]?.reason, 'ADMIN_TOKEN_UNKNOWN');
 
   const viewer = await call('POST', 'tok-viewer', start);
   t.equal(viewer.status, 403, 'a viewer cannot POST');
   t.match(viewer.body.message, /role viewer; this needs operator/);
+  t.equal(viewer.body.details?.[0]?.reason, 'ADMIN_ROLE_DENIED');
   t.notOk(incidents.isActive('acme'));
 
   const other = await call('POST', 'tok-op-globex', start);
   t.equal(other.status, 403, 'a token scoped to globex cannot start acme');
   t.match(other.body.message, /may not act on tenant "acme"/);
+  t.equal(other.body.details?.[0]?.reason, 'ADMIN_SCOPE_DENIED');
 
   const ok = await call('POST', 'tok-op-acme', start);
   t.equal(ok.status, 200);
@@ -116,26 +121,28 @@ t.test('GET lists what the token may see; DELETE ends an incident', async (t) =>
   t.equal(gone.status, 404);
   t.equal(gone.body.code, 5, 'google.rpc NOT_FOUND');
   t.match(gone.body.message, /tenant "acme" is not in incident mode/);
+  t.equal(gone.body.details?.[0]?.reason, 'INCIDENT_NOT_FOUND');
   t.same((await call('GET', 'tok-viewer')).body.incidents?.map((i) => i.scope).sort(), [FLEET, 'globex']);
 });
 
-t.test('bad requests: clear 400s as {code, message}', async (t) => {
+t.test('bad requests: clear 400s as google.rpc.Status naming the code', async (t) => {
   const { call } = await setup(t);
-  const cases: [unknown, RegExp, string?][] = [
-    [{ tenant: 'acme', reason: 'r', ttl: 'soon' }, /ttl: expected a duration such as 30m/],
-    [{ tenant: 'acme', reason: 'r', ttl: '5h' }, /TTL must not exceed incidents.maxTtl \(14400s\)/],
-    [{ tenant: 'acme', reason: 'r', ttl: '10ms' }, /at least 1s/],
-    [{ tenant: 'acme' }, /reason: required/],
-    [{ tenant: 'acme', reason: '' }, /a reason is required/],
-    [{ tenant: 'not a tenant', reason: 'r' }, /tenant: expected a tenant id/],
-    [{ tenant: 'acme', reason: 'r', ttl: '1h', force: true }, /unknown field "force"/],
-    [[1, 2], /expected a JSON object/],
-    [undefined, /Unexpected token|JSON/, '{"tenant": '],
+  const cases: [unknown, RegExp, string, string?][] = [
+    [{ tenant: 'acme', reason: 'r', ttl: 'soon' }, /ttl: expected a duration such as 30m/, 'INCIDENT_INVALID_TTL'],
+    [{ tenant: 'acme', reason: 'r', ttl: '5h' }, /TTL must not exceed incidents.maxTtl \(14400s\)/, 'INCIDENT_INVALID_TTL'],
+    [{ tenant: 'acme', reason: 'r', ttl: '10ms' }, /at least 1s/, 'INCIDENT_INVALID_TTL'],
+    [{ tenant: 'acme' }, /reason: required/, 'INCIDENT_INVALID_REASON'],
+    [{ tenant: 'acme', reason: '' }, /a reason is required/, 'INCIDENT_INVALID_REASON'],
+    [{ tenant: 'not a tenant', reason: 'r' }, /tenant: expected a tenant id/, 'INCIDENT_INVALID_SCOPE'],
+    [{ tenant: 'acme', reason: 'r', ttl: '1h', force: true }, /unknown field "force"/, 'ADMIN_BAD_REQUEST'],
+    [[1, 2], /expected a JSON object/, 'ADMIN_BAD_REQUEST'],
+    [undefined, /Unexpected token|JSON/, 'ADMIN_BAD_REQUEST', '{"tenant": '],
   ];
-  for (const [body, message, raw] of cases) {
+  for (const [body, message, code, raw] of cases) {
     const r = await call('POST', 'tok-admin', body, '', raw);
     t.equal(r.status, 400, JSON.stringify(body ?? raw));
     t.equal(r.body.code, 3, 'google.rpc INVALID_ARGUMENT');
+    t.equal(r.body.details?.[0]?.reason, code);
     t.match(r.body.message, message);
   }
   t.equal((await call('DELETE', 'tok-admin', undefined, '/no%20way')).status, 400);

@@ -75,9 +75,34 @@ t.test('the gateway accepts the config (config validate, the mounted files in a 
   writeFileSync(join(tls, 'tls.crt'), readFileSync(certs.files.server));
   writeFileSync(join(tls, 'tls.key'), readFileSync(certs.files.serverKey));
   writeFileSync(join(tls, 'ca.crt'), readFileSync(certs.files.ca));
+  const peerTls = join(root, 'etc/stella/peer-tls');
+  const peer = await writeDevCerts({ out: peerTls, tenants: ['acme'], peers: ['stella-gateway'], days: 2, trustDomain: 'stella.local', force: false });
+  if (!peer.ok) throw new Error(peer.error);
+  writeFileSync(join(peerTls, 'tls.crt'), readFileSync(peer.files.peers['stella-gateway']!.cert));
+  writeFileSync(join(peerTls, 'tls.key'), readFileSync(peer.files.peers['stella-gateway']!.key));
+  writeFileSync(join(peerTls, 'ca.crt'), readFileSync(peer.files.ca));
   mkdirSync(join(root, 'etc/stella/policies'), { recursive: true });
   const file = join(root, 'config.yaml');
   writeFileSync(file, configYaml.replaceAll('/etc/stella/', `${root}/etc/stella/`).replaceAll('dataDir: /data', `dataDir: ${root}/data`));
-  const r = spawnSync(process.execPath, [join(packageRoot, 'dist/src/cli/main.js'), 'telemetry', 'config', 'validate', file], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(process.execPath, [join(packageRoot, 'dist/src/cli/main.js'), 'telemetry', 'config', 'validate', file], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', POD_NAME: 'stella-gateway-0' } });
   t.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+t.test('cluster mode: the pod name is the replica id; peers through the headless Service on the peer port', async (t) => {
+  const ports = Object.fromEntries((container.ports as Obj[]).map((p) => [p.name, p.containerPort]));
+  t.equal(ports.peer, portOf(config.cluster.listen), 'the peer container port is cluster.listen');
+  t.equal(config.cluster.self, '${env:POD_NAME}');
+  t.same((container.env as Obj[]).find((e) => e.name === 'POD_NAME')?.valueFrom, { fieldRef: { fieldPath: 'metadata.name' } });
+  const m = /^dns:([^:]+):(\d+)$/.exec(config.cluster.peers as string);
+  t.ok(m, 'peers from DNS');
+  const peers = find('Service', m![1]);
+  t.equal(peers.metadata.name, sts.spec.serviceName, 'the StatefulSet\'s headless Service');
+  t.equal(peers.spec.clusterIP, 'None');
+  t.ok((peers.spec.ports as Obj[]).some((p) => p.port === Number(m![2]) && p.targetPort === 'peer'), 'the Service exposes the peer port');
+  t.notOk((find('Service', 'stella-gateway').spec.ports as Obj[]).some((p) => p.targetPort === 'peer'), 'clients never reach the peer port');
+  const mounts = Object.fromEntries((container.volumeMounts as Obj[]).map((v) => [v.mountPath, v]));
+  for (const f of [config.cluster.tls.certFile, config.cluster.tls.keyFile, config.cluster.tls.caFile] as string[]) {
+    const mount = Object.keys(mounts).find((mp) => f.startsWith(`${mp}/`));
+    t.ok(mount && mounts[mount].name === 'peer-tls', `${f} is on the peer certificate mount`);
+  }
 });

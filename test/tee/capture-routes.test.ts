@@ -38,7 +38,7 @@ t.test('capture through the admin API', async (t) => {
   t.teardown(() => a.close());
   const noKey = await a.inject({ method: 'POST', url: '/admin/v1/captures', headers: auth('op-acme-token'), payload: body });
   t.equal(noKey.statusCode, 503);
-  t.match(noKey.json(), { message: /no signing key/ });
+  t.match(noKey.json(), { code: 14, message: /no signing key/, details: [{ reason: 'CAPTURE_NO_SIGNING_KEY', domain: 'stella.admin' }] });
   mkdirSync(join(archive.dataDir, 'keys'), { recursive: true });
   writeFileSync(keyPath, archive.keys.privateKeyPem, { mode: 0o600 });
 
@@ -64,7 +64,7 @@ t.test('capture through the admin API', async (t) => {
   t.equal((await a.inject({ method: 'POST', url: '/admin/v1/captures', headers: auth('op-acme-token'), payload: { ...body, tenant: 'globex' } })).statusCode, 403, 'other tenant');
   const bad = await a.inject({ method: 'POST', url: '/admin/v1/captures', headers: auth('op-acme-token'), payload: { ...body, from: 'yesterday' } });
   t.equal(bad.statusCode, 400);
-  t.match(bad.json(), { message: /^from: expected an ISO 8601 time/ });
+  t.match(bad.json(), { code: 3, message: /^from: expected an ISO 8601 time/, details: [{ reason: 'CAPTURE_INVALID_REQUEST' }] });
   const badSignal = await a.inject({ method: 'POST', url: '/admin/v1/captures', headers: auth('op-acme-token'), payload: { ...body, signals: ['profiles'] } });
   t.equal(badSignal.statusCode, 400);
 });

@@ -1,5 +1,5 @@
 // `stella telemetry incident on|off|list`: incident mode from the command line, through the gateway's
-// admin API (/admin/v1/incidents; see README "Incident mode"). Exit codes: 0 done, 1 the gateway
+// admin API (/admin/v1/incidents; see docs/guides/sampling-and-incidents.md, "Incident mode"). Exit codes: 0 done, 1 the gateway
 // refused or could not be reached (the message says which), 2 a bad command line.
 import { userInfo } from 'node:os';
 import { parseDuration } from '../../config/units.js';

@@ -47,6 +47,16 @@ export function formatArchive(a: ArchiveStatus | null | undefined): string[] {
   return lines;
 }
 
+/** Cluster mode: this replica, the live members, and every known peer that is not live. */
+export function formatCluster(c: GatewayStatus['cluster']): string[] {
+  if (!c) return [];
+  const down = c.peers.filter((p) => !p.live);
+  return [
+    `cluster: ${c.self} (peer listener ${c.listen}, peers ${c.discovery}); live ${c.live.join(', ')}; quota share ${Math.round(c.quotaShare * 1000) / 1000}`,
+    ...down.map((p) => `  not live: ${p.id ?? '?'} ${p.endpoint}${p.lastError ? ` (${p.lastError})` : ''}`),
+  ];
+}
+
 export function formatStatus(s: GatewayStatus): string {
   const lines = [
     `gateway ${s.version} (profile ${s.profile}): ${s.state}, up ${s.uptimeSeconds}s since ${s.startedAt}`,
@@ -65,6 +75,7 @@ export function formatStatus(s: GatewayStatus): string {
     'incidents:',
     ...formatIncidents(s.incidents).split('\n').map((l) => `  ${l}`),
     ...formatArchive(s.archive),
+    ...formatCluster(s.cluster),
   ];
   return lines.join('\n');
 }

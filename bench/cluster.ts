@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { writeDevCerts } from '../src/cli/commands/certs-init.js';
 import { packageRoot } from '../src/paths.js';
 import { generateRequestPool } from './generate.js';
-import { freePort, readProcMemory, startGatewayProcess, startRawServerProcess, type GatewayProcess } from './gateway-process.js';
+import { freePort, httpGet, readProcMemory, startGatewayProcess, startRawServerProcess, type GatewayProcess } from './gateway-process.js';
 import { createGrpcDriver, runLoad, type Driver } from './load.js';
 import { median } from './report.js';
 import { DEFAULT_SINK_WINDOW_BYTES, parseDuration } from './run.js';
@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
 
   const dir = mkdtempSync(join(tmpdir(), 'stella-cluster-bench-'));
   const policies = writePolicies(dir);
-  const certs = await writeDevCerts({ out: join(dir, 'certs'), tenants: ['gw-0', 'gw-1', 'gw-2'], days: 2, trustDomain: 'stella.local', force: false });
+  const certs = await writeDevCerts({ out: join(dir, 'certs'), tenants: [], peers: ['gw-0', 'gw-1', 'gw-2'], days: 2, trustDomain: 'stella.local', force: false });
   if (!certs.ok) throw new Error(certs.error);
 
   const singleConfig = join(dir, 'single.yaml');
@@ -101,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
         // Wait until every replica sees all three live (membership is asynchronous).
         const deadline = Date.now() + 30_000;
         for (;;) {
-          const live = await Promise.all(gateways.map(async (g) => (await g.metrics()).get('cluster_members_live') ?? 0));
+          const live = await Promise.all(gateways.map(async (g) => (await g.metrics()).get('cluster_peers_live') ?? 0));
           if (live.every((n) => n >= 3)) break;
           if (Date.now() > deadline) throw new Error(`the cluster did not form within 30 s (live members seen: ${live.join(', ')})`);
           await new Promise((r) => setTimeout(r, 100));
@@ -112,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
   ];
 
   const pool = generateRequestPool({ count: 64, spansPerRequest: spans, seed: 1 });
-  const results: Array<{ target: string; run: number; spans: number; spansPerSecond: number; cpuSecondsPerMillionSpans: number; forwardedShare: number; forwardFailures: number; exported: number; accepted: number; peakRssMiB: number }> = [];
+  const results: Array<{ target: string; run: number; spans: number; spansPerSecond: number; cpuSecondsPerMillionSpans: number; forwardedShare: number; forwardFailures: number; failureReasons: Record<string, number>; exported: number; accepted: number; peakRssMiB: number }> = [];
   for (let run = 1; run <= runs; run++) {
     for (const target of targets) {
       log(`${target.name} #${run}: ${warmupMs / 1000} s warm-up + ${durationMs / 1000} s …`);
@@ -148,14 +148,15 @@ async function main(argv: string[]): Promise<number> {
           spans: load.spans,
           spansPerSecond: load.spansPerSecond,
           cpuSecondsPerMillionSpans: ((cpu1 - cpu0) / load.spans) * 1e6,
-          forwardedShare: routed > 0 ? sum('cluster_routed_spans_total{route="forwarded"}') / routed : 0,
+          forwardedShare: routed > 0 ? (await Promise.all(gateways.map(forwardedSpans))).reduce((a, b) => a + b, 0) / routed : 0,
           forwardFailures: sum('cluster_forward_failures_total'),
+          failureReasons: await failureReasons(gateways),
           accepted: sum('receiver_accepted_items_total'),
           exported: sum('exporter_sent_items_total'),
           peakRssMiB: peak / 2 ** 20,
         };
         results.push(r);
-        log(`  ${r.spansPerSecond.toFixed(0)} spans/s, ${r.cpuSecondsPerMillionSpans.toFixed(2)} CPU s/Mspans, forwarded ${(100 * r.forwardedShare).toFixed(1)}%, forward failures ${r.forwardFailures}, exported ${r.exported}/${r.accepted}`);
+        log(`  ${r.spansPerSecond.toFixed(0)} spans/s, ${r.cpuSecondsPerMillionSpans.toFixed(2)} CPU s/Mspans, forwarded ${(100 * r.forwardedShare).toFixed(1)}%, forward failures ${r.forwardFailures} ${JSON.stringify(r.failureReasons)}, exported ${r.exported}/${r.accepted}`);
       } finally {
         await Promise.all(gateways.map((g) => g.stop()));
         await sink.stop();
@@ -194,13 +195,40 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** The `cluster` section of replica i (self id, the peer list, the peers' mTLS files). */
-function clusterSection(self: string, i: number, ids: string[], ports: number[], files: Record<string, unknown>): string[] {
-  void self;
-  void i;
-  void ids;
-  void ports;
-  void files;
-  throw new Error('cluster section: to be filled once the cluster config lands');
+function clusterSection(self: string, i: number, ids: string[], ports: number[], files: { ca: string; peers: Record<string, { cert: string; key: string }> }): string[] {
+  return [
+    'cluster:',
+    `  self: ${self}`,
+    `  listen: 127.0.0.1:${ports[i]}`,
+    '  peers:',
+    ...ids.map((id, k) => `    - { id: ${id}, endpoint: "127.0.0.1:${ports[k]}" }`),
+    '  tls:',
+    `    certFile: ${files.peers[self]!.cert}`,
+    `    keyFile: ${files.peers[self]!.key}`,
+    `    caFile: ${files.ca}`,
+    '    peerNames: ["spiffe://stella.local/peer/*"]',
+    // Generous probes: a busy bench machine must not flap the membership.
+    '  probeInterval: 1s',
+    '  probeTimeout: 1s',
+    '  probeMisses: 3',
+  ];
+}
+
+/** Forward failures by reason, summed over the gateways (for the log). */
+async function failureReasons(gateways: GatewayProcess[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const g of gateways) {
+    const text = (await httpGet(`${g.adminUrl}/metrics`)).body;
+    for (const m of text.matchAll(/^cluster_forward_failures_total\{reason="(\w+)"\} (\S+)$/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+/** The forwarded spans of one gateway (the harness's parser sums over label sets). */
+async function forwardedSpans(g: GatewayProcess): Promise<number> {
+  const text = (await httpGet(`${g.adminUrl}/metrics`)).body;
+  const m = /^cluster_routed_spans_total\{route="forwarded"\} (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 runAsScript('cluster', import.meta.url, main, USAGE);

@@ -38,7 +38,7 @@ function roundRobin(drivers: Driver[]): Driver {
 }
 
 interface Target {
-  name: 'single' | 'cluster';
+  name: 'single' | 'cluster' | 'cluster-no-routing';
   start(sinkPort: number): Promise<GatewayProcess[]>;
 }
 
@@ -77,24 +77,18 @@ async function main(argv: string[]): Promise<number> {
   const policies = writePolicies(dir);
   const certs = await writeDevCerts({ out: join(dir, 'certs'), tenants: [], peers: ['gw-0', 'gw-1', 'gw-2'], days: 2, trustDomain: 'stella.local', force: false });
   if (!certs.ok) throw new Error(certs.error);
+  const certFiles = certs.files;
 
   const singleConfig = join(dir, 'single.yaml');
   writeFileSync(singleConfig, [`policiesDir: ${policies}`, ...SAMPLING, ''].join('\n'));
 
-  const targets: Target[] = [
-    {
-      name: 'single',
-      start: async (sinkPort) => [await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sinkPort}`, configFile: singleConfig, workers })],
-    },
-    {
-      name: 'cluster',
-      async start(sinkPort) {
+  async function startCluster(sinkPort: number, routing: boolean): Promise<GatewayProcess[]> {
         const ports = [await freePort(), await freePort(), await freePort()];
         const ids = ports.map((_, i) => `gw-${i}`);
         const gateways = await Promise.all(
           ids.map((self, i) => {
             const file = join(dir, `cluster-${self}.yaml`);
-            writeFileSync(file, [`policiesDir: ${policies}`, ...SAMPLING, ...clusterSection(self, i, ids, ports, certs.files), ''].join('\n'));
+            writeFileSync(file, [`policiesDir: ${policies}`, ...SAMPLING, ...clusterSection(self, i, ids, ports, certFiles), `  routing: { enabled: ${routing} }`, ''].join('\n'));
             return startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sinkPort}`, configFile: file, workers });
           }),
         );
@@ -107,8 +101,16 @@ async function main(argv: string[]): Promise<number> {
           await new Promise((r) => setTimeout(r, 100));
         }
         return gateways;
-      },
+  }
+
+  const targets: Target[] = [
+    {
+      name: 'single',
+      start: async (sinkPort) => [await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sinkPort}`, configFile: singleConfig, workers })],
     },
+    { name: 'cluster', start: (sinkPort) => startCluster(sinkPort, true) },
+    // Three replicas without routing: what three processes cost by themselves (forwarding excluded).
+    { name: 'cluster-no-routing', start: (sinkPort) => startCluster(sinkPort, false) },
   ];
 
   const pool = generateRequestPool({ count: 64, spansPerRequest: spans, seed: 1 });
@@ -165,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const med = (name: string, f: (r: (typeof results)[number]) => number): number => median(results.filter((r) => r.target === name).map(f));
   const single = med('single', (r) => r.cpuSecondsPerMillionSpans);
+  const noRouting = med('cluster-no-routing', (r) => r.cpuSecondsPerMillionSpans);
   const cluster = med('cluster', (r) => r.cpuSecondsPerMillionSpans);
   const share = med('cluster', (r) => r.forwardedShare);
   const summary = {
@@ -178,6 +181,9 @@ async function main(argv: string[]): Promise<number> {
     /** CPU s per million spans read as µs per span: the extra per span, and per forwarded span. */
     extraMicrosPerSpan: cluster - single,
     extraMicrosPerForwardedSpan: share > 0 ? (cluster - single) / share : NaN,
+    clusterNoRouting: { cpuSecondsPerMillionSpans: noRouting },
+    /** Against three replicas that do not route: the forwarding alone. */
+    routingMicrosPerForwardedSpan: share > 0 ? (cluster - noRouting) / share : NaN,
   };
   const out = join(packageRoot, 'bench', 'results', `${summary.date.replace(/[:.]/g, '-')}-cluster.json`);
   mkdirSync(join(packageRoot, 'bench', 'results'), { recursive: true });
@@ -186,7 +192,8 @@ async function main(argv: string[]): Promise<number> {
     [
       `single  ${single.toFixed(2)} CPU s/Mspans (${summary.single.spansPerSecond.toFixed(0)} spans/s)`,
       `cluster ${cluster.toFixed(2)} CPU s/Mspans over 3 replicas (${summary.cluster.spansPerSecond.toFixed(0)} spans/s), ${(100 * share).toFixed(1)}% of spans forwarded`,
-      `forwarding: +${summary.extraMicrosPerSpan.toFixed(2)} µs CPU per span, +${summary.extraMicrosPerForwardedSpan.toFixed(2)} µs per forwarded span (target ≤ 1.5)`,
+      `forwarding: +${summary.extraMicrosPerSpan.toFixed(2)} µs CPU per span, +${summary.extraMicrosPerForwardedSpan.toFixed(2)} µs per forwarded span against one replica (target ≤ 1.5)`,
+      `three replicas without routing ${noRouting.toFixed(2)} CPU s/Mspans: routing alone +${summary.routingMicrosPerForwardedSpan.toFixed(2)} µs per forwarded span`,
       `results: ${out}`,
       '',
     ].join('\n'),

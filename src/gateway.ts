@@ -297,7 +297,10 @@ async function startAll(
       tee.offer({ signal, tenant, body: result.body, items: result.items, policyVersion: result.policyVersion ?? '', timeMs: Date.now() });
       // sample: traces go through the tail sampler instead of straight to the router. It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
       if (sampler && signal === 'traces' && result.traceColumns) {
-        (traceRouting ?? sampler).offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
+        if (traceRouting) {
+          // Answered once the forwards have theirs (a failed one was decided here): bounds them by the clients' requests.
+          await traceRouting.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
+        } else sampler.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
         if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);

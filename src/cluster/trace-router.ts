@@ -70,8 +70,13 @@ export interface TraceRouterDeps {
 }
 
 export interface TraceRouter {
-  /** Same contract as TailSampler.offer: routes each trace to its owner (this replica's sampler or a peer). */
-  offer: LocalOffer;
+  /**
+   * TailSampler.offer's arguments: routes each trace to its owner (this replica's sampler or a peer).
+   * Resolves once every forward of the request has its answer (or was decided here after failing):
+   * the gateway answers the client then, so a client's in-flight requests bound the forwards too.
+   * Undefined when nothing was forwarded. Never rejects.
+   */
+  offer(tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout?: Int32Array | null, owned?: boolean): Promise<void> | undefined;
   /** Forwards in flight: count and bytes. */
   stats(): { inflight: number; inflightBytes: number };
   /** Stops forwarding (later offers stay local) and waits for the forwards in flight (each bounded by timeoutMs). */
@@ -153,12 +158,12 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
     return { message, runsAt: head, picked, spans };
   }
 
-  function forward(peer: string, tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout: Int32Array | null | undefined, picks: number[]): void {
+  function forward(peer: string, tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout: Int32Array | null | undefined, picks: number[]): Promise<void> | undefined {
     const { message, runsAt, picked, spans } = build(body, traces, layout, picks, true);
     const runs = message.subarray(runsAt);
     if (inflightBytes + message.length > config.maxInflightBytes) {
       fallback(tenant, runs, picked, spans, 'budget', peer);
-      return;
+      return undefined;
     }
     inflightBytes += message.length;
     metrics?.clusterForwardInflightBytes.set(inflightBytes);
@@ -173,6 +178,7 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
       else fallback(tenant, runs, picked, spans, r.reason, peer, r.message);
     });
     inflight.add(done);
+    return done;
   }
 
   function fallback(tenant: string, runs: Uint8Array, picked: TraceSummary[], spans: number, reason: ForwardFailure | 'budget', peer: string, message?: string): void {
@@ -187,7 +193,8 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
     offer(tenant, body, traces, layout, owned) {
       const members = ring!.members.length;
       if (stopped || members === 1 || traces.length === 0 || incidents?.isActive(tenant) === true) {
-        return local(tenant, body, traces, layout, owned);
+        local(tenant, body, traces, layout, owned);
+        return undefined;
       }
       const r = ring!;
       const n = traces.length;
@@ -202,20 +209,27 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
       }
       routedRemote += remote;
       countRouted();
-      if (remote === 0) return local(tenant, body, traces, layout, owned);
+      if (remote === 0) {
+        local(tenant, body, traces, layout, owned);
+        return undefined;
+      }
       // Picks per owner (a handful of members: a small array of lists).
       const picks: number[][] = Array.from({ length: members }, () => []);
       for (let t = 0; t < n; t++) picks[ownerOf[t]!]!.push(t);
+      const pending: Promise<void>[] = [];
       for (let o = 0; o < members; o++) {
         if (o === selfIndex || picks[o]!.length === 0) continue;
-        forward(r.members[o]!, tenant, body, traces, layout, picks[o]!);
+        const p = forward(r.members[o]!, tenant, body, traces, layout, picks[o]!);
+        if (p) pending.push(p);
       }
       const mine = picks[selfIndex]!;
-      if (mine.length === 0) return;
+      const done = pending.length === 0 ? undefined : pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined);
+      if (mine.length === 0) return done;
       // Only this replica's traces stay: written out as their runs, so that the sampler holds (and its
       // maxBytes counts) them alone, not the whole request.
       const { message, picked } = build(body, traces, layout, mine, false);
       local(tenant, message, picked, null, true);
+      return done;
     },
     stats: () => ({ inflight: inflight.size, inflightBytes }),
     async stop() {

@@ -16,8 +16,13 @@
 // Failures: a forward that fails (peer down, refused, timed out) or cannot start (the in-flight byte
 // budget is spent) is decided here instead: its runs go to the local sampler, counted in
 // cluster_forward_failures_total{reason} and cluster_forward_fallback_spans_total. Nothing is dropped:
-// at worst a trace gets two decisions (the owner's and this one), exactly as without a cluster.
-// Bounds: forwards in flight hold at most maxInflightBytes; each waits at most timeoutMs.
+// at worst a trace gets two decisions (the owner's and this one), exactly as without a cluster. A
+// forward that timed out may still have reached the owner: its spans can then be exported twice
+// (at-least-once, DESIGN.md decision 7), never lost.
+// Bounds: forwards in flight hold at most maxInflightBytes; each waits at most timeoutMs; and offer()'s
+// promise lets the gateway answer the client only once the request's forwards have their answers, so
+// the clients' requests in flight bound the forwards as well (without it, a busy owner let forwards
+// pile up until they timed out).
 // Not forwarded: traces of a tenant in incident mode (kept whole wherever they are), spans without a trace
 // id (no owner to agree on), and anything while only this replica is live.
 import type { IncidentState } from '../incident/types.js';

@@ -23,7 +23,7 @@ import { DEFAULT_SINK_WINDOW_BYTES, parseDuration } from './run.js';
 import { freshIds } from './sampling.js';
 import { runAsScript } from './script.js';
 
-const USAGE = `usage: node dist/bench/cluster.js [--runs K] [--duration D] [--warmup D] [--spans M] [--concurrency N] [--workers W]
+const USAGE = `usage: node dist/bench/cluster.js [--runs K] [--duration D] [--warmup D] [--spans M] [--concurrency N] [--workers W] [--rate R]
   Alternates one gateway and three clustered gateways (sampling on, keep everything) under the same gRPC
   load; reports CPU s per million spans of each, the share of spans forwarded and the cost per forwarded span.`;
 
@@ -63,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
       spans: { type: 'string', default: '500' },
       concurrency: { type: 'string', default: '8' },
       workers: { type: 'string', default: '1' },
+      rate: { type: 'string' },
     },
   });
   const runs = Number(values.runs);
@@ -71,6 +72,9 @@ async function main(argv: string[]): Promise<number> {
   const spans = Number(values.spans);
   const concurrency = Number(values.concurrency);
   const workers = Number(values.workers);
+  // Offered requests per second (open loop): compares the targets at the same throughput, where the
+  // exporters batch alike. Unset: closed loop (each target saturated).
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
   const dir = mkdtempSync(join(tmpdir(), 'stella-cluster-bench-'));
@@ -133,6 +137,7 @@ async function main(argv: string[]): Promise<number> {
           bodies,
           spansPerRequest: spans,
           concurrency,
+          ...(rate !== undefined && { requestsPerSecond: rate }),
           warmupMs,
           durationMs,
           onWindowStart: async () => void (cpu0 = await cpu()),
@@ -176,6 +181,7 @@ async function main(argv: string[]): Promise<number> {
     spansPerRequest: spans,
     concurrency,
     workers,
+    requestsPerSecond: rate ?? null,
     single: { cpuSecondsPerMillionSpans: single, spansPerSecond: med('single', (r) => r.spansPerSecond) },
     cluster: { cpuSecondsPerMillionSpans: cluster, spansPerSecond: med('cluster', (r) => r.spansPerSecond), forwardedShare: share },
     /** CPU s per million spans read as µs per span: the extra per span, and per forwarded span. */

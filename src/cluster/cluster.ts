@@ -18,7 +18,7 @@ import type { Logger } from '../telemetry/logger-types.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { createIncidentSync, type IncidentSync } from './incident-sync.js';
 import { createMembership, READY_PATH, type Membership, type MembershipStatus } from './membership.js';
-import { createPeerClient, type PeerClient } from './peer-client.js';
+import { createPeerClient, type PeerClient, type PeerEgress } from './peer-client.js';
 import { clusterTlsReloader, createPeerServer, sendJson, type PeerServer } from './peer-server.js';
 import { createQuotaShare } from './quota-share.js';
 
@@ -48,13 +48,15 @@ export interface ClusterDeps {
   incidents: IncidentStore;
   /** The gateway takes traffic: the readiness answer peers probe. */
   isReady(): boolean;
+  /** Sealed mode: peers are outbound destinations like any other (egress.allow). */
+  egress?: PeerEgress;
 }
 
 export async function startCluster(config: ClusterConfig, deps: ClusterDeps): Promise<Cluster> {
   const { logger, metrics } = deps;
   const tls = clusterTlsReloader(config, { logger, metrics });
   const peerServer = createPeerServer(config, { logger, metrics, tls });
-  const peerClient = createPeerClient(config, { tls });
+  const peerClient = createPeerClient(config, { tls, ...(deps.egress && { egress: deps.egress }) });
   const membership = createMembership(config, { client: peerClient, logger, metrics });
   const quotas = createQuotaShare(1);
   metrics.clusterQuotaShare.set(1);

@@ -12,6 +12,8 @@
 //   (counted: the peer catches up when it next joins, below);
 // - a peer that joins (membership) ─▶ we push it our whole state, and, until we have one, we pull the
 //   state of a live peer (GET): so a replica that starts or restarts takes the incidents of the fleet.
+// - every RESYNC_MS a replica pulls the state of one live peer (round robin), so a change whose pushes
+//   were all given up still converges;
 // - expiries are not sent: every replica holds the same expiresAt and expires by itself.
 // Received changes are applied through store.apply (persisted, audited with `via: <replica>`).
 import type { ServerHttp2Stream } from 'node:http2';
@@ -62,6 +64,7 @@ const FIRST_BACKOFF_MS = 250;
 /** Tombstones kept at most (the oldest go first); active incidents are bounded by incidents.maxIncidents. */
 const MAX_TOMBSTONES = 10_000;
 const MAX_ENTRIES_PER_MESSAGE = 20_000;
+const RESYNC_MS = 30_000;
 
 const newer = (a: { version: number; origin: string }, b: { version: number; origin: string } | undefined): boolean =>
   b === undefined || a.version > b.version || (a.version === b.version && a.origin > b.origin);
@@ -199,11 +202,15 @@ export function createIncidentSync(deps: IncidentSyncDeps): IncidentSync {
     return { applied, stale, invalid };
   }
 
-  async function pull(): Promise<void> {
-    if (pulled || pulling || stopped) return;
+  let turn = 0;
+  async function pull(again = false): Promise<void> {
+    if ((pulled && !again) || pulling || stopped) return;
     pulling = true;
     try {
-      for (const peer of peers()) {
+      // Round robin over the live peers, so periodic pulls do not all go to the same one.
+      const live = peers();
+      const start = turn++ % Math.max(1, live.length);
+      for (const peer of [...live.slice(start), ...live.slice(0, start)]) {
         const endpoint = membership.endpointOf(peer);
         if (!endpoint) continue;
         try {
@@ -213,7 +220,7 @@ export function createIncidentSync(deps: IncidentSyncDeps): IncidentSync {
           if (!Array.isArray(body.entries)) throw new Error('no entries in the answer');
           const r = receive(body.entries, peer);
           pulled = true;
-          logger.info({ peer, entries: body.entries.length, applied: r.applied }, 'fetched the fleet\'s incidents from a peer');
+          if (!again || r.applied > 0) logger.info({ peer, entries: body.entries.length, applied: r.applied }, 'fetched the fleet\'s incidents from a peer');
           return;
         } catch (err) {
           logger.warn({ peer, err: (err as Error).message }, 'cannot fetch incidents from a peer; trying another');
@@ -248,6 +255,9 @@ export function createIncidentSync(deps: IncidentSyncDeps): IncidentSync {
     void pull();
   });
 
+  const resync = setInterval(() => void pull(true), RESYNC_MS);
+  resync.unref();
+
   deps.server.route(INCIDENTS_PATH, async (stream: ServerHttp2Stream, headers, peerId) => {
     const method = headers[':method'];
     if (method === 'GET') {
@@ -281,6 +291,7 @@ export function createIncidentSync(deps: IncidentSyncDeps): IncidentSync {
     entries: () => [...known.values()],
     stop() {
       stopped = true;
+      clearInterval(resync);
       offLocal();
       offMembership();
       for (const t of timers) clearTimeout(t);

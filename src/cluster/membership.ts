@@ -161,7 +161,7 @@ export function createMembership(config: ClusterConfig, deps: MembershipDeps): R
       }
     } catch (err) {
       if (stopped || !targets.has(t.endpoint)) return;
-      const reason = err instanceof PeerRequestError ? (err.reason === 'closed' || err.reason === 'too_large' ? 'network' : err.reason) : 'network';
+      const reason = err instanceof PeerRequestError ? (err.reason === 'closed' || err.reason === 'too_large' || err.reason === 'egress' ? 'network' : err.reason) : 'network';
       miss(t, reason, (err as Error).message);
     } finally {
       t.probing = false;

@@ -11,7 +11,7 @@ import { parsePeerEndpoint } from '../config/sections/cluster.js';
 import type { TlsReloader } from '../receive/tls.js';
 import { createPeerNameMatcher } from './peer-names.js';
 
-export type PeerErrorReason = 'timeout' | 'network' | 'identity' | 'too_large' | 'closed';
+export type PeerErrorReason = 'timeout' | 'network' | 'identity' | 'too_large' | 'closed' | 'egress';
 
 export class PeerRequestError extends Error {
   constructor(
@@ -50,6 +50,11 @@ export interface PeerClient {
 
 const IDENTITY_ERROR = 'PEER_IDENTITY';
 
+/** Sealed mode's guard (egress.allow): asked before a connection to a peer opens. Structural, so any guard fits. */
+export interface PeerEgress {
+  check(host: string, port: number): { ok: true } | { ok: false; message: string };
+}
+
 /** identity when the error (or its cause: a stream cancelled by its session's failure) is the peer-name check. */
 function classify(err: Error): PeerErrorReason {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
@@ -59,7 +64,7 @@ function classify(err: Error): PeerErrorReason {
   return 'network';
 }
 
-export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader }): PeerClient {
+export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader; egress?: PeerEgress }): PeerClient {
   const matches = createPeerNameMatcher(config.tls.peerNames);
   const sessions = new Map<string, http2.ClientHttp2Session>();
   let closed = false;
@@ -70,6 +75,8 @@ export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader
     if (existing && !existing.closed && !existing.destroyed) return existing;
     const hp = parsePeerEndpoint(endpoint);
     if (!hp) throw new PeerRequestError('network', `not a host:port: ${endpoint}`);
+    const allowed = deps.egress?.check(hp.host, hp.port);
+    if (allowed && !allowed.ok) throw new PeerRequestError('egress', allowed.message);
     const m = deps.tls.current();
     const authority = `https://${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`;
     const s = http2.connect(authority, {
@@ -114,11 +121,10 @@ export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        s.off('error', onSessionError);
         reject(new PeerRequestError(reason, `${endpoint} ${req.path}: ${message}`));
       };
-      const onSessionError = (err: NodeJS.ErrnoException): void => fail(classify(err), err.message);
-      s.once('error', onSessionError);
+      // A session that fails (refused, TLS, peer identity) cancels its streams with the cause attached,
+      // so the stream's error says it all; no per-request listener on the shared session.
       const timer = setTimeout(() => {
         fail('timeout', `no answer within ${req.timeoutMs ?? config.requestTimeoutMs} ms`);
         stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -164,7 +170,6 @@ export function createPeerClient(config: ClusterConfig, deps: { tls: TlsReloader
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        s.off('error', onSessionError);
         resolve({ status, headers: resHeaders, body: Buffer.concat(chunks, size) });
       });
       stream.on('close', () => fail('network', `stream closed (code ${stream.rstCode ?? 0})`));

@@ -53,8 +53,8 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
       listen: { host: '127.0.0.1', port: ports[id]! },
       peers: { kind: 'static', peers: [{ id: other, endpoint: `127.0.0.1:${ports[other]}` }] },
       tls: { certFile: files.peers[id]!.cert, keyFile: files.peers[id]!.key, caFile: files.ca, peerNames: ['spiffe://stella.local/peer/*'], minVersion: 'TLSv1.2' },
-      probeIntervalMs: 100,
-      probeTimeoutMs: 100,
+      probeIntervalMs: 150,
+      probeTimeoutMs: 150,
     };
     const cluster = await startCluster(config, { logger: silentLogger, metrics, incidents: store, isReady: () => true });
     const r: Replica = {

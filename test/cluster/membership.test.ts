@@ -36,8 +36,8 @@ function clusterConfig(files: Files, self: string, port: number, peers: { id: st
     listen: { host: '127.0.0.1', port },
     peers: { kind: 'static', peers: peers.map((p) => ({ id: p.id, endpoint: `127.0.0.1:${p.port}` })) },
     tls: { certFile: files.peers[self]!.cert, keyFile: files.peers[self]!.key, caFile: files.ca, peerNames: ['spiffe://stella.local/peer/*'], minVersion: 'TLSv1.2' },
-    probeIntervalMs: 100,
-    probeTimeoutMs: 100,
+    probeIntervalMs: 150,
+    probeTimeoutMs: 150,
     probeMisses: 2,
     ...patch,
   };
@@ -97,7 +97,7 @@ t.test('the peer listener and client accept peer certificates only', async (t) =
   const files = await pki();
   const port = await freePort();
   const metrics = createMetrics({ defaultMetrics: false });
-  const config = clusterConfig(files, 'gw-a', port, [], { maxBodyBytes: 1024 });
+  const config = clusterConfig(files, 'gw-a', port, [], { maxBodyBytes: 1024, requestTimeoutMs: 500 });
   const tls = clusterTlsReloader(config, { logger: silentLogger, metrics });
   const server = createPeerServer(config, { logger: silentLogger, metrics, tls });
   const seen: string[] = [];
@@ -150,6 +150,19 @@ t.test('the peer listener and client accept peer certificates only', async (t) =
   t.same(seen, ['spiffe://stella.local/peer/gw-b', 'spiffe://stella.local/peer/gw-b'], 'no handler ran for it');
   const refusedCount = (await metrics.clusterPeerRefused.get()).values.find((v) => v.labels.reason === 'identity')?.value;
   t.equal(refusedCount, 1);
+
+  // Time bounds: the client gives up at its deadline; the listener cancels a stream its handler never answers.
+  server.route('/hang', () => undefined);
+  const hung = await client.request(`127.0.0.1:${port}`, { path: '/hang', timeoutMs: 200 }).catch((e: unknown) => e);
+  t.ok(hung instanceof PeerRequestError && hung.reason === 'timeout', `client timeout (${String(hung)})`);
+  const cancelled = await new Promise<string>((resolve) => {
+    const st = client.session(`127.0.0.1:${port}`).request({ ':path': '/hang', ':method': 'GET' });
+    st.on('response', () => resolve('answered'));
+    st.on('error', (e) => resolve(e.message));
+    st.on('close', () => resolve(`closed ${st.rstCode}`));
+  });
+  t.match(cancelled, /NGHTTP2_CANCEL|closed 8/, 'the listener cancels after cluster.requestTimeout');
+  t.equal((await metrics.clusterPeerRefused.get()).values.find((v) => v.labels.reason === 'timeout')?.value, 1);
 
   // The client side: a listener whose certificate is not a peer's is refused too.
   const strict = createPeerClient({ ...peerConfig, tls: { ...peerConfig.tls, peerNames: ['spiffe://stella.local/peer/gw-z'] } }, { tls: peerTls });

@@ -102,9 +102,10 @@ t.test('three replicas: membership, fleet-wide incidents, restart catch-up, shar
             listen: `127.0.0.1:${peerPorts[i]}`,
             peers: IDS.map((p, j) => ({ id: p, endpoint: `127.0.0.1:${peerPorts[j]}` })),
             tls: { certFile: pki.files.peers[id]!.cert, keyFile: pki.files.peers[id]!.key, caFile: pki.files.ca, peerNames: ['spiffe://stella.local/peer/*'] },
-            probeInterval: '200ms',
-            probeTimeout: '200ms',
-            probeMisses: 2,
+            // Fast, but not so tight that a loaded machine makes a live peer miss three probes in a row.
+            probeInterval: '300ms',
+            probeTimeout: '300ms',
+            probeMisses: 3,
           },
           // The anonymous tenant (plain loopback) gets 3 items/s with a burst of 30, divided by the live replicas.
           tenancy: { quota: { itemsPerSecond: 3, itemsBurst: 30 } },

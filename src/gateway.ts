@@ -279,7 +279,8 @@ async function startAll(
     // Never acknowledge after the client stopped waiting: it would retry, and what was exported here
     // would arrive twice. So the output of such a request is discarded before anything keeps it (tee,
     // sampler, exporters), and the answer is a retryable refusal that nobody reads. From here to the
-    // answer nothing waits, so a request that passes this check is answered before its deadline.
+    // answer nothing waits but forwards to trace owners (bounded by the client's deadline: a forward not
+    // answered by then is decided here) and durable queues.
     const late = clientGone(ctx);
     if (late) {
       metrics.poolDropped.inc({ signal, reason: late, stage: 'result' });
@@ -299,7 +300,7 @@ async function startAll(
       if (sampler && signal === 'traces' && result.traceColumns) {
         if (traceRouting) {
           // Answered once the forwards have theirs (a failed one was decided here): bounds them by the clients' requests.
-          await traceRouting.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
+          await traceRouting.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed, ctx.deadlineAt);
         } else sampler.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });

@@ -81,7 +81,7 @@ export interface TraceRouter {
    * the gateway answers the client then, so a client's in-flight requests bound the forwards too.
    * Undefined when nothing was forwarded. Never rejects.
    */
-  offer(tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout?: Int32Array | null, owned?: boolean): Promise<void> | undefined;
+  offer(tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout?: Int32Array | null, owned?: boolean, deadlineAt?: number): Promise<void> | undefined;
   /** Forwards in flight: count and bytes. */
   stats(): { inflight: number; inflightBytes: number };
   /** Stops forwarding (later offers stay local) and waits for the forwards in flight (each bounded by timeoutMs). */
@@ -163,7 +163,7 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
     return { message, runsAt: head, picked, spans };
   }
 
-  function forward(peer: string, tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout: Int32Array | null | undefined, picks: number[]): Promise<void> | undefined {
+  function forward(peer: string, tenant: string, body: Uint8Array, traces: readonly TraceSummary[], layout: Int32Array | null | undefined, picks: number[], timeoutMs: number): Promise<void> | undefined {
     const { message, runsAt, picked, spans } = build(body, traces, layout, picks, true);
     const runs = message.subarray(runsAt);
     if (inflightBytes + message.length > config.maxInflightBytes) {
@@ -172,7 +172,7 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
     }
     inflightBytes += message.length;
     metrics?.clusterForwardInflightBytes.set(inflightBytes);
-    const done = send(peer, tenant, message, config.timeoutMs).then(
+    const done = send(peer, tenant, message, timeoutMs).then(
       (r) => r,
       (err: unknown): ForwardResult => ({ status: 'failed', reason: 'unavailable', message: (err as Error)?.message }),
     ).then((r) => {
@@ -195,7 +195,7 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
   }
 
   return {
-    offer(tenant, body, traces, layout, owned) {
+    offer(tenant, body, traces, layout, owned, deadlineAt) {
       const members = ring!.members.length;
       if (stopped || members === 1 || traces.length === 0 || incidents?.isActive(tenant) === true) {
         local(tenant, body, traces, layout, owned);
@@ -221,10 +221,12 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
       // Picks per owner (a handful of members: a small array of lists).
       const picks: number[][] = Array.from({ length: members }, () => []);
       for (let t = 0; t < n; t++) picks[ownerOf[t]!]!.push(t);
+      // Within the client's deadline too: past it, the traces are decided here and the client is answered.
+      const timeoutMs = deadlineAt === undefined ? config.timeoutMs : Math.max(1, Math.min(config.timeoutMs, deadlineAt - Date.now()));
       const pending: Promise<void>[] = [];
       for (let o = 0; o < members; o++) {
         if (o === selfIndex || picks[o]!.length === 0) continue;
-        const p = forward(r.members[o]!, tenant, body, traces, layout, picks[o]!);
+        const p = forward(r.members[o]!, tenant, body, traces, layout, picks[o]!, timeoutMs);
         if (p) pending.push(p);
       }
       const mine = picks[selfIndex]!;

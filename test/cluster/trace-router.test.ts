@@ -229,3 +229,30 @@ t.test('the owner refuses a malformed forward message with a reason', async (t) 
   bad[bad.length - (ok as { body: Uint8Array }).body.length] = 0x12; // the run no longer starts with resource_spans
   t.match(readForward(bad), { error: /not resource_spans/ });
 });
+
+t.test("a forward waits no longer than the client's deadline", async (t) => {
+  const timeouts: number[] = [];
+  const send: ForwardSend = async (_p, _t, _m, timeoutMs) => {
+    timeouts.push(timeoutMs);
+    return { status: 'ok' };
+  };
+  const r = createTraceRouter({ ...DEFAULT_ROUTING, timeoutMs: 2000 }, { membership: members('gw-a', MEMBERS), local: () => {}, send });
+  const ids = Array.from({ length: 12 }, (_, i) => traceId(i));
+  const body = request({ spans: ids.map((id, i) => ({ traceId: id, spanId: `00000000000000${(i + 16).toString(16)}`, name: `s${i}` })) }).body;
+  const traces = () => {
+    const w = walkRequest('traces', body);
+    return w.ok ? w.traces! : [];
+  };
+  const tr1 = traces();
+  await r.offer('acme', body, tr1, locateTraces(body, tr1), false, Date.now() + 300);
+  const tr2 = traces();
+  await r.offer('acme', body, tr2, locateTraces(body, tr2), false, Date.now() - 5);
+  const tr3 = traces();
+  await r.offer('acme', body, tr3, locateTraces(body, tr3), false);
+  t.ok(timeouts.length >= 3, `${timeouts.length} forwards`);
+  const perOffer = timeouts.length / 3;
+  t.ok(timeouts.slice(0, perOffer).every((x) => x > 0 && x <= 300), 'bounded by a deadline 300 ms away');
+  t.ok(timeouts.slice(perOffer, 2 * perOffer).every((x) => x === 1), 'a passed deadline: 1 ms');
+  t.ok(timeouts.slice(2 * perOffer).every((x) => x === 2000), 'no deadline: cluster.routing.timeout');
+  await r.stop();
+});

@@ -19,6 +19,8 @@ import { startCapturePruner } from './admin/captures-routes.js';
 import { capturesDirOf, createGatewayAdmin } from './admin/routes.js';
 import { startCluster, type Cluster } from './cluster/cluster.js';
 import { trustedKeyPems } from './config/sections/trust.js';
+import { startTraceRouting } from './cluster/routing.js';
+import type { TraceRouter } from './cluster/trace-router.js';
 import { createNotifier } from './incident/notify.js';
 import { startIncidentCaptures } from './incident/capture-on-end-wiring.js';
 import { appendAudit, AUDIT_FILE, type AuditLine } from './incident/audit-log.js';
@@ -221,6 +223,16 @@ async function startAll(
     sampler = s;
   }
 
+  // route: with sampling and a cluster, each trace id has one owner among the live replicas; the traces
+  // of other owners are forwarded there (src/cluster/routing.ts). It stops before the sampler drains:
+  // forwards in flight end first (each within cluster.routing.timeout; a failed one is decided here).
+  let traceRouting: TraceRouter | undefined;
+  if (cluster && sampler && config.cluster?.routing.enabled) {
+    const r = startTraceRouting(config.cluster, { cluster, sampler, incidents, metrics, logger });
+    started.push('trace routing', () => r.stop());
+    traceRouting = r;
+  }
+
   // process: the worker pool. It stops right after the receivers: requests in flight finish their
   // processing before the stages behind it drain.
   const pool = createProcessPool(config.process, { metrics, tenantLabel, ...(deps.workerFile ? { workerFile: deps.workerFile } : {}) });
@@ -282,7 +294,8 @@ async function startAll(
     // Never acknowledge after the client stopped waiting: it would retry, and what was exported here
     // would arrive twice. So the output of such a request is discarded before anything keeps it (tee,
     // sampler, exporters), and the answer is a retryable refusal that nobody reads. From here to the
-    // answer nothing waits, so a request that passes this check is answered before its deadline.
+    // answer nothing waits but forwards to trace owners (bounded by the client's deadline: a forward not
+    // answered by then is decided here) and durable queues.
     const late = clientGone(ctx);
     if (late) {
       metrics.poolDropped.inc({ signal, reason: late, stage: 'result' });
@@ -300,7 +313,10 @@ async function startAll(
       tee.offer({ signal, tenant, body: result.body, items: result.items, policyVersion: result.policyVersion ?? '', timeMs: Date.now() });
       // sample: traces go through the tail sampler instead of straight to the router. It never refuses: kept spans the exporters cannot take are counted (sampling_dropped_spans_total).
       if (sampler && signal === 'traces' && result.traceColumns) {
-        sampler.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
+        if (traceRouting) {
+          // Answered once the forwards have theirs (a failed one was decided here): bounds them by the clients' requests.
+          await traceRouting.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed, ctx.deadlineAt);
+        } else sampler.offer(tenant, result.body, summariesOf(result.traceColumns), result.traceLayout, !teed);
       } else {
         const offered = router.offer({ signal, tenant, body: result.body, items: result.items });
         if (offered.status !== 'ok') return refuse(signal, tenant, ctx, offered);

@@ -113,6 +113,20 @@ export interface GatewayMetrics {
   samplingStats?: () => { traces: number; bytes: number };
   samplingPolicyReloadFailures: Counter;
   samplingPolicyVersionInfo: Gauge<'version'>;
+  /** Trace-affine routing (src/cluster/trace-router.ts): spans by where their trace's owner is (local | forwarded). */
+  clusterRoutedSpans: Counter<'route'>;
+  /** Spans forwarded to their trace's owner and acknowledged by it. */
+  clusterForwardedSpans: Counter;
+  /** Forward calls that failed or could not start (unavailable | timeout | refused | budget): their traces were decided locally. */
+  clusterForwardFailures: Counter<'reason'>;
+  /** Spans decided locally because their forward failed, by the failure's reason. */
+  clusterForwardFallbackSpans: Counter<'reason'>;
+  /** Bytes of forwards in flight (bounded by cluster.routing.maxInflightBytes). */
+  clusterForwardInflightBytes: Gauge;
+  /** Spans received from peers as the owner of their traces. */
+  clusterReceivedSpans: Counter;
+  /** Forwards from peers refused (budget | too_large | malformed | tenant | failed): the sender decides them. */
+  clusterReceiveRefused: Counter<'reason'>;
   incidentMode: Gauge<'tenant'>;
   /** Tenancy (src/identify, src/admit): quota refusals per tenant and reason (items | bytes). */
   tenantQuotaRefused: Counter<'tenant' | 'reason'>;
@@ -535,6 +549,45 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'sampling_policy_version_info',
       help: 'The active sampling policy version (value 1)',
       labelNames: ['version'],
+      registers,
+    }),
+    clusterRoutedSpans: new Counter({
+      name: 'cluster_routed_spans_total',
+      help: 'Spans routed by the owner of their trace: local (this replica) or forwarded (a peer)',
+      labelNames: ['route'],
+      registers,
+    }),
+    clusterForwardedSpans: new Counter({
+      name: 'cluster_forwarded_spans_total',
+      help: 'Spans forwarded to the owner of their trace and acknowledged by it',
+      registers,
+    }),
+    clusterForwardFailures: new Counter({
+      name: 'cluster_forward_failures_total',
+      help: 'Forwards to a trace owner that failed or could not start, by reason (unavailable, timeout, refused, budget)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    clusterForwardFallbackSpans: new Counter({
+      name: 'cluster_forward_fallback_spans_total',
+      help: 'Spans decided locally because their forward to the trace owner failed, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    clusterForwardInflightBytes: new Gauge({
+      name: 'cluster_forward_inflight_bytes',
+      help: 'Bytes of forwards to trace owners in flight (bounded by cluster.routing.maxInflightBytes)',
+      registers,
+    }),
+    clusterReceivedSpans: new Counter({
+      name: 'cluster_received_spans_total',
+      help: 'Spans received from peers as the owner of their traces',
+      registers,
+    }),
+    clusterReceiveRefused: new Counter({
+      name: 'cluster_receive_refused_total',
+      help: 'Forwards from peers refused, by reason (budget, too_large, malformed, tenant, failed)',
+      labelNames: ['reason'],
       registers,
     }),
     tenantQuotaRefused: new Counter({

@@ -21,6 +21,7 @@
 import type { HostPort, TlsMinVersion } from '../types.js';
 import { isPlainObject, type RawConfig } from '../profiles.js';
 import type { Reader } from '../validate.js';
+import { DEFAULT_CLUSTER_ROUTING, readClusterRouting, type ClusterRoutingConfig } from '../../cluster/routing-config.js';
 
 export interface ClusterPeerConfig {
   /** The peer's replica id when known; otherwise learned from its readiness answer. */
@@ -60,6 +61,8 @@ export interface ClusterConfig {
   maxBodyBytes: number;
   /** A peer request (either direction) that takes longer is cancelled. */
   requestTimeoutMs: number;
+  /** Trace-affine routing (src/cluster/routing-config.ts). */
+  routing: ClusterRoutingConfig;
 }
 
 export const DEFAULT_CLUSTER_PORT = 4319;
@@ -74,13 +77,14 @@ export const DEFAULT_CLUSTER: Omit<ClusterConfig, 'self' | 'peers' | 'tls'> = {
   maxConnections: 256,
   maxBodyBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 10_000,
+  routing: DEFAULT_CLUSTER_ROUTING,
 };
 
 /** Replica ids become metric labels, log fields and HTTP header values. */
 export const REPLICA_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const DNS_NAME_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?$/;
 const PEER_NAME_RE = /^(spiffe:\/\/[A-Za-z0-9._*/-]+|[A-Za-z0-9*](?:[A-Za-z0-9_.*-]{0,251}[A-Za-z0-9_*])?)$/;
-const KEYS = ['self', 'listen', 'peers', 'tls', 'probeInterval', 'probeTimeout', 'probeMisses', 'dnsInterval', 'dnsTimeout', 'maxConnections', 'maxBodyBytes', 'requestTimeout'] as const;
+const KEYS = ['self', 'listen', 'peers', 'tls', 'probeInterval', 'probeTimeout', 'probeMisses', 'dnsInterval', 'dnsTimeout', 'maxConnections', 'maxBodyBytes', 'requestTimeout', 'routing'] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'caFile', 'peerNames', 'minVersion'] as const;
 
 // validate.ts's show() cannot be imported as a value here (an import cycle: see sections/incidents.ts).
@@ -131,6 +135,7 @@ export function readCluster(r: Reader, value: unknown, checkFile: (path: string,
     maxConnections: r.int('cluster.maxConnections', s.maxConnections, D.maxConnections, 1, 100_000),
     maxBodyBytes: r.size('cluster.maxBodyBytes', s.maxBodyBytes, D.maxBodyBytes, 1024),
     requestTimeoutMs: r.duration('cluster.requestTimeout', s.requestTimeout, D.requestTimeoutMs, 10),
+    routing: readClusterRouting(r, s.routing),
   };
   return config;
 }

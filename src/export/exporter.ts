@@ -203,8 +203,8 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
   function updateGauges(): void {
     metrics.exporterQueueBytes.set({ exporter: name }, usedBytes());
     metrics.exporterQueueBatches.set({ exporter: name }, queue.length + inflight);
+    if (pq) metrics.exporterQueueDiskBytes.set({ exporter: name }, pq.stats().diskBytes);
   }
-  updateGauges();
   metrics.exporterQueueCapacityBytes.set({ exporter: name, medium: 'memory' }, config.queueMaxBytes);
   if (pq) metrics.exporterQueueCapacityBytes.set({ exporter: name, medium: 'disk' }, config.queue.maxDiskBytes);
 
@@ -212,6 +212,8 @@ export function createExporter(config: ExporterConfig, deps: ExporterDeps): Expo
     const oldest = pq?.stats().oldestTimeMs;
     return oldest === undefined ? 0 : Math.max(0, Date.now() - oldest);
   }
+
+  updateGauges();
 
   function updateDiskGauges(): void {
     if (!pq) return;

@@ -167,6 +167,8 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
   let cursor = { segment: 0, offset: QUEUE_MAGIC.length, expected: 0 };
   let pending: PendingWrite[] = [];
   let pendingBytes = 0;
+  // Bytes taken from `pending` by the writer and not yet on disk: still held and still to be charged.
+  let writingBytes = 0;
   let writing: Promise<void> | undefined;
   let lastSyncAt = 0;
   let closed = false;
@@ -330,7 +332,8 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
 
   function hasRoomFor(tenant: string, payloadBytes: number): boolean {
     const bytes = recordBytes(tenant, payloadBytes);
-    return !closed && active !== undefined && diskBytes + pendingBytes + bytes <= config.maxDiskBytes && pendingBytes + bytes <= config.maxBufferBytes;
+    const buffered = pendingBytes + writingBytes + bytes;
+    return !closed && active !== undefined && diskBytes + buffered <= config.maxDiskBytes && buffered <= config.maxBufferBytes;
   }
 
   function append(item: { signal: Signal; tenant: string; body: Uint8Array; items: number }, timeMs: number, loaded: boolean): { seq: number; durable: Promise<DurableResult> } {
@@ -388,11 +391,13 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
         written += bytesWritten;
       }
     } catch (err) {
+      writingBytes -= bytes;
       await handle.truncate(seg.size).catch(() => {});
       return `writing ${seg.path} failed: ${(err as Error).message}`;
     }
     seg.size += bytes;
     diskBytes += bytes;
+    writingBytes -= bytes;
     return undefined;
   }
 
@@ -442,7 +447,10 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
   function takePending(): PendingWrite[] {
     const group = pending;
     pending = [];
-    for (const p of group) pendingBytes -= p.bytes;
+    for (const p of group) {
+      pendingBytes -= p.bytes;
+      writingBytes += p.bytes;
+    }
     return group;
   }
 
@@ -634,7 +642,7 @@ export function createPersistentQueue(config: PersistentQueueConfig, events: Que
     done,
     stats() {
       const oldest = times.values().next();
-      return { diskBytes: diskBytes + pendingBytes, oldestTimeMs: oldest.done ? undefined : oldest.value, records: nextSeq - ackedSeq - doneAbove.size };
+      return { diskBytes: diskBytes + writingBytes + pendingBytes, oldestTimeMs: oldest.done ? undefined : oldest.value, records: nextSeq - ackedSeq - doneAbove.size };
     },
     async close() {
       while (writing) await writing;

@@ -201,6 +201,28 @@ t.test('the disk budget bounds what is taken', async (t) => {
   await q.close();
 });
 
+t.test('the disk budget counts bytes being written: appending without waiting never overshoots it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pq-'));
+  const q = createPersistentQueue(cfg(dir, { maxDiskBytes: 4000 }));
+  await q.open();
+  const durable: Promise<unknown>[] = [];
+  let taken = 0;
+  // Appends while the writer has earlier ones in flight (nothing awaited between them, a tick between
+  // rounds so that the writer takes what is pending).
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 3 && q.hasRoomFor('acme', 100); i++) durable.push(q.append(item(taken), taken++, false).durable);
+    t.ok(q.stats().diskBytes <= 4000, `round ${round}: ${q.stats().diskBytes} bytes`);
+    await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(durable);
+  const onDisk = readdirSync(dir)
+    .filter((f) => f.endsWith('.q'))
+    .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  t.ok(onDisk <= 4000, `the segment files hold ${onDisk} bytes (${taken} records)`);
+  t.ok(taken > 20, 'the budget was used');
+  await q.close();
+});
+
 for (const sync of ['always', 'none'] as const) {
   t.test(`sync: ${sync} acknowledges and replays the same`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'pq-'));

@@ -30,7 +30,7 @@ import { defaultFileExporter, type ExporterConfig, type GatewayConfig, type Host
 import { rejected, retryable, type Refusal } from './errors.js';
 import { partialSuccessOf } from './receive/responses.js';
 import { createExportRouter } from './export/router.js';
-import { createIdentifier } from './identify/identify.js';
+import { createIdentifier, type Identifier } from './identify/identify.js';
 import { createTenantStore } from './identify/tenant-store.js';
 import { createQuotas } from './admit/quota.js';
 import { createTenantLabeler } from './telemetry/tenant-label.js';
@@ -163,6 +163,7 @@ async function startAll(
       http: { tls: config.receivers.http.tls !== undefined, host: config.receivers.http.endpoint.host },
     },
   });
+  warnIfEveryoneRefused(config, identifier, tenants.current().byToken.size, logger);
   // In cluster mode each replica enforces its share of the tenant's limit (src/cluster/quota-share.ts).
   let cluster: Cluster | undefined;
   const quotaFor = (t: string) => (cluster ? cluster.shareQuota(tenants.current().quotaFor(t)) : tenants.current().quotaFor(t));
@@ -420,3 +421,24 @@ async function startAll(
 
   return { addresses: addresses as RunningGateway['addresses'], metrics, incidents, tee, ...(cluster && { cluster }), stop };
 }
+
+/**
+ * A listener where no request can be identified refuses everything: anonymous access is off there, it
+ * asks for no client certificate, and tenants.yaml has no token. Said once at start, loudly, since it is
+ * what a first deployment on 0.0.0.0 without identities looks like.
+ */
+function warnIfEveryoneRefused(config: GatewayConfig, identifier: Identifier, tokens: number, logger: Logger): void {
+  if (tokens > 0) return;
+  for (const protocol of ['grpc', 'http'] as const) {
+    const receiver = config.receivers[protocol];
+    if (!receiver.enabled || identifier.acceptsAnonymous(protocol) || receiver.tls?.clientCaFile) continue;
+    const { host, port } = receiver.endpoint;
+    logger.warn(
+      { protocol, host, port, anonymous: config.tenancy.anonymous },
+      `every request on the OTLP/${protocol === 'grpc' ? 'gRPC' : 'HTTP'} listener ${host}:${port} will be refused (UNAUTHENTICATED): ` +
+        'anonymous access is off there (tenancy.anonymous "auto" allows it only on a plain loopback listener), the listener asks for no ' +
+        'client certificate (tls.clientCaFile) and tenants.yaml has no token; add identities (docs/guides/tls-and-tenants.md) or set tenancy.anonymous',
+    );
+  }
+}
+

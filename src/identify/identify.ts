@@ -31,6 +31,8 @@ export type IdentifyOutcome = { status: 'ok'; tenant: string; identity?: string 
 
 export interface Identifier {
   identify(ctx: RequestContext): IdentifyOutcome;
+  /** Whether requests with no credentials are served on this protocol's listener (tenancy.anonymous). */
+  acceptsAnonymous(protocol: Protocol): boolean;
 }
 
 /** What the identifier needs to know about the listener a request came in on. */
@@ -151,7 +153,7 @@ export function createIdentifier(config: IdentifierConfig, deps: IdentifierDeps 
     return rejected('PERMISSION_DENIED', `identity "${identity.name}" is not bound to tenant ${JSON.stringify(wanted.slice(0, 128))}`);
   }
 
-  return { identify };
+  return { identify, acceptsAnonymous: (protocol) => anonymousAllowed[protocol] };
 }
 
 /** The token of `Bearer <token>` (scheme case-insensitive, RFC 6750 §2.1); other schemes are not ours. */

@@ -91,5 +91,7 @@ t.test(`a ${ARCHIVE_BYTES / MiB} MiB capture grows the peak RSS by less than ${M
   const v = await runChild(['verify', out, join(dataDir, 'key.pub.pem')]);
   t.equal(v.ok, true, JSON.stringify(v.failures));
   t.equal(v.chunks, SEGMENTS);
-  t.ok((v.growth as number) > ARCHIVE_BYTES, `the meter sees a bundle in memory: ${((v.growth as number) / MiB).toFixed(1)} MiB > ${ARCHIVE_BYTES / MiB} MiB`);
+  // (The bound that matters: the meter would fail the streamed checks above had they held the bundle.
+  // Node 26 shows a little less than the file's size here, 191.7 of 192 MiB.)
+  t.ok((v.growth as number) > MAX_GROWTH, `the meter sees a bundle in memory: ${((v.growth as number) / MiB).toFixed(1)} MiB > ${MAX_GROWTH / MiB} MiB`);
 });

@@ -127,29 +127,38 @@ export class ByteCollector {
   }
 }
 
+/** Deflate's ceiling: one 258-byte match per ~2 bits at best, so no body inflates more than ~1,032-fold. */
+const MAX_DEFLATE_RATIO = 1032;
+
 /**
- * gzip states the inflated size (mod 2^32) of its last member in its last 4 bytes: a hint within the
- * limit (a truncated or lying body is still bounded chunk by chunk), nothing otherwise.
+ * gzip states the inflated size (mod 2^32) of its last member in its last 4 bytes. A stated size over
+ * the limit is refused before any inflating: that member alone inflates past it (the modulus only
+ * lets a body state less than it holds, never more). A size deflate cannot reach from this many bytes
+ * is no statement (a truncated body ends in compressed data): such bodies, like lying ones, are
+ * bounded chunk by chunk. Within the limit it is the size hint.
  */
-function gzipSizeHint(input: Buffer, create: Inflater, maxBytes: number): number | undefined {
+function gzipStatedSize(input: Buffer, create: Inflater): number | undefined {
   if (create !== createGunzip || input.length < 18 || input[0] !== 0x1f || input[1] !== 0x8b) return undefined;
   const isize = input.readUInt32LE(input.length - 4);
-  return isize > 0 && isize <= maxBytes ? isize : undefined;
+  return isize > 0 && isize <= input.length * MAX_DEFLATE_RATIO ? isize : undefined;
 }
 
 function inflateWith(create: Inflater, input: Buffer, maxBytes: number, coding: string, budget?: ByteBudget): Promise<DecompressResult> {
-  const hint = gzipSizeHint(input, create, maxBytes);
+  const stated = gzipStatedSize(input, create);
+  if (stated !== undefined && stated > maxBytes) {
+    return Promise.resolve(rejected('PAYLOAD_TOO_LARGE', `the request body states ${stated} bytes after decompression (gzip trailer), over the limit of ${maxBytes}`));
+  }
   // The stated size is admitted before any work: a refused bomb costs no inflating at all.
   let admitted = 0;
-  if (hint !== undefined && budget) {
-    const refused = budget.grow(hint);
+  if (stated !== undefined && budget) {
+    const refused = budget.grow(stated);
     if (refused) return Promise.resolve(refused);
-    admitted = hint;
+    admitted = stated;
   }
   return new Promise((resolve) => {
     // With the stated size as zlib's output chunk, zlib writes the body into one buffer of that size
     // and hands out views of it: no per-chunk allocations, no second copy (ByteCollector.result).
-    const zlib = create({ chunkSize: hint ?? DEFAULT_OUTPUT_CHUNK });
+    const zlib = create({ chunkSize: stated ?? DEFAULT_OUTPUT_CHUNK });
     let out: ByteCollector | undefined = new ByteCollector();
     let settled = false;
     const settle = (result: DecompressResult): void => {

@@ -57,8 +57,8 @@ t.test('the limit counts decompressed bytes, inclusive', async (t) => {
   t.match(plain, { status: 'rejected', code: 'PAYLOAD_TOO_LARGE' }, 'an uncompressed body is limited too');
 });
 
-t.test('a gzip bomb stops at the limit without allocating its expanded size', async (t) => {
-  // 256 MiB of zeros compress to ~250 KiB; built by streaming so the test itself never holds them.
+/** 256 MiB of zeros, gzipped (~250 KiB); built by streaming so the test itself never holds them. */
+async function bomb256MiB(): Promise<Buffer> {
   const gz = createGzip({ level: 9 });
   const chunks: Buffer[] = [];
   gz.on('data', (c: Buffer) => chunks.push(c));
@@ -66,19 +66,49 @@ t.test('a gzip bomb stops at the limit without allocating its expanded size', as
   for (let i = 0; i < 256; i++) gz.write(zeros);
   gz.end();
   await new Promise((resolve) => gz.on('end', resolve));
-  const bomb = Buffer.concat(chunks);
-  t.ok(bomb.length < 1 << 20, `bomb is small (${bomb.length} bytes)`);
+  return Buffer.concat(chunks);
+}
 
+/** A ByteBudget that records the most it was asked to hold. */
+function recordingBudget(): { grow(n: number): undefined; shrink(n: number): void; held: number; peak: number } {
+  const b = {
+    held: 0,
+    peak: 0,
+    grow(n: number): undefined {
+      b.held += n;
+      b.peak = Math.max(b.peak, b.held);
+      return undefined;
+    },
+    shrink(n: number): void {
+      b.held -= n;
+    },
+  };
+  return b;
+}
+
+t.test('a gzip bomb whose trailer states its size is refused before any inflating', async (t) => {
+  const bomb = await bomb256MiB();
+  t.ok(bomb.length < 1 << 20, `bomb is small (${bomb.length} bytes)`);
+  t.equal(bomb.readUInt32LE(bomb.length - 4), 256 << 20, 'its trailer states 256 MiB');
+  const budget = recordingBudget();
+  const r = await decompressBody(bomb, 'gzip', 4 << 20, budget);
+  t.match(r, { status: 'rejected', code: 'PAYLOAD_TOO_LARGE', message: /states 268435456 bytes after decompression \(gzip trailer\), over the limit of 4194304/ });
+  t.equal(budget.peak, 0, 'no byte of output was admitted: nothing was inflated');
+});
+
+t.test('a gzip bomb with a forged trailer stops at the limit without allocating its expanded size', async (t) => {
+  const bomb = await bomb256MiB();
+  bomb.writeUInt32LE(1000, bomb.length - 4); // states 1,000 bytes; inflates to 256 MiB
+  const budget = recordingBudget();
   // Peak RSS is sampled while zlib works (without the limit it jumps by ~256 MiB).
   const rssBefore = process.memoryUsage().rss;
   let peak = rssBefore;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 2);
-  const started = performance.now();
-  const r = await decompressBody(bomb, 'gzip', 4 << 20);
-  const ms = performance.now() - started;
+  const r = await decompressBody(bomb, 'gzip', 4 << 20, budget);
   clearInterval(sampler);
   const grew = Math.max(peak, process.memoryUsage().rss) - rssBefore;
-  t.match(r, { status: 'rejected', code: 'PAYLOAD_TOO_LARGE' });
-  t.ok(ms < 2000, `refused quickly (${ms.toFixed(0)} ms)`);
+  t.match(r, { status: 'rejected', code: 'PAYLOAD_TOO_LARGE', message: /exceeds 4194304 bytes after decompression/ });
+  t.ok(budget.peak <= 4 << 20, `the budget held at most the limit (${budget.peak} bytes)`);
+  t.equal(budget.held, 0, 'and all of it was given back');
   t.ok(grew < 64 << 20, `RSS grew by ${(grew / 2 ** 20).toFixed(1)} MiB, far below the 256 MiB expansion`);
 });

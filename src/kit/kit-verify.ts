@@ -3,7 +3,7 @@
 // safe names only), then the Sigstore signature over kit-manifest.json, then every listed file
 // (present, same size and SHA-256), then nothing unlisted. Each failure names its file.
 import { createHash } from 'node:crypto';
-import { verifyArtifactSignature } from '../tee/sign.js';
+import { openSignedManifest } from '../tee/signed-manifest.js';
 import { KIT_MANIFEST_NAME, KIT_SIGNATURE_NAME, parseKitManifest, type KitManifest } from './kit-manifest.js';
 import { KIT_TAR_LIMITS, scanKitTar, type KitTarLimits, type ScannedEntry } from './kit-tar.js';
 
@@ -41,33 +41,12 @@ export function verifyKitFile(path: string, publicKeyPem: string, limits: KitTar
 }
 
 function checkEntries(entries: ScannedEntry[], publicKeyPem: string): KitVerification {
-  const failures: KitFailure[] = [];
-  const files = new Map<string, ScannedEntry>();
-  for (const e of entries) {
-    if (files.has(e.name)) failures.push({ kind: 'extra-file', path: e.name, message: `extra file: ${e.name} appears twice` });
-    else files.set(e.name, e);
-  }
-  const manifestEntry = files.get(KIT_MANIFEST_NAME);
-  const signatureEntry = files.get(KIT_SIGNATURE_NAME);
-  if (!manifestEntry) failures.push({ kind: 'missing-file', path: KIT_MANIFEST_NAME, message: `missing file: ${KIT_MANIFEST_NAME}` });
-  if (!signatureEntry) failures.push({ kind: 'missing-file', path: KIT_SIGNATURE_NAME, message: `missing file: ${KIT_SIGNATURE_NAME}` });
-  if (!manifestEntry?.data || !signatureEntry?.data) return { ok: false, failures };
-
-  let bundleJson: unknown;
-  try {
-    bundleJson = JSON.parse(signatureEntry.data.toString('utf8'));
-  } catch (err) {
-    failures.push({ kind: 'bad-signature-file', path: KIT_SIGNATURE_NAME, message: `${KIT_SIGNATURE_NAME} is not JSON: ${(err as Error).message}` });
-    return { ok: false, failures };
-  }
-  const sig = verifyArtifactSignature(manifestEntry.data, bundleJson, publicKeyPem);
-  if (!sig.ok) {
-    const path = sig.kind === 'tampered-manifest' ? KIT_MANIFEST_NAME : KIT_SIGNATURE_NAME;
-    failures.push({ kind: sig.kind, path, message: sig.message.replace('manifest.json', KIT_MANIFEST_NAME) });
-    // An unsigned manifest cannot be trusted to list the files; stop here.
-    return { ok: false, failures };
-  }
-  const parsed = parseKitManifest(manifestEntry.data);
+  const opened = openSignedManifest(entries, { manifest: KIT_MANIFEST_NAME, signature: KIT_SIGNATURE_NAME }, publicKeyPem);
+  const { files, signed } = opened;
+  const failures: KitFailure[] = opened.failures;
+  // Without a verified signature the manifest cannot be trusted to list the files; stop here.
+  if (!signed) return { ok: false, failures };
+  const parsed = parseKitManifest(signed.manifest);
   if (!parsed.ok) {
     failures.push({ kind: 'tampered-manifest', path: KIT_MANIFEST_NAME, message: parsed.reason });
     return { ok: false, failures };
@@ -86,5 +65,5 @@ function checkEntries(entries: ScannedEntry[], publicKeyPem: string): KitVerific
     if (!listed.has(name)) failures.push({ kind: 'extra-file', path: name, message: `extra file: ${name} (not listed in ${KIT_MANIFEST_NAME})` });
   }
   if (failures.length > 0) return { ok: false, failures };
-  return { ok: true, manifest: parsed.manifest, manifestSha256: createHash('sha256').update(manifestEntry.data).digest('hex'), keyId: sig.keyId };
+  return { ok: true, manifest: parsed.manifest, manifestSha256: createHash('sha256').update(signed.manifest).digest('hex'), keyId: signed.keyId };
 }

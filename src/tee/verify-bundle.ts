@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { IO_CHUNK, MANIFEST_NAME, SIGNATURE_NAME } from './bundle.js';
 import { parseManifest, type Manifest } from './manifest.js';
-import { verifyArtifactSignature } from './sign.js';
+import { openSignedManifest } from './signed-manifest.js';
 import { nextTarHeader, parseTarHeader, readTar, TAR_BLOCK } from './tar.js';
 
 export type BundleFailureKind =
@@ -105,32 +105,12 @@ function scanTarFile(path: string): { ok: true; entries: Entry[] } | { ok: false
 }
 
 function checkEntries(entries: Entry[], publicKeyPem: string): BundleVerification {
-  const failures: BundleFailure[] = [];
-  const files = new Map<string, Entry>();
-  for (const e of entries) {
-    if (files.has(e.name)) failures.push({ kind: 'extra-file', path: e.name, message: `extra file: ${e.name} appears twice` });
-    files.set(e.name, e);
-  }
-  const manifestEntry = files.get(MANIFEST_NAME);
-  const signatureEntry = files.get(SIGNATURE_NAME);
-  if (!manifestEntry) failures.push({ kind: 'missing-file', path: MANIFEST_NAME, message: `missing file: ${MANIFEST_NAME}` });
-  if (!signatureEntry) failures.push({ kind: 'missing-file', path: SIGNATURE_NAME, message: `missing file: ${SIGNATURE_NAME}` });
-  if (!manifestEntry?.data || !signatureEntry?.data) return { ok: false, failures };
-
-  let bundleJson: unknown;
-  try {
-    bundleJson = JSON.parse(Buffer.from(signatureEntry.data).toString('utf8'));
-  } catch (err) {
-    failures.push({ kind: 'bad-signature-file', path: SIGNATURE_NAME, message: `${SIGNATURE_NAME} is not JSON: ${(err as Error).message}` });
-    return { ok: false, failures };
-  }
-  const sig = verifyArtifactSignature(manifestEntry.data, bundleJson, publicKeyPem);
-  if (!sig.ok) {
-    failures.push({ kind: sig.kind, path: sig.kind === 'tampered-manifest' ? MANIFEST_NAME : SIGNATURE_NAME, message: sig.message });
-    // An unsigned manifest cannot be trusted to list the chunks; stop here.
-    return { ok: false, failures };
-  }
-  const parsed = parseManifest(manifestEntry.data);
+  const opened = openSignedManifest<Entry>(entries, { manifest: MANIFEST_NAME, signature: SIGNATURE_NAME }, publicKeyPem);
+  const { files, signed } = opened;
+  const failures: BundleFailure[] = opened.failures;
+  // Without a verified signature the manifest cannot be trusted to list the chunks; stop here.
+  if (!signed) return { ok: false, failures };
+  const parsed = parseManifest(signed.manifest);
   if (!parsed.ok) {
     failures.push({ kind: 'tampered-manifest', path: MANIFEST_NAME, message: parsed.reason });
     return { ok: false, failures };
@@ -162,8 +142,8 @@ function checkEntries(entries: Entry[], publicKeyPem: string): BundleVerificatio
   return {
     ok: true,
     manifest: parsed.manifest,
-    manifestSha256: createHash('sha256').update(manifestEntry.data).digest('hex'),
-    keyId: sig.keyId,
+    manifestSha256: createHash('sha256').update(signed.manifest).digest('hex'),
+    keyId: signed.keyId,
     chunks,
   };
 }

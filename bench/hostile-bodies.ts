@@ -6,9 +6,9 @@
 //
 //   npm run build && node dist/bench/hostile-bodies.js [--concurrency 150] [--mib 15]
 import * as http2 from 'node:http2';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { grpcCall, httpPost, type RawAnswer } from '../test/helpers/raw-otlp-clients.js';
@@ -81,6 +81,7 @@ async function scenario(protocol: 'grpc' | 'http', kind: Kind, refused: boolean)
     clearInterval(sampler);
     for (const s of sessions) s.destroy();
     await gw.stop(5000);
+    if (configFile) rmSync(dirname(configFile), { recursive: true, force: true });
   }
 }
 

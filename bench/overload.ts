@@ -14,6 +14,7 @@
 //    (exporter_sent_items_total) beyond what the clients saw acknowledged in time. Those are what
 //    clients retry as duplicates.
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { parseArgs } from 'node:util';
 import { SIGNAL_WIRE } from '../src/signals.js';
@@ -114,6 +115,24 @@ function sum(text: string, metric: string): number {
   return total;
 }
 
+/** CPU seconds a process has used so far (/proc/<pid>/stat utime + stime, in clock ticks of 10 ms); NaN when unreadable. */
+function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Cores used by the gateway, this process (the clients) and the sink between two readings. */
+interface CpuShare {
+  gateway: number;
+  client: number;
+  sink: number;
+}
+
 function duration(flag: string, value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms <= 0) throw new Error(`--${flag}: expected a duration such as 10s (got "${value}")`);
@@ -155,6 +174,20 @@ async function main(argv: string[]): Promise<number> {
     const client = protocol === 'grpc' ? grpcClient(gw.grpcAddress) : httpClient(gw.httpUrl, maxOutstanding);
     let next = 0;
     const body = (): Buffer => pool.requests[next++ % pool.requests.length]!;
+    // The clients run on the same cores as the gateway: what each used, per phase, says whether a phase
+    // left the gateway less CPU (the clients sending twice as much) or the gateway did less with it.
+    const gatewayPid = gw.pid;
+    const cpuNow = (): { at: number } & CpuShare => ({
+      at: performance.now(),
+      gateway: procCpuSeconds(gatewayPid),
+      client: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+      sink: procCpuSeconds(sink.pid),
+    });
+    const cores = (a: { at: number } & CpuShare, b: { at: number } & CpuShare): CpuShare => {
+      const s = (b.at - a.at) / 1000;
+      return { gateway: (b.gateway - a.gateway) / s, client: (b.client - a.client) / s, sink: (b.sink - a.sink) / s };
+    };
+    const shares: Record<string, CpuShare> = {};
     // Every answer, with when it came (ms since start) and how long it took.
     const t0 = performance.now();
     const now = (): number => performance.now() - t0;
@@ -176,11 +209,15 @@ async function main(argv: string[]): Promise<number> {
       const windowEnd = windowStart + saturateMs;
       const first = answers.length;
       log(`overload: ${label}: ${concurrency} in flight, ${warmupMs / 1000}+${saturateMs / 1000} s`);
+      let cpu0: ReturnType<typeof cpuNow> | undefined;
+      const opens = setTimeout(() => (cpu0 = cpuNow()), warmupMs);
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (now() < windowEnd) await send();
         }),
       );
+      clearTimeout(opens);
+      if (cpu0) shares[label] = cores(cpu0, cpuNow());
       const mine = answers.slice(first);
       const ok = mine.filter((a) => a.answer.ok && a.at >= windowStart && a.at < windowEnd).length;
       const throughput = (ok * spans) / (saturateMs / 1000);
@@ -198,6 +235,7 @@ async function main(argv: string[]): Promise<number> {
     let skipped = 0;
     let outstanding = 0;
     const inFlight = new Set<Promise<void>>();
+    const overloadCpu0 = cpuNow();
     log(`overload: offering ${factor}× = ${Math.round(rate * spans)} spans/s (${rate.toFixed(1)} requests/s) for ${overloadMs / 1000} s, deadline ${deadlineMs / 1000} s`);
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
@@ -217,6 +255,7 @@ async function main(argv: string[]): Promise<number> {
           inFlight.add(p);
         }
         if (t >= phaseEnd) {
+          shares['overload'] = cores(overloadCpu0, cpuNow());
           clearInterval(tick);
           resolve();
         }
@@ -273,6 +312,13 @@ async function main(argv: string[]): Promise<number> {
     const pct = (x: number): string => `${((100 * x) / reference).toFixed(1)}%`;
     const vs = (x: number): string => `${((100 * x) / saturated).toFixed(1)}% of before, ${((100 * x) / after).toFixed(1)}% of after`;
     out.push(`goodput mean ${Math.round(meanGoodput)} spans/s = ${pct(meanGoodput)} of saturation (${vs(meanGoodput)}); worst 5 s ${Math.round(Math.min(...fives))} = ${pct(Math.min(...fives))}; worst 1 s ${Math.round(Math.min(...goodputs))} = ${pct(Math.min(...goodputs))}`);
+    const coreLine = (label: string): string => {
+      const c = shares[label];
+      return c ? `${label} gateway ${c.gateway.toFixed(2)}, clients ${c.client.toFixed(2)}, sink ${c.sink.toFixed(2)}` : `${label} not measured`;
+    };
+    out.push(`cores used: ${['saturation before', 'overload', 'saturation after'].map(coreLine).join('; ')}`);
+    const perCore = (spansPerSecond: number, label: string): string => `${Math.round(spansPerSecond / (shares[label]?.gateway ?? NaN))}`;
+    out.push(`spans per gateway CPU second: before ${perCore(saturated, 'saturation before')}, overload ${perCore(meanGoodput, 'overload')}, after ${perCore(after, 'saturation after')}`);
     out.push(`refused in the overload phase: ${JSON.stringify(codes)}; slowest ok answer ${(latestOk / 1000).toFixed(2)} s; ok answers after the deadline (client-side) ${okAfterDeadline}`);
     out.push(`gateway: tasks ${JSON.stringify(tasks)}; dropped by reason ${JSON.stringify(droppedReason)}, by stage ${JSON.stringify(droppedStage)}`);
     out.push(

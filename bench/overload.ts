@@ -14,7 +14,7 @@
 //    (exporter_sent_items_total) beyond what the clients saw acknowledged in time. Those are what
 //    clients retry as duplicates.
 import * as grpc from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { parseArgs } from 'node:util';
 import { SIGNAL_WIRE } from '../src/signals.js';
@@ -126,11 +126,35 @@ function procCpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds per thread name of a process so far (/proc/<pid>/task/<tid>/{comm,stat}); threads of one name summed. */
+function threadCpuSeconds(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 /** Cores used by the gateway, this process (the clients) and the sink between two readings. */
 interface CpuShare {
   gateway: number;
   client: number;
   sink: number;
+  /** The gateway's cores by thread name (MainThread, the workers, libuv's pool, V8's helpers). */
+  threads: Record<string, number>;
 }
 
 function duration(flag: string, value: string): number {
@@ -180,12 +204,15 @@ async function main(argv: string[]): Promise<number> {
     const cpuNow = (): { at: number } & CpuShare => ({
       at: performance.now(),
       gateway: procCpuSeconds(gatewayPid),
+      threads: threadCpuSeconds(gatewayPid),
       client: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
       sink: procCpuSeconds(sink.pid),
     });
     const cores = (a: { at: number } & CpuShare, b: { at: number } & CpuShare): CpuShare => {
       const s = (b.at - a.at) / 1000;
-      return { gateway: (b.gateway - a.gateway) / s, client: (b.client - a.client) / s, sink: (b.sink - a.sink) / s };
+      const threads: Record<string, number> = {};
+      for (const [name, cpu] of Object.entries(b.threads)) threads[name] = (cpu - (a.threads[name] ?? 0)) / s;
+      return { gateway: (b.gateway - a.gateway) / s, client: (b.client - a.client) / s, sink: (b.sink - a.sink) / s, threads };
     };
     const shares: Record<string, CpuShare> = {};
     // Every answer, with when it came (ms since start) and how long it took.
@@ -314,9 +341,14 @@ async function main(argv: string[]): Promise<number> {
     out.push(`goodput mean ${Math.round(meanGoodput)} spans/s = ${pct(meanGoodput)} of saturation (${vs(meanGoodput)}); worst 5 s ${Math.round(Math.min(...fives))} = ${pct(Math.min(...fives))}; worst 1 s ${Math.round(Math.min(...goodputs))} = ${pct(Math.min(...goodputs))}`);
     const coreLine = (label: string): string => {
       const c = shares[label];
-      return c ? `${label} gateway ${c.gateway.toFixed(2)}, clients ${c.client.toFixed(2)}, sink ${c.sink.toFixed(2)}` : `${label} not measured`;
+      if (!c) return `${label} not measured`;
+      const threads = Object.entries(c.threads)
+        .filter(([, v]) => v >= 0.01)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ');
+      return `${label} gateway ${c.gateway.toFixed(2)} (${threads}), clients ${c.client.toFixed(2)}, sink ${c.sink.toFixed(2)}`;
     };
-    out.push(`cores used: ${['saturation before', 'overload', 'saturation after'].map(coreLine).join('; ')}`);
+    for (const label of ['saturation before', 'overload', 'saturation after']) out.push(`cores used: ${coreLine(label)}`);
     const perCore = (spansPerSecond: number, label: string): string => `${Math.round(spansPerSecond / (shares[label]?.gateway ?? NaN))}`;
     out.push(`spans per gateway CPU second: before ${perCore(saturated, 'saturation before')}, overload ${perCore(meanGoodput, 'overload')}, after ${perCore(after, 'saturation after')}`);
     out.push(`refused in the overload phase: ${JSON.stringify(codes)}; slowest ok answer ${(latestOk / 1000).toFixed(2)} s; ok answers after the deadline (client-side) ${okAfterDeadline}`);

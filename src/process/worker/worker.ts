@@ -20,6 +20,27 @@ function transferBack(result: WorkerResult, body: Uint8Array): WorkerResult {
   return move(movable) as unknown as WorkerResult;
 }
 
+/**
+ * Gives the input's memory back now rather than at this isolate's next garbage collection. The pool
+ * releases the request's in-flight budget when the task ends, but a worker's heap is small and seldom
+ * collected, so without this the bodies it is done with (up to the message limit each) stayed
+ * resident after their budget had been spent again on new ones (issue 18: RSS over budget + 150 MiB
+ * with 150 concurrent 15 MiB bodies). ArrayBuffer.prototype.transfer (Node 22+) detaches the buffer
+ * and frees its store at once; on older Node this does nothing. Only for a buffer the result does not
+ * use, and only after the task: the worker's input register (rewrite/input.ts) still points at it
+ * until the next task sets its own.
+ */
+function release(body: Uint8Array, result: WorkerResult): void {
+  const buffer = body.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean };
+  if (buffer.transfer === undefined || buffer.detached === true) return;
+  if ('body' in result && result.body instanceof Uint8Array && result.body.buffer === buffer) return;
+  try {
+    buffer.transfer(0);
+  } catch {
+    // Not detachable (a buffer of Node's own pool, as only direct callers pass): collected as usual.
+  }
+}
+
 export default function processTask(task: ProcessTask): WorkerResult {
   let rules: VersionRules | undefined;
   if (task.policyVersion !== undefined) {
@@ -32,10 +53,14 @@ export default function processTask(task: ProcessTask): WorkerResult {
   // Two clock reads per request (not per span): the cost is in docs/performance-log.md (2026-12-07).
   const started = performance.now();
   const result = processRequest(task, rules, performance.now.bind(performance));
-  if (result.status !== 'ok') return result;
+  if (result.status !== 'ok') {
+    release(task.body, result);
+    return result;
+  }
   result.processSeconds = (performance.now() - started) / 1000;
   // The input arrived transferred (the pool makes sure it owns its buffer), so an unchanged body moves
   // straight back; a new body (JSON conversion, stripped fields, rewrites) may be a view into a shared pool.
   result.body = transferableView(result.body);
+  release(task.body, result);
   return transferBack(result, result.body);
 }

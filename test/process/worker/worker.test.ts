@@ -50,3 +50,32 @@ t.test('need-policy hands the body back; the policy is cached by version', async
   t.equal(none.policyVersion, undefined, 'no version: pass-through');
   t.equal(none.redactions, undefined);
 });
+
+t.test("the input's memory is given back once the worker is done with it (Node 22+), never while the result uses it", async (t) => {
+  const canRelease = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
+  const own = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b); // a buffer of its own, as the pool transfers
+  const p = policyFrom({ detectors: { email: 'mask' } });
+  t.equal(unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: body(), tenant: 'a', policyVersion: p.version, policy: p })).status, 'ok');
+
+  // Redacted: the output is a new body, the input is done with.
+  const redacted = own(body());
+  const size = redacted.byteLength;
+  const r1 = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: redacted, tenant: 'a', policyVersion: p.version })) as ProcessOk;
+  t.equal(r1.status, 'ok');
+  t.not(r1.body.buffer, redacted.buffer, 'the output has a buffer of its own');
+  t.equal(redacted.buffer.byteLength, canRelease ? 0 : size, canRelease ? 'the input buffer is released at once' : 'Node without ArrayBuffer.transfer: left to the collector');
+
+  // Malformed: refused, the input is done with.
+  const malformed = own(Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2));
+  const r2 = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: malformed, tenant: 'a', policyVersion: p.version }));
+  t.not(r2.status, 'ok');
+  t.equal(malformed.buffer.byteLength, canRelease ? 0 : 8, 'a refused body is released too');
+
+  // Unchanged (no policy): the output is the input itself, which must stay whole.
+  const plain = own(body());
+  const r3 = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: plain, tenant: 'a' })) as ProcessOk;
+  t.equal(r3.status, 'ok');
+  t.equal(r3.body.buffer, plain.buffer, 'the unchanged body moves back as it is');
+  t.equal(r3.body.byteLength, plain.byteLength);
+  t.ok(r3.body.byteLength > 0, 'and is not released');
+});

@@ -26,6 +26,7 @@ import { GrpcCode, rejected, retryable, type ErrorCode, type Refusal } from '../
 import { encodeRpcStatus } from '../rpc-status.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
 import { createConnectionLimiter } from './connection-limits.js';
+import { createBodyLag } from './body-lag.js';
 import { decompressBody } from './decompress.js';
 import { encodeExportResponse, refusalAnswer, rpcStatusOf } from './responses.js';
 import { createTlsReloader, followReloads, tlsServerOptions, type TlsReloader } from './tls.js';
@@ -261,10 +262,9 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
 
   // ---- calls -------------------------------------------------------------------------------------
 
-  // How late messages arrive (the last call's time from headers to its message's end, less the time
-  // since: a backlog drains in real time) and how many are arriving: both count in shedEarly's wait.
-  let lastBodyLagMs = 0;
-  let lastBodyLagAt = 0;
+  // How late messages arrive after their headers (body-lag.ts: a median, decaying in real time) and how
+  // many are arriving: both count in shedEarly's wait.
+  const bodyLag = createBodyLag();
   let receiving = 0;
 
   /**
@@ -358,7 +358,7 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
     // Overload shedding before the message is read: a call the worker pool could not take before its
     // deadline (deps.shedEarly, counting how late messages have been arriving and how many are arriving)
     // is answered now, its body never read (docs/guides/overload.md).
-    const shed = deps.shedEarly?.(ctx.deadlineAt, Math.max(0, lastBodyLagMs - (performance.now() - lastBodyLagAt)), receiving);
+    const shed = deps.shedEarly?.(ctx.deadlineAt, bodyLag.current(performance.now()), receiving);
     if (shed) return refuse(shed, true);
 
     // Headers time: identify before a byte of the body is read. A refused caller's body is never read.
@@ -427,8 +427,8 @@ export function createGrpcReceiver(config: GrpcReceiverConfig, deps: ReceiverDep
       if (arrived) return;
       arrived = true;
       receiving--;
-      lastBodyLagAt = performance.now();
-      lastBodyLagMs = lastBodyLagAt - started;
+      const arrivedAt = performance.now();
+      bodyLag.record(arrivedAt - started, arrivedAt);
     };
     stream.once('close', bodyArrived);
     stream.on('data', onData);

@@ -27,6 +27,7 @@ import { rejected, retryable, type ErrorCode, type Refusal } from '../errors.js'
 import type { PayloadEncoding } from '../process/protocol.js';
 import { SIGNALS, SIGNAL_WIRE, type Signal } from '../signals.js';
 import { createConnectionLimiter } from './connection-limits.js';
+import { createBodyLag } from './body-lag.js';
 import { ByteCollector, decompressBody } from './decompress.js';
 import { errorBody, refusalAnswer, retryAfterSeconds, successBody } from './responses.js';
 import { createTlsReloader, followReloads } from './tls.js';
@@ -214,10 +215,9 @@ export function createHttpReceiver(
     );
   });
 
-  // How late bodies arrive (the last one's time from its first byte wanted to its end, less the time
-  // since: a backlog drains in real time) and how many are arriving: both count in shedEarly's wait.
-  let lastBodyLagMs = 0;
-  let lastBodyLagAt = 0;
+  // How late bodies arrive after their headers (body-lag.ts: a median, decaying in real time) and how
+  // many are arriving: both count in shedEarly's wait.
+  const bodyLag = createBodyLag();
   let receiving = 0;
 
   async function readBody(req: FastifyRequest, payload: Readable): Promise<Buffer> {
@@ -228,7 +228,7 @@ export function createHttpReceiver(
     // Overload shedding before the body is read: a request the worker pool could not take in time
     // (deps.shedEarly, counting how late bodies have been arriving and how many are arriving) is
     // refused at once, its body never buffered (docs/guides/overload.md).
-    const shed = deps.shedEarly?.(undefined, Math.max(0, lastBodyLagMs - (performance.now() - lastBodyLagAt)), receiving);
+    const shed = deps.shedEarly?.(undefined, bodyLag.current(performance.now()), receiving);
     if (shed) throw new BodyRefusal(shed, false);
     const opened = deps.open(signal, requestContext(req, state.aborter.signal));
     if (opened.status !== 'ok') throw new BodyRefusal(opened, true);
@@ -273,8 +273,8 @@ export function createHttpReceiver(
       payload.once('end', () => resolve(collected.result()));
     }).finally(() => {
       receiving--;
-      lastBodyLagAt = performance.now();
-      lastBodyLagMs = lastBodyLagAt - bodyStarted;
+      const arrivedAt = performance.now();
+      bodyLag.record(arrivedAt - bodyStarted, arrivedAt);
     });
     // Chunked bodies were admitted as they came; a declared length shorter than announced gives back the rest.
     if (declared !== undefined && raw.length < declared) request.shrink(declared - raw.length);

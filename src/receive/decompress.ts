@@ -146,7 +146,7 @@ function gzipStatedSize(input: Buffer, create: Inflater): number | undefined {
 function inflateWith(create: Inflater, input: Buffer, maxBytes: number, coding: string, budget?: ByteBudget): Promise<DecompressResult> {
   const stated = gzipStatedSize(input, create);
   if (stated !== undefined && stated > maxBytes) {
-    return Promise.resolve(rejected('PAYLOAD_TOO_LARGE', `the request body states ${stated} bytes after decompression (gzip trailer), over the limit of ${maxBytes}`));
+    return Promise.resolve(rejected('PAYLOAD_TOO_LARGE', `the request body exceeds ${maxBytes} bytes after decompression (its gzip trailer states ${stated})`));
   }
   // The stated size is admitted before any work: a refused bomb costs no inflating at all.
   let admitted = 0;

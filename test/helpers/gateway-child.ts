@@ -121,12 +121,22 @@ export async function createGatewayChild(options: GatewayChildOptions): Promise<
       c.stdout!.on('data', (b: Buffer) => (output += b.toString('utf8')));
       c.stderr!.on('data', (b: Buffer) => (output += b.toString('utf8')));
       const deadline = Date.now() + 60_000;
+      // What the last readiness probe got, for the error when the gateway never becomes ready.
+      let lastProbe = 'no probe answered';
       for (;;) {
         if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the gateway exited at start-up (code ${c.exitCode}):\n${output.slice(-4000)}`);
-        if (Date.now() > deadline) throw new Error(`the gateway was not ready within 60 s:\n${output.slice(-4000)}`);
+        if (Date.now() > deadline) {
+          throw new Error(`the gateway (pid ${c.pid}, ports grpc ${grpc} http ${httpPort} admin ${admin}) was not ready within 60 s; last /readyz: ${lastProbe}:\n${output.slice(-4000)}`);
+        }
         const ready = await httpGet(`${adminUrl}/readyz`, 1000).then(
-          (r) => r.status === 200,
-          () => false,
+          (r) => {
+            lastProbe = `${r.status} ${r.body.slice(0, 200)}`;
+            return r.status === 200;
+          },
+          (err: Error) => {
+            lastProbe = err.message;
+            return false;
+          },
         );
         if (ready) return;
         // Polling a child process's readiness (no event to wait for across processes).

@@ -92,7 +92,7 @@ t.test('a gzip bomb whose trailer states its size is refused before any inflatin
   t.equal(bomb.readUInt32LE(bomb.length - 4), 256 << 20, 'its trailer states 256 MiB');
   const budget = recordingBudget();
   const r = await decompressBody(bomb, 'gzip', 4 << 20, budget);
-  t.match(r, { status: 'rejected', code: 'PAYLOAD_TOO_LARGE', message: /states 268435456 bytes after decompression \(gzip trailer\), over the limit of 4194304/ });
+  t.match(r, { status: 'rejected', code: 'PAYLOAD_TOO_LARGE', message: /exceeds 4194304 bytes after decompression \(its gzip trailer states 268435456\)/ });
   t.equal(budget.peak, 0, 'no byte of output was admitted: nothing was inflated');
 });
 

@@ -34,6 +34,7 @@ const USAGE = `usage: node dist/bench/overload.js [options]
   --overload D           overload phase (30s)
   --deadline D           each request's client deadline (10s)
   --workers N            gateway worker threads (default: the gateway's)
+  --config FILE          gateway config file (e.g. another process.maxQueueWait)
   --max-outstanding N    open-loop requests in flight at most; arrivals beyond are counted as skipped (20000)`;
 
 type Answer = { ok: true } | { ok: false; code: string };
@@ -176,6 +177,7 @@ async function main(argv: string[]): Promise<number> {
       overload: { type: 'string', default: '30s' },
       deadline: { type: 'string', default: '10s' },
       workers: { type: 'string' },
+      config: { type: 'string' },
       'max-outstanding': { type: 'string', default: '20000' },
     },
   });
@@ -194,7 +196,11 @@ async function main(argv: string[]): Promise<number> {
   const sink = await startRawServerProcess('grpc');
   let gw: GatewayProcess | undefined;
   try {
-    gw = await startGatewayProcess({ exportUrl: `otlp-grpc://${sink.address}`, ...(values.workers ? { workers: Number(values.workers) } : {}) });
+    gw = await startGatewayProcess({
+      exportUrl: `otlp-grpc://${sink.address}`,
+      ...(values.workers ? { workers: Number(values.workers) } : {}),
+      ...(values.config ? { configFile: values.config } : {}),
+    });
     const client = protocol === 'grpc' ? grpcClient(gw.grpcAddress) : httpClient(gw.httpUrl, maxOutstanding);
     let next = 0;
     const body = (): Buffer => pool.requests[next++ % pool.requests.length]!;

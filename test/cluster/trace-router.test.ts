@@ -56,7 +56,7 @@ function fleet(options: { fail?: (peer: string) => ForwardResult | undefined; co
     forwards++;
     const failed = options.fail?.(peer);
     if (failed) return failed;
-    const read = readForward(message);
+    const read = readForward(Buffer.concat(message));
     if ('error' in read) return { status: 'failed', reason: 'refused', message: read.error };
     const owner = nodes.find((n) => n.self === peer)!;
     owner.metrics.clusterReceivedSpans.inc(read.spans);
@@ -140,7 +140,7 @@ t.test('an error on one replica keeps the spans that arrived at the other two', 
     const out = (n.out = sink());
     n.sampler = createSampler(BASE, { emit: out.emit, policy: () => errorsOnly, metrics: n.metrics, clock: f.clock, tickMs: 10 });
     n.router = createTraceRouter(DEFAULT_ROUTING, { membership: n.membership, local: n.sampler.offer, send: async (peer, tenant, message) => {
-      const r = readForward(message);
+      const r = readForward(Buffer.concat(message));
       if ('error' in r) return { status: 'failed', reason: 'refused' };
       f.nodes.find((x) => x.self === peer)!.sampler.offer(tenant, r.body, r.traces, null, true);
       return { status: 'ok' };
@@ -211,7 +211,7 @@ t.test('the owner refuses a malformed forward message with a reason', async (t) 
   t.match(readForward(new Uint8Array([0x0a, 0x00])), { error: /trace index/ });
   let message: Uint8Array | undefined;
   const capture: ForwardSend = async (_p, _t, m) => {
-    message = m;
+    message = Buffer.concat(m);
     return { status: 'ok' };
   };
   const r = createTraceRouter(DEFAULT_ROUTING, { membership: members('gw-a', MEMBERS), local: () => {}, send: capture });

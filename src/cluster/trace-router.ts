@@ -261,7 +261,6 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
     lane.timerAt = first;
     if (first === Infinity) return;
     lane.timer = setTimeout(() => expire(lane), Math.max(1, first - Date.now()));
-    lane.timer.unref?.();
   }
 
   /** Waiting batches past their deadline are decided here (their calls could not start in time). */

@@ -294,6 +294,8 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
       // broken stream, a write may still hold it: left to the garbage collector.
       settle(lane, b, r, r.status === 'ok' || r.reason === 'refused');
       pump(lane);
+      // An idle lane is dropped (peers come and go with membership); the next share makes a new one.
+      if (lane.calls === 0 && lane.waiting.length === 0 && lanes.get(lane.peer) === lane) lanes.delete(lane.peer);
     });
   }
 

@@ -24,6 +24,8 @@ import { freshIds } from './sampling.js';
 import { runAsScript } from './script.js';
 
 const USAGE = `usage: node dist/bench/cluster.js [--runs K] [--duration D] [--warmup D] [--spans M] [--concurrency N] [--workers W] [--rate R]
+       [--targets single,cluster,cluster-no-routing] [--node-arg FLAG]...
+  --node-arg passes a flag to every gateway's node (e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=DIR).
   Alternates one gateway and three clustered gateways (sampling on, keep everything) under the same gRPC
   load; reports CPU s per million spans of each, the share of spans forwarded and the cost per forwarded span.`;
 
@@ -64,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       concurrency: { type: 'string', default: '8' },
       workers: { type: 'string', default: '1' },
       rate: { type: 'string' },
+      targets: { type: 'string', default: 'single,cluster,cluster-no-routing' },
+      'node-arg': { type: 'string', multiple: true, default: [] },
     },
   });
   const runs = Number(values.runs);
@@ -75,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
   // Offered requests per second (open loop): compares the targets at the same throughput, where the
   // exporters batch alike. Unset: closed loop (each target saturated).
   const rate = values.rate === undefined ? undefined : Number(values.rate);
+  const nodeArgs = values['node-arg']!;
+  const only = new Set(values.targets!.split(','));
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
   const dir = mkdtempSync(join(tmpdir(), 'stella-cluster-bench-'));
@@ -93,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
           ids.map((self, i) => {
             const file = join(dir, `cluster-${self}.yaml`);
             writeFileSync(file, [`policiesDir: ${policies}`, ...SAMPLING, ...clusterSection(self, i, ids, ports, certFiles), `  routing: { enabled: ${routing} }`, ''].join('\n'));
-            return startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sinkPort}`, configFile: file, workers });
+            return startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sinkPort}`, configFile: file, workers, nodeArgs });
           }),
         );
         // Wait until every replica sees all three live (membership is asynchronous).
@@ -107,15 +113,16 @@ async function main(argv: string[]): Promise<number> {
         return gateways;
   }
 
-  const targets: Target[] = [
+  const allTargets: Target[] = [
     {
       name: 'single',
-      start: async (sinkPort) => [await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sinkPort}`, configFile: singleConfig, workers })],
+      start: async (sinkPort) => [await startGatewayProcess({ exportUrl: `otlp-grpc://127.0.0.1:${sinkPort}`, configFile: singleConfig, workers, nodeArgs })],
     },
     { name: 'cluster', start: (sinkPort) => startCluster(sinkPort, true) },
     // Three replicas without routing: what three processes cost by themselves (forwarding excluded).
     { name: 'cluster-no-routing', start: (sinkPort) => startCluster(sinkPort, false) },
   ];
+  const targets = allTargets.filter((t) => only.has(t.name));
 
   const pool = generateRequestPool({ count: 64, spansPerRequest: spans, seed: 1 });
   const results: Array<{ target: string; run: number; spans: number; spansPerSecond: number; cpuSecondsPerMillionSpans: number; forwardedShare: number; forwardFailures: number; failureReasons: Record<string, number>; exported: number; accepted: number; peakRssMiB: number }> = [];

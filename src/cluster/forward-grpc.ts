@@ -84,11 +84,17 @@ export function createForwardClient(deps: { endpointOf(peer: string): string | u
         else if (status === undefined) finish({ status: 'failed', reason: 'unavailable', message: 'the call ended without a status' });
         else finish({ status: 'failed', reason: 'refused', message: `grpc-status ${status}${grpcMessage ? `: ${grpcMessage}` : ''}` });
       });
+      let size = 0;
+      for (const piece of message) size += piece.length;
       const prefix = Buffer.allocUnsafe(5);
       prefix[0] = 0;
-      prefix.writeUInt32BE(message.length, 1);
+      prefix.writeUInt32BE(size, 1);
+      // One write of all the pieces (corked: the stream's writev), none of them joined into a copy.
+      stream.cork();
       stream.write(prefix);
-      stream.end(message);
+      for (const piece of message) stream.write(piece);
+      stream.end();
+      stream.uncork();
     });
 
   return { send };

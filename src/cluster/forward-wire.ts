@@ -39,10 +39,10 @@ export function indexSize(n: number): number {
 }
 
 /**
- * Writes the index field for `traces` (their runs, of `lengths`, follow it in that order) into out at 0;
- * returns the position after it (indexSize(traces.length)).
+ * Writes the index field for `traces` (their runs, of `lengths` or else of each summary's length, follow
+ * it in that order) into out at 0; returns the position after it (indexSize(traces.length)).
  */
-export function writeIndex(out: Buffer, traces: readonly TraceSummary[], lengths: ArrayLike<number>): number {
+export function writeIndex(out: Buffer, traces: readonly TraceSummary[], lengths?: ArrayLike<number>): number {
   const n = traces.length;
   let at = writeVarint(out, 0, INDEX_TAG);
   at = writeVarint(out, at, n * ENTRY_BYTES);
@@ -59,7 +59,7 @@ export function writeIndex(out: Buffer, traces: readonly TraceSummary[], lengths
     out[at + 4] = flags;
     out.writeBigUInt64LE(BigInt.asUintN(64, s.startNs), at + 5);
     out.writeBigUInt64LE(BigInt.asUintN(64, s.endNs), at + 13);
-    out.writeUInt32LE(lengths[i]! >>> 0, at + 21);
+    out.writeUInt32LE((lengths ? lengths[i]! : s.length!) >>> 0, at + 21);
     at += 25;
   }
   return at;

@@ -7,7 +7,8 @@
 //
 // Bounds (the pattern of src/receive/connection-limits.ts): at most maxConnections sockets (more are
 // closed by node before any byte is read), a TLS handshake within 10 s, an idle session closed after
-// a minute, 100 concurrent streams per session, each stream cancelled after requestTimeout, and bodies
+// a minute, 100 concurrent streams per session, flow-control windows of 1 MiB per stream and 8 MiB per
+// session, each stream cancelled after requestTimeout, and bodies
 // read through readBody(), which refuses a declared or actual size over maxBodyBytes before buffering
 // past it. The certificate files are reloaded when they change (src/receive/tls.ts).
 import * as http2 from 'node:http2';
@@ -46,6 +47,9 @@ export interface PeerServerDeps {
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 60_000;
 const MAX_CONCURRENT_STREAMS = 100;
+/** HTTP/2 flow-control windows of a peer's stream and session (bytes it may send before we read). */
+const STREAM_WINDOW_BYTES = 1024 * 1024;
+const SESSION_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /** The TLS settings of the cluster section in the listeners' form (the reloader reads and checks the files). */
 export function clusterTlsReloader(config: ClusterConfig, deps: { logger: Logger; metrics: GatewayMetrics }): TlsReloader {
@@ -72,7 +76,9 @@ export function createPeerServer(config: ClusterConfig, deps: PeerServerDeps): P
     rejectUnauthorized: true,
     allowHTTP1: false,
     handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+    // Forwarded spans arrive as messages of up to a MiB (trace-router.ts BATCH_BYTES): with HTTP/2's
+    // default 64 KiB windows the sender stalls for a WINDOW_UPDATE every 64 KiB.
+    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: STREAM_WINDOW_BYTES },
     maxSessionMemory: 64,
   });
   const unfollow = followReloads(server, reloader);
@@ -97,6 +103,7 @@ export function createPeerServer(config: ClusterConfig, deps: PeerServerDeps): P
       return;
     }
     identities.set(session, identity);
+    session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     session.on('error', () => {});

@@ -5,7 +5,7 @@
 //     routing:
 //       enabled: true            # forward traces to their owner (only with sampling.enabled)
 //       timeout: 2s              # a forward waits this long before its spans are decided locally
-//       maxInflightBytes: 64MiB  # forwards in flight at once; beyond it, decided locally
+//       maxInflightBytes: 64MiB  # forwards waiting for a call or in flight; beyond it, decided locally
 //       maxReceiveBytes: 64MiB   # forwards being received from peers at once; beyond it refused
 import type { RawConfig } from '../config/profiles.js';
 import type { Reader } from '../config/validate.js';

@@ -39,7 +39,7 @@ export function startTraceRouting(config: ClusterConfig, deps: TraceRoutingDeps)
     session: (endpoint) => cluster.peerClient.session(endpoint),
   });
   return createTraceRouter(
-    { timeoutMs: routing.timeoutMs, maxInflightBytes: routing.maxInflightBytes },
+    { timeoutMs: routing.timeoutMs, maxInflightBytes: routing.maxInflightBytes, maxMessageBytes: config.maxBodyBytes },
     { membership: cluster.membership, local: offer, send: client.send, ...(deps.incidents && { incidents: deps.incidents }), metrics, logger },
   );
 }

@@ -564,7 +564,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     clusterForwardFailures: new Counter({
       name: 'cluster_forward_failures_total',
-      help: 'Forwards to a trace owner that failed or could not start, by reason (unavailable, timeout, refused, budget)',
+      help: 'Forward calls to a trace owner that failed or could not start, by reason (unavailable, timeout, refused, budget)',
       labelNames: ['reason'],
       registers,
     }),
@@ -576,7 +576,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     clusterForwardInflightBytes: new Gauge({
       name: 'cluster_forward_inflight_bytes',
-      help: 'Bytes of forwards to trace owners in flight (bounded by cluster.routing.maxInflightBytes)',
+      help: 'Bytes of forwards to trace owners waiting for a call or in flight (bounded by cluster.routing.maxInflightBytes)',
       registers,
     }),
     clusterReceivedSpans: new Counter({

@@ -117,13 +117,13 @@ t.test('forwards over mTLS: owner receives the runs and the tenant; refusals and
 
   // Direct sends: refused (bad tenant), too large, a dead peer, an unknown peer.
   const message = await captureMessage(request({ spans: [{ traceId: traceId(100), spanId: '0000000000000001', name: 'm1' }, { traceId: traceId(101), spanId: '0000000000000002', name: 'm2' }] }).body);
-  t.same(await client.send('gw-a', 'acme', message, 5000), { status: 'ok' });
-  t.match(await client.send('gw-a', 'bad tenant', message, 5000), { status: 'failed', reason: 'refused', message: /grpc-status 3.*stella-tenant/ });
-  t.match(await client.send('gw-a', 'acme', new Uint8Array([0x0a, 0]), 5000), { status: 'failed', reason: 'refused', message: /trace index/ });
-  t.match(await client.send('gw-dead', 'acme', message, 5000), { status: 'failed', reason: 'unavailable' });
-  t.match(await client.send('gw-zzz', 'acme', message, 5000), { status: 'failed', reason: 'unavailable', message: /no endpoint/ });
+  t.same(await client.send('gw-a', 'acme', [message], 5000), { status: 'ok' });
+  t.match(await client.send('gw-a', 'bad tenant', [message], 5000), { status: 'failed', reason: 'refused', message: /grpc-status 3.*stella-tenant/ });
+  t.match(await client.send('gw-a', 'acme', [new Uint8Array([0x0a, 0])], 5000), { status: 'failed', reason: 'refused', message: /trace index/ });
+  t.match(await client.send('gw-dead', 'acme', [message], 5000), { status: 'failed', reason: 'unavailable' });
+  t.match(await client.send('gw-zzz', 'acme', [message], 5000), { status: 'failed', reason: 'unavailable', message: /no endpoint/ });
   const big = new Uint8Array(2 << 20);
-  t.match(await client.send('gw-a', 'acme', big, 5000), { status: 'failed', reason: 'refused', message: /grpc-status 8/ });
+  t.match(await client.send('gw-a', 'acme', [big], 5000), { status: 'failed', reason: 'refused', message: /grpc-status 8/ });
   const refused = await metrics.clusterReceiveRefused.get();
   t.same(Object.fromEntries(refused.values.map((v) => [v.labels.reason, v.value])), { tenant: 1, malformed: 1, too_large: 1 });
   t.equal(receiver.stats().inflightBytes, 0, 'the receive budget is released');
@@ -131,20 +131,21 @@ t.test('forwards over mTLS: owner receives the runs and the tenant; refusals and
 
 t.test('an owner that never answers: timeout', async (t) => {
   const { client } = await pair(t, (stream) => void stream.resume());
-  t.match(await client.send('gw-a', 'acme', new Uint8Array(10), 300), { status: 'failed', reason: 'timeout' });
+  t.match(await client.send('gw-a', 'acme', [new Uint8Array(10)], 300), { status: 'failed', reason: 'timeout' });
 });
 
 t.test('the receive budget refuses a forward before buffering it', async (t) => {
   const receiver = createForwardReceiver({ maxInflightBytes: 100, maxMessageBytes: 1 << 20 }, { offer: () => {} });
   const { client } = await pair(t, receiver.handler);
-  t.match(await client.send('gw-a', 'acme', new Uint8Array(1000), 5000), { status: 'failed', reason: 'refused', message: /grpc-status 8.*limit 100/ });
+  t.match(await client.send('gw-a', 'acme', [new Uint8Array(1000)], 5000), { status: 'failed', reason: 'refused', message: /grpc-status 8.*limit 100/ });
 });
 
 /** A forward message of `body` (all its traces to one owner). */
 async function captureMessage(body: Uint8Array): Promise<Uint8Array> {
   let message: Uint8Array | undefined;
   const send: ForwardSend = async (_p, _t, m) => {
-    message = m;
+    // A copy: the router reuses its batch buffers once a call is answered.
+    message = Buffer.concat(m);
     return { status: 'ok' };
   };
   const w = walkRequest('traces', body);

@@ -56,7 +56,7 @@ function fleet(options: { fail?: (peer: string) => ForwardResult | undefined; co
     forwards++;
     const failed = options.fail?.(peer);
     if (failed) return failed;
-    const read = readForward(message);
+    const read = readForward(Buffer.concat(message));
     if ('error' in read) return { status: 'failed', reason: 'refused', message: read.error };
     const owner = nodes.find((n) => n.self === peer)!;
     owner.metrics.clusterReceivedSpans.inc(read.spans);
@@ -140,7 +140,7 @@ t.test('an error on one replica keeps the spans that arrived at the other two', 
     const out = (n.out = sink());
     n.sampler = createSampler(BASE, { emit: out.emit, policy: () => errorsOnly, metrics: n.metrics, clock: f.clock, tickMs: 10 });
     n.router = createTraceRouter(DEFAULT_ROUTING, { membership: n.membership, local: n.sampler.offer, send: async (peer, tenant, message) => {
-      const r = readForward(message);
+      const r = readForward(Buffer.concat(message));
       if ('error' in r) return { status: 'failed', reason: 'refused' };
       f.nodes.find((x) => x.self === peer)!.sampler.offer(tenant, r.body, r.traces, null, true);
       return { status: 'ok' };
@@ -211,7 +211,7 @@ t.test('the owner refuses a malformed forward message with a reason', async (t) 
   t.match(readForward(new Uint8Array([0x0a, 0x00])), { error: /trace index/ });
   let message: Uint8Array | undefined;
   const capture: ForwardSend = async (_p, _t, m) => {
-    message = m;
+    message = Buffer.concat(m);
     return { status: 'ok' };
   };
   const r = createTraceRouter(DEFAULT_ROUTING, { membership: members('gw-a', MEMBERS), local: () => {}, send: capture });
@@ -255,4 +255,110 @@ t.test("a forward waits no longer than the client's deadline", async (t) => {
   t.ok(timeouts.slice(perOffer, 2 * perOffer).every((x) => x === 1), 'a passed deadline: 1 ms');
   t.ok(timeouts.slice(2 * perOffer).every((x) => x === 2000), 'no deadline: cluster.routing.timeout');
   await r.stop();
+});
+
+/** gw-a's router with one peer, gw-b, whose calls are held until the test answers them. */
+function heldPeer(config: Partial<RoutingConfig> = {}) {
+  const calls: Array<{ traces: number; spans: number; answer(r: ForwardResult): void }> = [];
+  let waiter: (() => void) | undefined;
+  const send: ForwardSend = (_peer, _tenant, message) =>
+    new Promise((answer) => {
+      // A copy, read at once: the router reuses a batch's buffer once its call is answered.
+      const read = readForward(Buffer.concat(message));
+      if ('error' in read) throw new Error(read.error);
+      calls.push({ traces: read.traces.length, spans: read.spans, answer });
+      waiter?.();
+    });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const locals: Array<{ traces: number }> = [];
+  const router = createTraceRouter({ ...DEFAULT_ROUTING, ...config }, {
+    membership: members('gw-a', ['gw-a', 'gw-b']),
+    local: (_t, _b, traces) => locals.push({ traces: traces.length }),
+    send,
+    metrics,
+  });
+  const ring = createRendezvous(['gw-a', 'gw-b']);
+  const theirs = Array.from({ length: 200 }, (_, i) => traceId(i, 5)).filter((id) => ring.owner(traceHashHex(id)) === 'gw-b');
+  let next = 0;
+  const answered: number[] = [];
+  return {
+    calls,
+    locals,
+    metrics,
+    router,
+    answered,
+    /** The calls sent so far reach n (resolves at once if they did). */
+    sent: (n: number) => new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (calls.length >= n) {
+          waiter = undefined;
+          resolve();
+        }
+      };
+      waiter = check;
+      check();
+    }),
+    /** Offers request k: two one-span traces, both owned by gw-b. */
+    offer(k: number, deadlineAt?: number): Promise<void> {
+      const ids = [theirs[next++]!, theirs[next++]!];
+      const r = request({ spans: ids.map((id, i) => ({ traceId: id, spanId: `000000000000000${i + 1}`, name: `r${k}s${i}` })) });
+      const p = router.offer('acme', r.body, r.traces, r.layout, true, deadlineAt);
+      if (!p) throw new Error('nothing forwarded');
+      return p.then(() => void answered.push(k));
+    },
+  };
+}
+
+/** Lets the promise callbacks queued so far run (one turn of the event loop, no timer). */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+t.test('shares for a busy owner join one call; each client is answered after its own call', async (t) => {
+  const p = heldPeer();
+  const offers = [1, 2, 3, 4, 5].map((k) => p.offer(k));
+  t.equal(p.calls.length, 2, 'two calls in flight to gw-b; requests 3–5 wait');
+  p.calls[0]!.answer({ status: 'ok' });
+  await p.sent(3);
+  t.same(p.calls.map((c) => c.traces), [2, 2, 6], "requests 3, 4 and 5 travel in one call (their 6 traces)");
+  await turn();
+  t.same(p.answered, [1], 'request 1 answered after its call; 2 is still in flight, 3–5 too');
+  // The coalesced call fails: all six spans of its three requests are decided here, counted per span.
+  p.calls[2]!.answer({ status: 'failed', reason: 'refused', message: 'grpc-status 14' });
+  await Promise.all(offers.slice(2));
+  t.same(p.answered.slice().sort(), [1, 3, 4, 5], 'requests 3–5 answered once their call failed and was decided here');
+  t.same(p.locals, [{ traces: 6 }], 'their traces went to the local sampler');
+  t.equal(await value(p.metrics, 'clusterForwardFailures', { reason: 'refused' }), 1, 'one failed call');
+  t.equal(await value(p.metrics, 'clusterForwardFallbackSpans', { reason: 'refused' }), 6, 'six spans decided here');
+  p.calls[1]!.answer({ status: 'ok' });
+  await Promise.all(offers);
+  await p.router.stop();
+  t.equal(await value(p.metrics, 'clusterForwardedSpans'), 4, 'requests 1 and 2 forwarded');
+  t.same(p.router.stats(), { inflight: 0, inflightBytes: 0 }, 'nothing left waiting or in flight');
+});
+
+t.test("a share waiting for a busy owner is decided here at its client's deadline", async (t) => {
+  const p = heldPeer({ timeoutMs: 60_000 });
+  const first = [p.offer(1), p.offer(2)];
+  const late = p.offer(3, Date.now() + 50);
+  await late;
+  t.equal(p.calls.length, 2, 'no call was made for it');
+  t.same(p.locals, [{ traces: 2 }], 'its traces were decided here');
+  t.equal(await value(p.metrics, 'clusterForwardFallbackSpans', { reason: 'timeout' }), 2, 'counted as timeout');
+  t.same(p.answered, [3], 'answered while the calls before it are still in flight');
+  for (const c of p.calls) c.answer({ status: 'ok' });
+  await Promise.all(first);
+  await p.router.stop();
+  t.equal(p.calls.length, 2, 'nothing else sent');
+});
+
+t.test('a batch stays within the owner\'s largest message', async (t) => {
+  const p = heldPeer({ maxMessageBytes: 200 });
+  const offers = [1, 2, 3, 4].map((k) => p.offer(k));
+  p.calls[0]!.answer({ status: 'ok' });
+  p.calls[1]!.answer({ status: 'ok' });
+  await p.sent(4);
+  t.same(p.calls.map((c) => c.traces), [2, 2, 2, 2], 'requests 3 and 4 do not fit one message of 200 bytes: two calls');
+  for (const c of p.calls.slice(2)) c.answer({ status: 'ok' });
+  await Promise.all(offers);
+  await p.router.stop();
+  t.equal(await value(p.metrics, 'clusterForwardedSpans'), 8);
 });

@@ -22,9 +22,14 @@ function ownsBufferButFraming(view: Uint8Array): boolean {
   );
 }
 
+/** Whether `view`'s buffer holds nothing but the view (and at most dead framing): it may move, or be freed, with the view. */
+export function ownsItsBuffer(view: Uint8Array): boolean {
+  return ownsWholeBuffer(view) || ownsBufferButFraming(view);
+}
+
 /** The view itself when its buffer can be transferred, otherwise a copy that owns its buffer; transfer `.buffer` of the result. */
 export function transferableView(view: Uint8Array): Uint8Array<ArrayBuffer> {
-  if (ownsWholeBuffer(view) || ownsBufferButFraming(view)) return view as Uint8Array<ArrayBuffer>;
+  if (ownsItsBuffer(view)) return view as Uint8Array<ArrayBuffer>;
   const copy = new Uint8Array(view.byteLength);
   copy.set(view);
   return copy;

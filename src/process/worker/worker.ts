@@ -10,7 +10,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ProcessTask, WorkerResult } from '../protocol.js';
 import { createPolicyCache, type VersionRules } from './policy-rules.js';
 import { processRequest } from './process-request.js';
-import { transferableView } from '../wire/transfer.js';
+import { ownsItsBuffer, transferableView } from '../wire/transfer.js';
 
 const policies = createPolicyCache(3);
 
@@ -33,11 +33,15 @@ function transferBack(result: WorkerResult, body: Uint8Array): WorkerResult {
 function release(body: Uint8Array, result: WorkerResult): void {
   const buffer = body.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean };
   if (buffer.transfer === undefined || buffer.detached === true) return;
+  // Only a buffer that holds this body alone: the pool transfers such a buffer, but a direct caller may
+  // pass a view into a shared one (Node's Buffer pool, detachable on Node 22: freeing it breaks every
+  // later small Buffer of the thread).
+  if (!ownsItsBuffer(body)) return;
   if ('body' in result && result.body instanceof Uint8Array && result.body.buffer === buffer) return;
   try {
     buffer.transfer(0);
   } catch {
-    // Not detachable (a buffer of Node's own pool, as only direct callers pass): collected as usual.
+    // Not detachable: collected as usual.
   }
 }
 

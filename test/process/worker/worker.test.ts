@@ -71,6 +71,17 @@ t.test("the input's memory is given back once the worker is done with it (Node 2
   t.not(r2.status, 'ok');
   t.equal(malformed.buffer.byteLength, canRelease ? 0 : 8, 'a refused body is released too');
 
+  // A view into a buffer shared with other bytes (as Node's Buffer pool is): never released.
+  const shared = new Uint8Array(body().byteLength + 64);
+  const inShared = shared.subarray(32, 32 + body().byteLength);
+  inShared.set(body());
+  shared.fill(7, 0, 32);
+  const r4 = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: inShared, tenant: 'a', policyVersion: p.version })) as ProcessOk;
+  t.equal(r4.status, 'ok');
+  t.equal(shared.buffer.byteLength, shared.byteLength, 'a shared buffer is left whole');
+  t.same([...shared.subarray(0, 32)], Array(32).fill(7), 'and its other bytes untouched');
+  t.equal(Buffer.from('still allocates').toString(), 'still allocates', "Node's Buffer pool still works");
+
   // Unchanged (no policy): the output is the input itself, which must stay whole.
   const plain = own(body());
   const r3 = unwrap(processTask({ signal: 'traces', encoding: 'protobuf', body: plain, tenant: 'a' })) as ProcessOk;

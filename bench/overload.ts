@@ -116,12 +116,16 @@ function sum(text: string, metric: string): number {
   return total;
 }
 
-/** CPU seconds a process has used so far (/proc/<pid>/stat utime + stime, in clock ticks of 10 ms); NaN when unreadable. */
+/** utime + stime of a /proc/<pid>[/task/<tid>]/stat line, in seconds (clock ticks of 10 ms). */
+function statCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds a process has used so far; NaN when unreadable. */
 function procCpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return NaN;
   }
@@ -139,9 +143,7 @@ function threadCpuSeconds(pid: number): Record<string, number> {
   for (const tid of tids) {
     try {
       const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+      out[name] = (out[name] ?? 0) + statCpuSeconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
     } catch {
       // the thread ended
     }
@@ -211,9 +213,13 @@ async function main(argv: string[]): Promise<number> {
       at: performance.now(),
       gateway: procCpuSeconds(gatewayPid),
       threads: threadCpuSeconds(gatewayPid),
-      client: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+      client: clientCpuSeconds(),
       sink: procCpuSeconds(sink.pid),
     });
+    function clientCpuSeconds(): number {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    }
     const cores = (a: { at: number } & CpuShare, b: { at: number } & CpuShare): CpuShare => {
       const s = (b.at - a.at) / 1000;
       const threads: Record<string, number> = {};

@@ -357,7 +357,6 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
       const due = deadlineAt === undefined ? now + config.timeoutMs : Math.max(now + 1, Math.min(now + config.timeoutMs, deadlineAt));
       // One promise per request, resolved when its last share has its answer.
       let shares = 0;
-      let forwarded = 0;
       let resolve!: () => void;
       const done = new Promise<void>((res) => (resolve = res));
       const answered = (): void => {
@@ -391,7 +390,6 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
         b.waiters.push(answered);
         setInflight(held);
         shares++;
-        forwarded++;
         touched.push(lane);
       }
       for (const lane of touched) pump(lane, now);
@@ -404,7 +402,7 @@ export function createTraceRouter(config: RoutingConfig, deps: TraceRouterDeps):
         const { runs, picked } = ownRuns(body, traces, layout, own, size);
         local(tenant, runs, picked, null, true);
       }
-      return forwarded === 0 ? undefined : done;
+      return touched.length === 0 ? undefined : done;
     },
     stats: () => ({ inflight: calls, inflightBytes }),
     async stop() {

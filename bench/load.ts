@@ -5,6 +5,7 @@
 // loops are still running, so both edges see steady state; then the loops stop and drain.
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { SIGNAL_WIRE } from '../src/signals.js';
@@ -37,12 +38,15 @@ export interface DriverTls {
   key: Buffer;
 }
 
+/** The gRPC client the load uses: grpc-js (what SDK exporters use) or the lean node:http2 one. */
+export type GrpcClient = 'grpc-js' | 'h2';
+
 export interface GrpcDriverOptions {
   /** host:port */
   address: string;
   /** mTLS instead of h2c. */
   tls?: DriverTls;
-  /** Compress every request with gzip (grpc-js does it per message, in this process). */
+  /** gzip: grpc-js compresses every request itself, in this process; the h2 client sends bodies already gzipped. */
   gzip?: boolean;
   /** HTTP/2 connections to spread the calls over (default 1). */
   connections?: number;
@@ -73,6 +77,82 @@ export function createGrpcDriver(options: GrpcDriverOptions): Driver {
     },
     async close() {
       for (const c of clients) c.close();
+    },
+  };
+}
+
+/**
+ * A lean OTLP/gRPC client on node:http2: the gRPC framing (a 5-byte prefix) written ahead of each
+ * pre-encoded body, one stream per call, the status read from the trailers. It does what grpc-js does
+ * on the wire for a unary call, at a fraction of its CPU and latency: on 2 cores grpc-js's own p99
+ * (measured against the raw server at 90k spans/s) was ~25 ms, this client's ~13 ms, so latency figures
+ * at a fixed --rate are mostly the target's. With `gzip` the bodies are already gzipped (prepareBodies)
+ * and sent with the compressed flag and `grpc-encoding: gzip`.
+ */
+export function createH2GrpcDriver(options: GrpcDriverOptions): Driver {
+  const n = Math.max(1, options.connections ?? 1);
+  const tls = options.tls;
+  const authority = `${tls ? 'https' : 'http'}://${options.address}`;
+  // Windows large enough that a ~290 KB request is never held back by flow control on our side.
+  const connect = (): http2.ClientHttp2Session => {
+    const session = http2.connect(authority, {
+      settings: { initialWindowSize: 8 * 1024 * 1024 },
+      ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, servername: 'localhost' } : {}),
+    });
+    session.on('connect', () => session.setLocalWindowSize(16 * 1024 * 1024));
+    session.on('error', () => {}); // every open stream fails with it; the next call reconnects
+    return session;
+  };
+  const sessions: (http2.ClientHttp2Session | undefined)[] = Array.from({ length: n }, () => undefined);
+  const headers = {
+    ':method': 'POST',
+    ':path': SIGNAL_WIRE.traces.grpcPath,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-timeout': `${CALL_TIMEOUT_MS}m`,
+    ...(options.gzip ? { 'grpc-encoding': 'gzip' } : {}),
+  };
+  let next = 0;
+  return {
+    protocol: 'grpc',
+    send(body) {
+      const i = next++ % n;
+      let session = sessions[i];
+      if (!session || session.closed || session.destroyed) session = sessions[i] = connect();
+      return new Promise<SendResult>((resolve) => {
+        let status: string | undefined;
+        let settled = false;
+        const settle = (r: SendResult): void => {
+          if (!settled) {
+            settled = true;
+            resolve(r);
+          }
+        };
+        const stream = session.request(headers);
+        stream.setTimeout(CALL_TIMEOUT_MS, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+        // A trailers-only answer carries grpc-status in the headers.
+        stream.on('response', (h) => {
+          if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
+        });
+        stream.on('trailers', (t) => {
+          if (t['grpc-status'] !== undefined) status = String(t['grpc-status']);
+        });
+        stream.on('data', () => {}); // the answer is an empty message
+        // A failed connection cancels its streams; the cause (ECONNREFUSED, ...) is the useful code.
+        stream.on('error', (e: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) => settle({ ok: false, code: e.cause?.code ?? e.code ?? 'stream_error' }));
+        stream.on('close', () => {
+          if (status === '0') settle({ ok: true });
+          else settle({ ok: false, code: status === undefined ? 'no_status' : `grpc_${(grpc.status[Number(status)] ?? status).toLowerCase()}` });
+        });
+        const prefix = Buffer.allocUnsafe(5);
+        prefix[0] = options.gzip ? 1 : 0;
+        prefix.writeUInt32BE(body.length, 1);
+        stream.write(prefix);
+        stream.end(body);
+      });
+    },
+    async close() {
+      for (const s of sessions) s?.close();
     },
   };
 }
@@ -127,12 +207,12 @@ export function createHttpDriver(options: HttpDriverOptions): Driver {
 }
 
 /**
- * The bodies a driver sends: for HTTP with gzip, the pool gzipped once here (a real client compresses
- * too, but that cost belongs to the client, not to what is measured); otherwise the pool itself
- * (gRPC compresses per message inside grpc-js).
+ * The bodies a driver sends: for HTTP or the lean h2 gRPC client with gzip, the pool gzipped once here
+ * (a real client compresses too, but that cost belongs to the client, not to what is measured);
+ * otherwise the pool itself (grpc-js compresses per message itself).
  */
-export function prepareBodies(pool: readonly Buffer[], protocol: LoadProtocol, gzip: boolean): Buffer[] {
-  if (protocol === 'http' && gzip) return pool.map((b) => gzipSync(b));
+export function prepareBodies(pool: readonly Buffer[], protocol: LoadProtocol, gzip: boolean, client: GrpcClient = 'grpc-js'): Buffer[] {
+  if (gzip && (protocol === 'http' || client === 'h2')) return pool.map((b) => gzipSync(b));
   return [...pool];
 }
 

@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
+import type { GrpcClient } from './load.js';
 
 export type Target = 'gateway' | 'baseline';
 
@@ -75,6 +76,8 @@ export interface BenchOptionsRecord {
   export: 'grpc' | 'http' | 'none';
   config: string | null;
   connections: number;
+  /** gRPC client of the load (--client); absent = grpc-js. */
+  client?: GrpcClient;
   seed: number;
   /** Offered load in spans per second (--rate); null = closed loop, as fast as the target answers. */
   rate?: number | null;
@@ -219,7 +222,7 @@ export function formatReport(report: BenchReport, path?: string): string {
   const o = report.options;
   const lines: string[] = [];
   lines.push(
-    `bench "${report.name}": ${o.protocol}${o.gzip ? '+gzip' : ''}, ${o.concurrency} in flight × ${o.spansPerRequest} spans${o.rate ? ` at ${o.rate} spans/s offered` : ''}, ` +
+    `bench "${report.name}": ${o.protocol}${o.gzip ? '+gzip' : ''}${o.client === 'h2' ? ' (h2 client)' : ''}, ${o.concurrency} in flight × ${o.spansPerRequest} spans${o.rate ? ` at ${o.rate} spans/s offered` : ''}, ` +
       `${o.durationMs / 1000} s measured after ${o.warmupMs / 1000} s warm-up, ${o.runs} run(s), export ${o.export}` +
       `${o.workers !== null ? `, ${o.workers} workers` : ''}` +
       `${o.export === 'grpc' && o.mode !== 'baseline' ? `, sink window ${o.sinkWindowBytes ? `${Math.round(o.sinkWindowBytes / 1024)} KiB` : 'grpc-js default'}` : ''}`,

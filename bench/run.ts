@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
 import { defaultPoolSize, generateRequestPool, type RequestPool } from './generate.js';
 import { killAllChildren, readProcMemory, startGatewayProcess, startRawServerProcess, type GatewayProcess } from './gateway-process.js';
-import { createGrpcDriver, createHttpDriver, prepareBodies, runLoad, type Driver, type DriverTls, type LoadOptions, type LoadResult } from './load.js';
+import { createGrpcDriver, createH2GrpcDriver, createHttpDriver, prepareBodies, runLoad, type Driver, type DriverTls, type LoadOptions, type LoadResult } from './load.js';
 import { DEFAULT_TRUST_DOMAIN, writeDevCerts } from '../src/cli/commands/certs-init.js';
 import type { RawServerStats } from './raw-server.js';
 import { buildSummary, environment, formatReport, formatRunLine, writeReport, type BenchOptionsRecord, type BenchReport, type RunRecord } from './report.js';
@@ -62,6 +62,8 @@ const USAGE = `usage: npm run bench -- [flags]
                            theirs (default 1048576; 0 = grpc-js's 64 KiB defaults, export then stalls on
                            flow control); the raw baseline server always keeps the defaults
   --connections N          gRPC connections the load is spread over (default 1)
+  --client grpc-js|h2      gRPC client of the load: grpc-js (default, what SDK exporters use) or a lean
+                           node:http2 client with half grpc-js's latency floor (for latency at --rate)
   --rate SPANS             offered load in spans per second: requests start at fixed intervals, at most
                            --concurrency in flight (default: closed loop, the target runs saturated);
                            compares configurations at the same throughput
@@ -116,6 +118,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
         'dense-pii': { type: 'boolean' },
         tls: { type: 'boolean' },
         connections: { type: 'string' },
+        client: { type: 'string' },
         rate: { type: 'string' },
         'sink-window': { type: 'string' },
         'sink-tls': { type: 'boolean' },
@@ -149,6 +152,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   if (v['sink-tls'] && (exp === 'none' || v.config !== undefined || v.tee)) {
     throw new UsageError('--sink-tls needs the null sink (not --export none) and writes its own config (not with --config or --tee)');
   }
+  const client = v.client ?? 'grpc-js';
+  if (client !== 'grpc-js' && client !== 'h2') throw new UsageError(`--client: expected grpc-js or h2 (got "${client}")`);
+  if (v.client !== undefined && protocol !== 'grpc') throw new UsageError('--client is for --protocol grpc');
   const quick = v.quick === true;
   const concurrency = positiveInt('--concurrency', v.concurrency ?? '8');
   const spansPerRequest = positiveInt('--spans', v.spans ?? '500');
@@ -176,6 +182,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     densePii: v['dense-pii'] === true,
     tls: v.tls === true,
     connections: positiveInt('--connections', v.connections ?? '1'),
+    client,
     rate: v.rate === undefined ? null : positiveInt('--rate', v.rate),
     sinkWindowBytes: sinkWindow(v['sink-window']),
     sinkTls: v['sink-tls'] === true,
@@ -208,8 +215,11 @@ interface RunContext {
 }
 
 function makeDriver(o: BenchOptions, grpcAddress: string, httpUrl: string, tls?: DriverTls): Driver {
+  const grpcOptions = { address: grpcAddress, gzip: o.gzip, connections: o.connections, ...(tls ? { tls } : {}) };
   return o.protocol === 'grpc'
-    ? createGrpcDriver({ address: grpcAddress, gzip: o.gzip, connections: o.connections, ...(tls ? { tls } : {}) })
+    ? o.client === 'h2'
+      ? createH2GrpcDriver(grpcOptions)
+      : createGrpcDriver(grpcOptions)
     : createHttpDriver({ baseUrl: httpUrl, gzip: o.gzip, maxSockets: o.concurrency, ...(tls ? { tls } : {}) });
 }
 
@@ -447,7 +457,7 @@ export async function runBench(options: BenchOptions, signal: AbortSignal, log: 
   const startedAt = new Date();
   log(`generating ${options.poolSize} requests × ${options.spansPerRequest} spans (seed ${options.seed}) …`);
   const pool: RequestPool = generateRequestPool({ count: options.poolSize, spansPerRequest: options.spansPerRequest, seed: options.seed, densePii: options.densePii === true });
-  const ctx: RunContext = { options, bodies: prepareBodies(pool.requests, options.protocol, options.gzip), signal };
+  const ctx: RunContext = { options, bodies: prepareBodies(pool.requests, options.protocol, options.gzip, options.client), signal };
 
   const plan: Array<RunRecord['target']> = [];
   for (let i = 0; i < options.runs; i++) {

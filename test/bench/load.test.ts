@@ -180,6 +180,10 @@ t.test('flags: defaults, --quick preset, explicit flags win, errors name the fla
   t.throws(() => parseBenchArgs(['--persistent', 'fsync']), /--persistent: expected batch, always or none/);
   t.throws(() => parseBenchArgs(['--persistent', 'none', '--tee']), /--persistent excludes --config and --tee/);
   t.throws(() => parseBenchArgs(['--persistent', 'always', '--export', 'none']), /--persistent needs a network exporter/);
+  t.equal(parseBenchArgs([])!.client, 'grpc-js', 'the SDK exporters\' client by default');
+  t.equal(parseBenchArgs(['--client', 'h2'])!.client, 'h2');
+  t.throws(() => parseBenchArgs(['--client', 'curl']), /--client: expected grpc-js or h2/);
+  t.throws(() => parseBenchArgs(['--client', 'h2', '--protocol', 'http']), /--client is for --protocol grpc/);
   t.equal(parseDuration('--duration', '250ms'), 250);
   t.equal(parseDuration('--duration', '1.5s'), 1500);
   t.equal(parseDuration('--duration', '2m'), 120_000);

@@ -6,7 +6,7 @@ import * as http2 from 'node:http2';
 import t from 'tap';
 import { gzipSync } from 'node:zlib';
 import { readProcMemory, startRawServerProcess } from '../../bench/gateway-process.js';
-import { createGrpcDriver, createHttpDriver } from '../../bench/load.js';
+import { createGrpcDriver, createH2GrpcDriver, createHttpDriver, prepareBodies } from '../../bench/load.js';
 import { startRawServer } from '../../bench/raw-server.js';
 import { SIGNAL_WIRE } from '../../src/signals.js';
 
@@ -106,6 +106,29 @@ t.test('gRPC: windowBytes widens the HTTP/2 windows (the sink role); the default
   t.same(await client.send(Buffer.alloc(900_000, 7)), { ok: true }, 'a large call goes through');
   await client.close();
   t.equal(wide.stats().bytes, 900_000);
+});
+
+t.test('the lean h2 gRPC driver: calls grpc-js accepts, plain and gzip, over several connections; errors by status', async (t) => {
+  const server = await startRawServer({ protocol: 'grpc' });
+  t.teardown(() => server.close());
+  const plain = createH2GrpcDriver({ address: server.address, connections: 2 });
+  for (let i = 0; i < 3; i++) t.same(await plain.send(Buffer.alloc(200_000, i)), { ok: true }, `call ${i}: 200 KB past the 64 KiB default windows`);
+  await plain.close();
+  const [gzipped] = prepareBodies([Buffer.alloc(100_000, 7)], 'grpc', true, 'h2');
+  t.ok(gzipped!.length < 1000, 'the h2 client is handed bodies gzipped once');
+  const gz = createH2GrpcDriver({ address: server.address, gzip: true });
+  t.same(await gz.send(gzipped!), { ok: true }, 'compressed flag and grpc-encoding: grpc-js inflates it');
+  await gz.close();
+  t.same(prepareBodies([payload], 'grpc', true), [payload], 'grpc-js compresses itself: the pool as it is');
+  t.equal(server.stats().requests, 4);
+  t.equal(server.stats().bytes, 3 * 200_000 + 100_000, 'every byte arrived, inflated');
+  const badGzip = createH2GrpcDriver({ address: server.address, gzip: true });
+  t.match(await badGzip.send(payload), { ok: false, code: 'grpc_internal' }, 'a message that is not gzip: the status named');
+  await badGzip.close();
+  await server.close();
+  const gone = createH2GrpcDriver({ address: server.address });
+  t.match(await gone.send(payload), { ok: false, code: 'ECONNREFUSED' });
+  await gone.close();
 });
 
 t.test('the HTTP driver reports non-200 answers and unreachable targets as errors', async (t) => {

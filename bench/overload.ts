@@ -35,7 +35,8 @@ const USAGE = `usage: node dist/bench/overload.js [options]
   --deadline D           each request's client deadline (10s)
   --workers N            gateway worker threads (default: the gateway's)
   --config FILE          gateway config file (e.g. another process.maxQueueWait)
-  --max-outstanding N    open-loop requests in flight at most; arrivals beyond are counted as skipped (20000)`;
+  --max-outstanding N    open-loop requests in flight at most; arrivals beyond are counted as skipped (20000)
+  --node-arg FLAG        a flag for the gateway's node, repeatable (e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=DIR)`;
 
 type Answer = { ok: true } | { ok: false; code: string };
 
@@ -181,6 +182,7 @@ async function main(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       config: { type: 'string' },
       'max-outstanding': { type: 'string', default: '20000' },
+      'node-arg': { type: 'string', multiple: true, default: [] },
     },
   });
   const protocol = values.protocol === 'http' ? 'http' : 'grpc';
@@ -202,6 +204,7 @@ async function main(argv: string[]): Promise<number> {
       exportUrl: `otlp-grpc://${sink.address}`,
       ...(values.workers ? { workers: Number(values.workers) } : {}),
       ...(values.config ? { configFile: values.config } : {}),
+      nodeArgs: values['node-arg']!,
     });
     const client = protocol === 'grpc' ? grpcClient(gw.grpcAddress) : httpClient(gw.httpUrl, maxOutstanding);
     let next = 0;

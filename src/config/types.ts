@@ -113,11 +113,15 @@ export interface ProcessConfig {
   maxQueue: number;
   /** A task running longer than this in a worker (queue time excluded) is refused with PROCESSING_TIMEOUT. */
   taskTimeoutMs: number;
-  /**
-   * The longest a task may wait for a worker. A request whose expected wait is longer is refused at
-   * once with OVERLOADED (retryable); a queued task still waiting at this limit is dropped with it.
-   */
+  /** The longest a task may wait for a worker: a queued task still waiting at this limit is dropped with OVERLOADED. */
   maxQueueWaitMs: number;
+  /**
+   * A new request whose expected wait for a worker (the tasks ahead of it) is longer than this, or than
+   * maxQueueWaitMs, is refused at once with OVERLOADED (retryable). Shorter than maxQueueWaitMs so that
+   * under overload the queue stays short, while the tasks already queued ride out a stall (a policy
+   * reload, a GC) of up to maxQueueWaitMs. Absent: maxQueueWaitMs.
+   */
+  maxExpectedWaitMs?: number;
 }
 
 export interface AdmitConfig {
@@ -268,7 +272,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     http: { enabled: true, endpoint: { host: '127.0.0.1', port: 4318 }, maxBodyBytes: 16 * MiB, maxConnections: DEFAULT_HTTP_MAX_CONNECTIONS },
   },
   admin: { endpoint: { host: '127.0.0.1', port: 8888 } },
-  process: { workers: 0, maxQueue: 512, taskTimeoutMs: 10_000, maxQueueWaitMs: 5_000 },
+  process: { workers: 0, maxQueue: 512, taskTimeoutMs: 10_000, maxQueueWaitMs: 5_000, maxExpectedWaitMs: 1_000 },
   admit: { maxInflightBytes: 256 * MiB },
   exporters: [],
   defaultTenant: 'default',

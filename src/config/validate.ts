@@ -310,7 +310,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
   const http = r.section('receivers.http', receivers.http, ['enabled', 'endpoint', 'maxBodyBytes', 'tls', 'maxConnections']);
   const GL = DEFAULT_GRPC_LIMITS;
   const admin = r.section('admin', top.admin, ['endpoint', 'tls', 'metricsAuth']);
-  const proc = r.section('process', top.process, ['workers', 'maxQueue', 'taskTimeout', 'maxQueueWait']);
+  const proc = r.section('process', top.process, ['workers', 'maxQueue', 'taskTimeout', 'maxQueueWait', 'maxExpectedWait']);
   const admit = r.section('admit', top.admit, ['maxInflightBytes']);
   const log = r.section('log', top.log, ['level']);
 
@@ -352,6 +352,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
       maxQueue: r.int('process.maxQueue', proc.maxQueue, D.process.maxQueue, 0, 1_000_000),
       taskTimeoutMs: r.duration('process.taskTimeout', proc.taskTimeout, D.process.taskTimeoutMs),
       maxQueueWaitMs: r.duration('process.maxQueueWait', proc.maxQueueWait, D.process.maxQueueWaitMs),
+      maxExpectedWaitMs: r.duration('process.maxExpectedWait', proc.maxExpectedWait, D.process.maxExpectedWaitMs!),
     },
     admit: { maxInflightBytes: r.size('admit.maxInflightBytes', admit.maxInflightBytes, D.admit.maxInflightBytes) },
     exporters: [],

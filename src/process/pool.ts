@@ -8,8 +8,9 @@
 // only ever holds as many tasks as there are workers), so a task is looked at once more when a worker
 // frees up. Work nobody waits for is dropped before it reaches a worker: a client that has gone (its
 // AbortSignal), a deadline that has passed, a wait longer than maxQueueWait. A newcomer whose expected
-// wait (tasks ahead × the recent task time) exceeds maxQueueWait or what is left of its deadline is
-// refused at once with OVERLOADED, while the retry is still useful to the client.
+// wait (tasks ahead × the recent task time) exceeds maxExpectedWait (shorter: the queue stays short
+// under overload, while queued tasks ride out a stall up to maxQueueWait) or what is left of its
+// deadline is refused at once with OVERLOADED, while the retry is still useful to the client.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -45,7 +46,7 @@ export interface ProcessPool {
   run(task: ProcessTask, client?: ClientWait): Promise<ProcessResult | Refusal>;
   /**
    * The refusal a task arriving now would get for the pool's load alone (queue full, expected wait over
-   * maxQueueWait or past `deadlineAt`), without submitting one: receivers ask before they read a body,
+   * maxExpectedWait or past `deadlineAt`), without submitting one: receivers ask before they read a body,
    * adding `aheadMs`, how long they expect the body to take to arrive, and `bodiesAhead`, the bodies
    * they are receiving (each a task ahead of this one).
    */
@@ -88,6 +89,7 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
   ) as Record<Signal, { processing: SignalHistogramChild; evaluation: SignalHistogramChild }>;
   const workers = config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
   const maxQueueWaitMs = config.maxQueueWaitMs;
+  const maxExpectedWaitMs = Math.min(config.maxExpectedWaitMs ?? maxQueueWaitMs, maxQueueWaitMs);
   const file = deps.workerFile ?? defaultWorkerFile;
   const piscina = new Piscina({
     filename: typeof file === 'string' ? file : fileURLToPath(file),
@@ -293,8 +295,8 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
     // first) share the workers, each holding one for about serviceMs.
     const ahead = running + queue.size + bodiesAhead;
     const expectedMs = aheadMs + (Math.max(0, ahead + 1 - workers) / workers) * serviceMs;
-    if (expectedMs > maxQueueWaitMs) {
-      return { reason: 'queue_wait', refusal: queueWaitRefusal(expectedMs, `expected wait ${Math.round(expectedMs)} ms exceeds ${maxQueueWaitMs} ms`) };
+    if (expectedMs > maxExpectedWaitMs) {
+      return { reason: 'queue_wait', refusal: queueWaitRefusal(expectedMs, `expected wait ${Math.round(expectedMs)} ms exceeds ${maxExpectedWaitMs} ms`) };
     }
     if (deadlineAt !== undefined && now + expectedMs + serviceMs > deadlineAt) {
       return { reason: 'deadline', refusal: queueWaitRefusal(expectedMs, `expected wait ${Math.round(expectedMs)} ms leaves no time before the client's deadline`) };

@@ -1,12 +1,12 @@
 // How late request bodies arrive after their headers, for the receivers' overload shedding
 // (docs/guides/overload.md "Late bodies are not read in vain"). Under overload the backlog builds up in
 // the clients' connections and in the bodies read side by side, so bodies arrive seconds after their
-// headers; a request whose body would come too late for process.maxQueueWait or its deadline is then
+// headers; a request whose body would come too late for process.maxExpectedWait or its deadline is then
 // refused on its headers.
 //
 // The estimate is the median of the last SAMPLES bodies' lags, not the last body's: one client that
 // trickles its body over a minute (slow, or a slowloris) must not make the gateway refuse everyone
-// else (with the last body's lag it did, for as long as that body had taken, less maxQueueWait). Slots
+// else (with the last body's lag it did, for as long as that body had taken, less maxExpectedWait). Slots
 // not yet filled count as no lag (a fresh gateway has no evidence of a backlog), so it takes half of
 // the recent bodies arriving late to move it. It decays in real time since the last body arrived, so
 // refusing (which stops bodies arriving) cannot keep it up.

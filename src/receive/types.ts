@@ -60,7 +60,7 @@ export interface IngestDeps {
   open(signal: Signal, ctx: RequestContext): OpenOutcome;
   /**
    * Asked before a request's body is read: the retryable refusal the pipeline would give now for its
-   * load alone (the worker pool's queue full, or its expected wait over process.maxQueueWait or past
+   * load alone (the worker pool's queue full, or its expected wait over process.maxExpectedWait or past
    * `deadlineAt`), counting `bodyLagMs`, how long the receiver expects the body to take to arrive, and
    * `bodiesAhead`, the bodies it is receiving. A receiver that can answer before reading the body sheds
    * the load there.

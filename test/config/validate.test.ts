@@ -118,6 +118,8 @@ t.test('durations', async (t) => {
   t.equal(c.process.taskTimeoutMs, 2000);
   t.equal(c.process.maxQueueWaitMs, 750);
   t.equal(valid({}).process.maxQueueWaitMs, 5000, 'process.maxQueueWait defaults to 5s');
+  t.equal(valid({}).process.maxExpectedWaitMs, 1000, 'process.maxExpectedWait defaults to 1s');
+  t.equal(valid({ process: { maxExpectedWait: '250ms' } }).process.maxExpectedWaitMs, 250);
   t.equal(c.shutdownTimeoutMs, 0, 'a zero shutdown deadline is allowed');
   t.equal(c.exporters[0]!.timeoutMs, 60_000);
   t.equal(c.exporters[0]!.batch.flushIntervalMs, 50);

@@ -141,6 +141,37 @@ t.test('a newcomer whose expected wait exceeds maxQueueWait or its deadline is r
   t.equal(tight.stats().completed, 2, 'only the two tasks that were let in ran');
 });
 
+t.test('maxExpectedWait: newcomers are refused at the short bound while a queued task rides out a longer stall', async (t) => {
+  // A task takes at least 300 ms here; newcomers may expect 100 ms; a queued task may wait 60 s.
+  const { pool: p, metrics } = pool(t, { maxQueueWaitMs: 60_000, maxExpectedWaitMs: 100 });
+  t.match(await p.run(task('sleep:300')), { status: 'ok' });
+  const g = gate(t);
+  const blocker = p.run(task(g.tenant));
+  await g.entered();
+  // One task ahead: expected >= 300 ms, far under maxQueueWait but over maxExpectedWait: refused now.
+  t.match(await p.run(task('refused')), { status: 'retryable', code: 'OVERLOADED', message: /expected wait \d+ ms exceeds 100 ms/ });
+  t.equal(await value(metrics.poolDropped, { reason: 'queue_wait', stage: 'arrival' }), 1);
+  t.match(p.pressure(), { code: 'OVERLOADED' }, 'a receiver asking now is refused too');
+  t.match(p.stats(), { queued: 0 }, 'never queued');
+  g.open();
+  t.match(await blocker, { status: 'ok' });
+
+  // A fresh pool knows no task time, so a task is queued behind a stall; the stall outlasts
+  // maxExpectedWait, and the queued task is kept (its bound is maxQueueWait) and served.
+  const { pool: fresh, metrics: freshMetrics } = pool(t, { maxQueueWaitMs: 60_000, maxExpectedWaitMs: 100 });
+  const g2 = gate(t);
+  const stall = fresh.run(task(g2.tenant));
+  await g2.entered();
+  const queued = fresh.run(task('queued'));
+  t.match(fresh.stats(), { queued: 1 });
+  await new Promise((r) => setTimeout(r, 300));
+  t.match(fresh.stats(), { queued: 1 }, 'still queued past the newcomers\' bound');
+  g2.open();
+  t.match(await stall, { status: 'ok' });
+  t.match(await queued, { status: 'ok' }, 'served after the stall');
+  t.equal(await value(freshMetrics.poolDropped, { reason: 'queue_wait', stage: 'queue' }), 0, 'nothing dropped from the queue');
+});
+
 t.test('pressure: what a receiver asks before reading a body (bodies being received and their lag count)', async (t) => {
   // Only bounds that hold on any machine: a task takes at least 300 ms here, and far less than 60 s.
   const { pool: p } = pool(t, { maxQueueWaitMs: 60_000 });

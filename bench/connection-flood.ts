@@ -50,6 +50,13 @@ try {
       await new Promise((res) => setTimeout(res, 50));
     }
   }
+  // The last silent connections still fill the table (a good client is refused at the limit, as it
+  // should be) until the preface timeout closes them: the good call goes once the gateway is below it.
+  const floodEnd = Date.now();
+  while ((((await gw.metrics()).get('receiver_connections') ?? 0) >= Number(values.max)) && Date.now() - floodEnd < 60_000) {
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const freedAfterMs = Date.now() - floodEnd;
   const session = http2.connect(`http://${gw.grpcAddress}`);
   session.on('error', () => {});
   const good = await grpcCall(session, 'traces', Buffer.from(generateSpans(10)), { timeoutMs: 30_000 });
@@ -57,7 +64,7 @@ try {
   console.log(
     `connection flood, node ${process.version}, ${new Date().toISOString()}: ${N} silent connections in ${((Date.now() - t0) / 1000).toFixed(1)} s; ` +
       `held at most ${maxHeld} (limit ${values.max}); closed by the gateway on a limit (over_limit or handshake_timeout) ${metrics.get('receiver_connections_closed_total') ?? 0}; ` +
-      `/healthz ok ${healthzOk}, failed ${healthzFailures}; a good gRPC call after the flood: grpc-status ${good.status ?? good.error}`,
+      `/healthz ok ${healthzOk}, failed ${healthzFailures}; below the limit ${freedAfterMs} ms after the last batch; a good gRPC call then: grpc-status ${good.status ?? good.error}`,
   );
   session.close();
 } finally {

@@ -27,6 +27,17 @@ const CALL_TIMEOUT_MS = 30_000;
 
 const identity = (b: Buffer): Buffer => b;
 
+/** `resolve`, taking only the first answer (a stream or request may report an error and then close). */
+function once(resolve: (r: SendResult) => void): (r: SendResult) => void {
+  let settled = false;
+  return (r) => {
+    if (!settled) {
+      settled = true;
+      resolve(r);
+    }
+  };
+}
+
 /**
  * mTLS client material (PEM). The server certificate is checked against `ca` for the name `localhost`
  * (certs init's server SANs) while connecting to 127.0.0.1. Connections are long-lived: one
@@ -120,14 +131,8 @@ export function createH2GrpcDriver(options: GrpcDriverOptions): Driver {
       let session = sessions[i];
       if (!session || session.closed || session.destroyed) session = sessions[i] = connect();
       return new Promise<SendResult>((resolve) => {
+        const settle = once(resolve);
         let status: string | undefined;
-        let settled = false;
-        const settle = (r: SendResult): void => {
-          if (!settled) {
-            settled = true;
-            resolve(r);
-          }
-        };
         const stream = session.request(headers);
         stream.setTimeout(CALL_TIMEOUT_MS, () => stream.close(http2.constants.NGHTTP2_CANCEL));
         // A trailers-only answer carries grpc-status in the headers.
@@ -180,13 +185,7 @@ export function createHttpDriver(options: HttpDriverOptions): Driver {
     protocol: 'http',
     send(body) {
       return new Promise<SendResult>((resolve) => {
-        let settled = false;
-        const settle = (r: SendResult): void => {
-          if (!settled) {
-            settled = true;
-            resolve(r);
-          }
-        };
+        const settle = once(resolve);
         const req = request(
           { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...baseHeaders, 'content-length': String(body.length) } },
           (res) => {

@@ -123,6 +123,12 @@ function statCpuSeconds(stat: string): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds this process (the clients) has used so far. */
+function clientCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 /** CPU seconds a process has used so far; NaN when unreadable. */
 function procCpuSeconds(pid: number): number {
   try {
@@ -219,10 +225,6 @@ async function main(argv: string[]): Promise<number> {
       client: clientCpuSeconds(),
       sink: procCpuSeconds(sink.pid),
     });
-    function clientCpuSeconds(): number {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1e6;
-    }
     const cores = (a: { at: number } & CpuShare, b: { at: number } & CpuShare): CpuShare => {
       const s = (b.at - a.at) / 1000;
       const threads: Record<string, number> = {};

@@ -119,9 +119,9 @@ export interface ProcessConfig {
    * A new request whose expected wait for a worker (the tasks ahead of it) is longer than this, or than
    * maxQueueWaitMs, is refused at once with OVERLOADED (retryable). Shorter than maxQueueWaitMs so that
    * under overload the queue stays short, while the tasks already queued ride out a stall (a policy
-   * reload, a GC) of up to maxQueueWaitMs. Absent: maxQueueWaitMs.
+   * reload, a GC) of up to maxQueueWaitMs.
    */
-  maxExpectedWaitMs?: number;
+  maxExpectedWaitMs: number;
 }
 
 export interface AdmitConfig {

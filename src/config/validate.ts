@@ -352,7 +352,7 @@ function readConfig(r: Reader, raw: RawConfig): GatewayConfig {
       maxQueue: r.int('process.maxQueue', proc.maxQueue, D.process.maxQueue, 0, 1_000_000),
       taskTimeoutMs: r.duration('process.taskTimeout', proc.taskTimeout, D.process.taskTimeoutMs),
       maxQueueWaitMs: r.duration('process.maxQueueWait', proc.maxQueueWait, D.process.maxQueueWaitMs),
-      maxExpectedWaitMs: r.duration('process.maxExpectedWait', proc.maxExpectedWait, D.process.maxExpectedWaitMs!),
+      maxExpectedWaitMs: r.duration('process.maxExpectedWait', proc.maxExpectedWait, D.process.maxExpectedWaitMs),
     },
     admit: { maxInflightBytes: r.size('admit.maxInflightBytes', admit.maxInflightBytes, D.admit.maxInflightBytes) },
     exporters: [],

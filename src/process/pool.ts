@@ -89,7 +89,7 @@ export function createProcessPool(config: ProcessConfig, deps: ProcessPoolDeps):
   ) as Record<Signal, { processing: SignalHistogramChild; evaluation: SignalHistogramChild }>;
   const workers = config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
   const maxQueueWaitMs = config.maxQueueWaitMs;
-  const maxExpectedWaitMs = Math.min(config.maxExpectedWaitMs ?? maxQueueWaitMs, maxQueueWaitMs);
+  const maxExpectedWaitMs = Math.min(config.maxExpectedWaitMs, maxQueueWaitMs);
   const file = deps.workerFile ?? defaultWorkerFile;
   const piscina = new Piscina({
     filename: typeof file === 'string' ? file : fileURLToPath(file),

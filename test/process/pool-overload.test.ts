@@ -16,7 +16,7 @@ const testWorker = new URL('./fixtures/test-worker.js', import.meta.url);
 
 function pool(t: Test, config: Partial<ProcessConfig>): { pool: ProcessPool; metrics: GatewayMetrics } {
   const metrics = createMetrics({ defaultMetrics: false });
-  const p = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 30_000, maxQueueWaitMs: 30_000, ...config }, { metrics, workerFile: testWorker });
+  const p = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 30_000, maxQueueWaitMs: 30_000, maxExpectedWaitMs: 60_000, ...config }, { metrics, workerFile: testWorker });
   t.teardown(() => p.close());
   return { pool: p, metrics };
 }

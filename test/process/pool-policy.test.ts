@@ -20,7 +20,7 @@ const body = (n: number): Uint8Array => {
 
 t.test('policies by version through real workers, counted in metrics', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  const pool = createProcessPool({ workers: 2, maxQueue: 64, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000 }, { metrics });
+  const pool = createProcessPool({ workers: 2, maxQueue: 64, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000, maxExpectedWaitMs: 10_000 }, { metrics });
   t.teardown(() => pool.close());
   const mask = policyFrom({ detectors: { email: 'mask' } }, { attributeKeys: { traces: ['who', 'tenant.id'] } });
   const drop = policyFrom({ detectors: { email: 'drop' } });
@@ -50,7 +50,7 @@ t.test('policies by version through real workers, counted in metrics', async (t)
 
 t.test('policy metrics carry the capped tenant label, not the raw tenant', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  const pool = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000 }, { metrics, tenantLabel: (tenant) => (tenant === 'acme' ? 'acme' : '_other') });
+  const pool = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000, maxExpectedWaitMs: 10_000 }, { metrics, tenantLabel: (tenant) => (tenant === 'acme' ? 'acme' : '_other') });
   t.teardown(() => pool.close());
   const mask = policyFrom({ detectors: { email: 'mask' } });
   for (const tenant of ['acme', 'tenant-9999']) {
@@ -63,7 +63,7 @@ t.test('policy metrics carry the capped tenant label, not the raw tenant', async
 
 t.test('a version the pool cannot supply is an INTERNAL refusal, not a hang', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  const pool = createProcessPool({ workers: 1, maxQueue: 4, taskTimeoutMs: 5_000, maxQueueWaitMs: 10_000 }, { metrics });
+  const pool = createProcessPool({ workers: 1, maxQueue: 4, taskTimeoutMs: 5_000, maxQueueWaitMs: 10_000, maxExpectedWaitMs: 10_000 }, { metrics });
   t.teardown(() => pool.close());
   const r = await pool.run({ signal: 'traces', encoding: 'protobuf', body: body(1), tenant: 'a', policyVersion: 'f'.repeat(64) });
   t.match(r, { status: 'rejected', code: 'INTERNAL' });

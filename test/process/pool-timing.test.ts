@@ -15,7 +15,7 @@ async function histogramCount(h: GatewayMetrics['workerProcessingSeconds'], sign
 
 t.test('every processed request is timed; the rewrite only when it runs', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
-  const pool = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000 }, { metrics });
+  const pool = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000, maxExpectedWaitMs: 10_000 }, { metrics });
   t.teardown(() => pool.close());
   const rng = createRng(7);
   const own = (b: Uint8Array) => new Uint8Array(b);

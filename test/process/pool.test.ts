@@ -13,7 +13,7 @@ const testWorker = new URL('./fixtures/test-worker.js', import.meta.url);
 
 function pool(t: Test, config: Partial<ProcessConfig>, options: { testWorker?: boolean } = {}): { pool: ProcessPool; metrics: GatewayMetrics } {
   const metrics = createMetrics({ defaultMetrics: false });
-  const p = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000, ...config }, { metrics, ...(options.testWorker ? { workerFile: testWorker } : {}) });
+  const p = createProcessPool({ workers: 1, maxQueue: 8, taskTimeoutMs: 10_000, maxQueueWaitMs: 10_000, maxExpectedWaitMs: 10_000, ...config }, { metrics, ...(options.testWorker ? { workerFile: testWorker } : {}) });
   t.teardown(() => p.close());
   return { pool: p, metrics };
 }
